@@ -1,0 +1,50 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod render;
+mod tags;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+
+/// Platform Catalog: which build of each platform component every Kubernetes cluster runs.
+///
+/// Exit codes: 0 success, 1 invalid input (a finding, a refused tag), 2 usage or I/O error.
+#[derive(Debug, Parser)]
+#[command(name = "platform-catalog", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with OCI tags in the catalog's hotfix-aware order.
+    #[command(subcommand)]
+    Tags(tags::TagsCommand),
+    /// Check a COMPONENTS.yaml (and optionally the platform repo tree) and report every problem.
+    Validate(validate::ValidateArgs),
+    /// Render the Flux objects a cluster of a tier gets from the catalog defaults, offline.
+    Render(render::RenderArgs),
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Tags(cmd) => tags::run(cmd),
+        Command::Validate(args) => validate::run(args),
+        Command::Render(args) => render::run(args),
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })
+}
+
+/// The default catalog file, `./COMPONENTS.yaml`.
+pub(crate) fn default_catalog() -> PathBuf {
+    PathBuf::from("COMPONENTS.yaml")
+}

@@ -1,0 +1,594 @@
+//! OCI tags and their hotfix-aware total order (DESIGN.md §3).
+//!
+//! Plain semver puts `v1.0.0-1` before `v1.0.0`; platform teams use all-numeric suffixes for
+//! hotfix builds of a release, so here such a suffix sorts after its release and before the
+//! next patch, while every other pre-release (`-rc1`, `-beta`) sorts before its release.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use regex::Regex;
+use semver::Prerelease;
+
+use crate::error::Error;
+
+const MAX_TAG_LEN: usize = 128;
+
+/// Tags that name a moving target even though they look like ordinary words.
+const DENY_LIST: &[&str] = &["latest", "stable", "main", "master", "edge", "nightly"];
+
+/// A syntactically valid OCI tag, parsed once; knows whether (and as what) it orders.
+#[derive(Clone, Debug)]
+pub struct OciTag {
+    raw: String,
+    version: Result<Version, NotVersion>,
+}
+
+/// Why a valid tag is not a version. Kept so refusals can say exactly what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum NotVersion {
+    /// A well-known moving name, or a major-only / major.minor tag (`v2`, `v2.1`).
+    Floating,
+    /// Not shaped like a version at all (`sha-abc123`).
+    NotAVersion,
+    /// Shaped like a version but breaking a rule (leading zero, bad suffix).
+    Malformed(String),
+}
+
+const NOT_A_VERSION: &str = "it is not a version (v?MAJOR.MINOR.PATCH[-PRE]); moving tags never sort";
+
+/// `v?MAJOR.MINOR.PATCH(-PRE)?`, ordered with hotfix awareness. Equality and order ignore the
+/// `v` prefix: `v1.0.0` and `1.0.0` are the same version.
+#[derive(Clone, Debug)]
+pub struct Version {
+    major: u64,
+    minor: u64,
+    patch: u64,
+    pre: Pre,
+    v_prefix: bool,
+}
+
+/// Variant order is the sort order: pre-releases, then the release, then its hotfixes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Pre {
+    PreRelease(Prerelease),
+    Release,
+    Hotfix(Vec<u64>),
+}
+
+/// What kind of build a version tag names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    Release,
+    Hotfix,
+    PreRelease,
+}
+
+impl OciTag {
+    /// Parses an OCI tag; fails only when the string cannot be an OCI tag at all.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        check_oci_syntax(raw)?;
+        Ok(OciTag { raw: raw.to_owned(), version: Version::parse_str(raw) })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The version this tag names, when it is orderable.
+    pub fn version(&self) -> Option<&Version> {
+        self.version.as_ref().ok()
+    }
+
+    /// The version, or an error naming the tag and why it cannot be ordered.
+    pub fn require_version(&self) -> Result<&Version, Error> {
+        self.version.as_ref().map_err(|why| unorderable(&self.raw, why))
+    }
+
+    /// Mutable for policy purposes: not orderable, or a well-known moving name (DESIGN.md §4).
+    pub fn is_mutable(&self) -> bool {
+        self.version.is_err()
+    }
+
+    /// Why the tag is mutable, for refusals; `None` when it is an immutable version tag.
+    pub fn mutable_reason(&self) -> Option<String> {
+        match &self.version {
+            Ok(_) => None,
+            Err(NotVersion::Floating) => Some(format!("{:?} is a moving tag (deny list)", self.raw)),
+            Err(why) => Some(format!("{:?} is not a version tag: {}", self.raw, reason_text(why))),
+        }
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        self.version().is_some_and(|v| v.kind() == TagKind::PreRelease)
+    }
+
+    /// Whether the tag carries the leading `v`; `None` when it is not a version.
+    pub fn has_v_prefix(&self) -> Option<bool> {
+        self.version().map(|v| v.v_prefix)
+    }
+}
+
+impl PartialEq for OciTag {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl Eq for OciTag {}
+
+impl std::hash::Hash for OciTag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
+}
+
+impl fmt::Display for OciTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl std::str::FromStr for OciTag {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        OciTag::parse(s)
+    }
+}
+
+fn check_oci_syntax(raw: &str) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidTag { tag: raw.to_owned(), reason };
+    if raw.is_empty() {
+        return Err(invalid("a tag cannot be empty".into()));
+    }
+    if raw.contains('+') {
+        return Err(invalid(
+            "OCI tags cannot hold '+' (semver build metadata); use '-N' for a hotfix build, e.g. v1.0.0-1".into(),
+        ));
+    }
+    if raw.len() > MAX_TAG_LEN {
+        return Err(invalid(format!("longer than {MAX_TAG_LEN} characters")));
+    }
+    let first_ok = raw.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    if !first_ok {
+        return Err(invalid("must start with a letter, a digit or '_'".into()));
+    }
+    if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(invalid(format!(
+            "character {bad:?} is not allowed (OCI tags match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})"
+        )));
+    }
+    Ok(())
+}
+
+fn reason_text(why: &NotVersion) -> String {
+    match why {
+        NotVersion::Floating | NotVersion::NotAVersion => NOT_A_VERSION.to_owned(),
+        NotVersion::Malformed(why) => why.clone(),
+    }
+}
+
+fn unorderable(tag: &str, why: &NotVersion) -> Error {
+    Error::UnorderableTag { tag: tag.to_owned(), reason: reason_text(why) }
+}
+
+impl Version {
+    /// Parses `v?MAJOR.MINOR.PATCH(-PRE)?`; the error says why the text is not orderable.
+    pub fn parse(text: &str) -> Result<Version, Error> {
+        Version::parse_str(text).map_err(|why| unorderable(text, &why))
+    }
+
+    fn parse_str(text: &str) -> Result<Version, NotVersion> {
+        if DENY_LIST.contains(&text) {
+            return Err(NotVersion::Floating);
+        }
+        let (v_prefix, body) = match text.strip_prefix('v') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (core, pre) = match body.split_once('-') {
+            Some((core, pre)) => (core, Some(pre)),
+            None => (body, None),
+        };
+        let mut parts = core.split('.');
+        let (Some(major), Some(minor), Some(patch), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            let floating = pre.is_none() && core.split('.').count() <= 2 && core.split('.').all(is_digits);
+            return Err(if floating { NotVersion::Floating } else { NotVersion::NotAVersion });
+        };
+        let version = Version {
+            major: numeric_part(major, "major")?,
+            minor: numeric_part(minor, "minor")?,
+            patch: numeric_part(patch, "patch")?,
+            pre: match pre {
+                None => Pre::Release,
+                Some(pre) => parse_pre(pre)?,
+            },
+            v_prefix,
+        };
+        Ok(version)
+    }
+
+    pub fn kind(&self) -> TagKind {
+        match self.pre {
+            Pre::PreRelease(_) => TagKind::PreRelease,
+            Pre::Release => TagKind::Release,
+            Pre::Hotfix(_) => TagKind::Hotfix,
+        }
+    }
+
+    /// The release this version belongs to (`v1.0.0-2` → `1.0.0`), without prefix.
+    pub fn base(&self) -> (u64, u64, u64) {
+        (self.major, self.minor, self.patch)
+    }
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn numeric_part(s: &str, name: &str) -> Result<u64, NotVersion> {
+    if !is_digits(s) {
+        return Err(NotVersion::Malformed(format!("the {name} part {s:?} is not a number")));
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return Err(NotVersion::Malformed(format!("the {name} part {s:?} has a leading zero")));
+    }
+    s.parse()
+        .map_err(|_| NotVersion::Malformed(format!("the {name} part {s:?} is too large")))
+}
+
+fn parse_pre(pre: &str) -> Result<Pre, NotVersion> {
+    let parsed = Prerelease::new(pre)
+        .map_err(|e| NotVersion::Malformed(format!("the suffix {pre:?} is not a valid pre-release: {e}")))?;
+    if pre.split('.').all(is_digits) {
+        let numbers = pre
+            .split('.')
+            .map(|n| {
+                n.parse::<u64>()
+                    .map_err(|_| NotVersion::Malformed(format!("the hotfix number {n:?} is too large")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pre::Hotfix(numbers))
+    } else {
+        Ok(Pre::PreRelease(parsed))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.major, self.minor, self.patch)
+            .cmp(&(other.major, other.minor, other.patch))
+            .then_with(|| self.pre.cmp(&other.pre))
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Version {}
+
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.major, self.minor, self.patch, &self.pre).hash(state);
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = if self.v_prefix { "v" } else { "" };
+        write!(f, "{v}{}.{}.{}", self.major, self.minor, self.patch)?;
+        match &self.pre {
+            Pre::Release => Ok(()),
+            Pre::PreRelease(p) => write!(f, "-{p}"),
+            Pre::Hotfix(n) => {
+                let parts: Vec<String> = n.iter().map(u64::to_string).collect();
+                write!(f, "-{}", parts.join("."))
+            }
+        }
+    }
+}
+
+/// A tag known to be orderable; `Ord` is the catalog's total order over tags.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OrderedTag(OciTag);
+
+impl OrderedTag {
+    pub fn version(&self) -> &Version {
+        match &self.0.version {
+            Ok(v) => v,
+            // The constructor only admits tags whose version parsed.
+            Err(_) => unreachable!("OrderedTag holds only version tags"),
+        }
+    }
+
+    pub fn tag(&self) -> &OciTag {
+        &self.0
+    }
+
+    pub fn into_tag(self) -> OciTag {
+        self.0
+    }
+}
+
+impl TryFrom<OciTag> for OrderedTag {
+    type Error = Error;
+    fn try_from(tag: OciTag) -> Result<Self, Error> {
+        tag.require_version()?;
+        Ok(OrderedTag(tag))
+    }
+}
+
+impl Ord for OrderedTag {
+    /// Version first; equal versions (`v1.0.0`, `1.0.0`) fall back to the tag text.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.version().cmp(other.version()).then_with(|| self.0.raw.cmp(&other.0.raw))
+    }
+}
+
+impl PartialOrd for OrderedTag {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for OrderedTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tag scheme with named groups, like Flux's `filterTags`: `(?P<version>…)` orders by the
+/// version rules, `(?P<ts>…)` numerically; tags that do not match are left out.
+#[derive(Clone, Debug)]
+pub struct TagPattern {
+    regex: Regex,
+    has_version: bool,
+    has_ts: bool,
+}
+
+/// A tag that matched a [`TagPattern`], with its extracted sort keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternedTag {
+    version: Option<Version>,
+    /// Digits with leading zeros stripped, so comparing length then text is numeric order.
+    ts: Option<String>,
+    tag: OciTag,
+}
+
+impl TagPattern {
+    pub fn new(pattern: &str) -> Result<Self, Error> {
+        let invalid = |reason: String| Error::InvalidPattern { pattern: pattern.to_owned(), reason };
+        let regex = Regex::new(pattern).map_err(|e| invalid(e.to_string()))?;
+        let has = |name: &str| regex.capture_names().flatten().any(|n| n == name);
+        let (has_version, has_ts) = (has("version"), has("ts"));
+        if !has_version && !has_ts {
+            return Err(invalid(
+                "it needs a named group (?P<version>…) and/or (?P<ts>…) to order tags by".into(),
+            ));
+        }
+        Ok(TagPattern { regex, has_version, has_ts })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    /// `None` when the tag does not match (left out); an error when it matches but a group does
+    /// not hold a version or a number.
+    pub fn extract(&self, tag: &OciTag) -> Option<Result<PatternedTag, Error>> {
+        let caps = self.regex.captures(tag.as_str())?;
+        let group = |name: &str| caps.name(name).map(|m| m.as_str());
+        let result = (|| {
+            let version = match (self.has_version, group("version")) {
+                (false, _) => None,
+                (true, Some(text)) => Some(Version::parse_str(text).map_err(|why| Error::UnorderableTag {
+                    tag: tag.as_str().to_owned(),
+                    reason: format!("its version group {text:?} is not orderable: {}", reason_text(&why)),
+                })?),
+                (true, None) => return Err(missing_group(tag, "version")),
+            };
+            let ts = match (self.has_ts, group("ts")) {
+                (false, _) => None,
+                (true, Some(text)) if is_digits(text) => Some(text.trim_start_matches('0').to_owned()),
+                (true, Some(text)) => {
+                    return Err(Error::UnorderableTag {
+                        tag: tag.as_str().to_owned(),
+                        reason: format!("its ts group {text:?} is not a number"),
+                    })
+                }
+                (true, None) => return Err(missing_group(tag, "ts")),
+            };
+            Ok(PatternedTag { version, ts, tag: tag.clone() })
+        })();
+        Some(result)
+    }
+}
+
+fn missing_group(tag: &OciTag, group: &str) -> Error {
+    Error::UnorderableTag {
+        tag: tag.as_str().to_owned(),
+        reason: format!("the pattern matched but its {group} group took no part in the match"),
+    }
+}
+
+impl PatternedTag {
+    pub fn tag(&self) -> &OciTag {
+        &self.tag
+    }
+}
+
+impl Ord for PatternedTag {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.version
+            .cmp(&other.version)
+            .then_with(|| cmp_numeric(self.ts.as_deref(), other.ts.as_deref()))
+            .then_with(|| self.tag.raw.cmp(&other.tag.raw))
+    }
+}
+
+impl PartialOrd for PatternedTag {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn cmp_numeric(a: Option<&str>, b: Option<&str>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+/// The outcome of sorting a list of tags: what sorted, what could not, what a pattern left out.
+#[derive(Debug, Default)]
+pub struct SortedTags {
+    pub sorted: Vec<OciTag>,
+    pub rejected: Vec<Error>,
+    pub unmatched: Vec<String>,
+}
+
+/// Sorts tags ascending in the catalog order, or by a pattern's groups when one is given.
+pub fn sort_tags<'a>(tags: impl IntoIterator<Item = &'a str>, pattern: Option<&TagPattern>) -> SortedTags {
+    let mut out = SortedTags::default();
+    let mut plain = Vec::new();
+    let mut patterned = Vec::new();
+    for raw in tags {
+        let tag = match OciTag::parse(raw) {
+            Ok(tag) => tag,
+            Err(e) => {
+                out.rejected.push(e);
+                continue;
+            }
+        };
+        match pattern {
+            None => match OrderedTag::try_from(tag) {
+                Ok(t) => plain.push(t),
+                Err(e) => out.rejected.push(e),
+            },
+            Some(p) => match p.extract(&tag) {
+                None => out.unmatched.push(tag.raw),
+                Some(Ok(t)) => patterned.push(t),
+                Some(Err(e)) => out.rejected.push(e),
+            },
+        }
+    }
+    plain.sort_unstable();
+    patterned.sort_unstable();
+    out.sorted = plain.into_iter().map(OrderedTag::into_tag).chain(patterned.into_iter().map(|p| p.tag)).collect();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(tags: &[&str]) -> Vec<String> {
+        let out = sort_tags(tags.iter().copied(), None);
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        out.sorted.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn hotfixes_sort_after_their_release_and_before_the_next_patch() {
+        assert_eq!(
+            sorted(&["v1.0.1", "v1.0.0-10", "v1.0.0-2", "v1.0.0", "v1.0.0-1", "v1.1.0"]),
+            ["v1.0.0", "v1.0.0-1", "v1.0.0-2", "v1.0.0-10", "v1.0.1", "v1.1.0"]
+        );
+    }
+
+    #[test]
+    fn prereleases_sort_before_their_release_by_semver_precedence() {
+        assert_eq!(
+            sorted(&["v1.1.0-1", "v1.1.0", "v1.1.0-rc1", "v1.1.0-beta", "v1.1.0-rc.2", "v1.0.9"]),
+            ["v1.0.9", "v1.1.0-beta", "v1.1.0-rc.2", "v1.1.0-rc1", "v1.1.0", "v1.1.0-1"]
+        );
+    }
+
+    #[test]
+    fn dotted_hotfix_numbers_compare_field_by_field() {
+        assert_eq!(sorted(&["v1.0.0-2.1", "v1.0.0-10", "v1.0.0-2"]), ["v1.0.0-2", "v1.0.0-2.1", "v1.0.0-10"]);
+    }
+
+    #[test]
+    fn v_prefix_and_bare_versions_are_equal_and_tie_break_on_the_text() {
+        let a = OciTag::parse("v1.0.0").unwrap();
+        let b = OciTag::parse("1.0.0").unwrap();
+        assert_eq!(a.version(), b.version());
+        assert_eq!(sorted(&["v1.0.0", "1.0.0", "0.9.0"]), ["0.9.0", "1.0.0", "v1.0.0"]);
+    }
+
+    #[test]
+    fn plus_is_refused_with_a_message_about_oci_tags() {
+        let err = OciTag::parse("v1.0.0+build.5").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid tag \"v1.0.0+build.5\": OCI tags cannot hold '+' (semver build metadata); \
+             use '-N' for a hotfix build, e.g. v1.0.0-1"
+        );
+    }
+
+    #[test]
+    fn mutable_tags_are_valid_but_not_orderable() {
+        for raw in ["latest", "main", "sha-abc123", "stable", "v2", "v2.1"] {
+            let tag = OciTag::parse(raw).unwrap();
+            assert!(tag.is_mutable(), "{raw}");
+            assert!(matches!(tag.require_version(), Err(Error::UnorderableTag { .. })), "{raw}");
+        }
+        assert!(!OciTag::parse("v1.2.3-1").unwrap().is_mutable());
+    }
+
+    #[test]
+    fn leading_zeros_make_a_tag_unorderable_with_the_reason() {
+        let err = OciTag::parse("v1.02.0").unwrap().require_version().unwrap_err();
+        assert_eq!(err.to_string(), "tag \"v1.02.0\" is not orderable: the minor part \"02\" has a leading zero");
+        let err = OciTag::parse("v1.0.0-01").unwrap().require_version().unwrap_err();
+        assert!(err.to_string().contains("leading zero"), "{err}");
+    }
+
+    #[test]
+    fn invalid_oci_characters_and_lengths_are_refused() {
+        assert!(OciTag::parse("").is_err());
+        assert!(OciTag::parse("-v1").is_err());
+        assert!(OciTag::parse("v1/0").is_err());
+        assert!(OciTag::parse(&"a".repeat(129)).is_err());
+        assert!(OciTag::parse(&"a".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn patterns_order_by_version_then_timestamp_and_leave_out_the_rest() {
+        let p = TagPattern::new(r"^production-(?P<version>v[0-9.]+)-[a-f0-9]+-(?P<ts>[0-9]+)$").unwrap();
+        let out = sort_tags(
+            [
+                "production-v1.2.3-a1b2c3d-1738861000",
+                "production-v1.2.3-ffffff0-999",
+                "staging-v9.9.9-a1b2c3d-1",
+                "production-v1.10.0-a1b2c3d-5",
+            ],
+            Some(&p),
+        );
+        let got: Vec<_> = out.sorted.iter().map(|t| t.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "production-v1.2.3-ffffff0-999",
+                "production-v1.2.3-a1b2c3d-1738861000",
+                "production-v1.10.0-a1b2c3d-5"
+            ]
+        );
+        assert_eq!(out.unmatched, ["staging-v9.9.9-a1b2c3d-1"]);
+    }
+
+    #[test]
+    fn a_pattern_without_named_groups_is_refused() {
+        let err = TagPattern::new("^v.*$").unwrap_err();
+        assert!(err.to_string().contains("(?P<version>…)"), "{err}");
+    }
+}

@@ -1,0 +1,352 @@
+//! Reads one YAML document into JSON values (YAML 1.2 core schema), keeping each value's line
+//! so that validation errors can point at the line a user has to fix.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+use serde_json::{Map, Number, Value};
+
+/// One step of a path into a document.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into a document, shown JSONPath-style: `$.components[2].oci_tag`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct JsonPath(Vec<PathSeg>);
+
+impl JsonPath {
+    pub fn root() -> Self {
+        JsonPath(Vec::new())
+    }
+
+    pub fn key(&self, key: &str) -> Self {
+        let mut p = self.clone();
+        p.0.push(PathSeg::Key(key.to_owned()));
+        p
+    }
+
+    pub fn index(&self, i: usize) -> Self {
+        let mut p = self.clone();
+        p.0.push(PathSeg::Index(i));
+        p
+    }
+
+    /// Builds a path from a JSON Pointer, using the document to tell array indexes from keys.
+    pub fn from_pointer(pointer: &str, doc: &Value) -> Self {
+        let mut path = JsonPath::root();
+        let mut node = Some(doc);
+        for raw in pointer.split('/').skip(1) {
+            let seg = raw.replace("~1", "/").replace("~0", "~");
+            match (node, seg.parse::<usize>()) {
+                (Some(Value::Array(items)), Ok(i)) => {
+                    node = items.get(i);
+                    path.0.push(PathSeg::Index(i));
+                }
+                (current, _) => {
+                    node = current.and_then(|n| n.get(&seg));
+                    path.0.push(PathSeg::Key(seg));
+                }
+            }
+        }
+        path
+    }
+
+    pub fn segments(&self) -> &[PathSeg] {
+        &self.0
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("$")?;
+        for seg in &self.0 {
+            match seg {
+                PathSeg::Index(i) => write!(f, "[{i}]")?,
+                PathSeg::Key(k) if is_simple_key(k) => write!(f, ".{k}")?,
+                PathSeg::Key(k) => write!(f, "[{}]", Value::String(k.clone()))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_simple_key(k: &str) -> bool {
+    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A YAML syntax error with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} column {}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// A parsed document: its value, the line of each path in it, and the duplicate keys found.
+#[derive(Debug)]
+pub struct YamlDoc {
+    pub value: Value,
+    lines: HashMap<JsonPath, usize>,
+    /// `(path, line, first line)` for each key that appeared twice in one mapping.
+    pub duplicates: Vec<(JsonPath, usize, usize)>,
+}
+
+impl YamlDoc {
+    /// The line of `path`, or of its nearest ancestor that has one.
+    pub fn line(&self, path: &JsonPath) -> Option<usize> {
+        let mut p = path.clone();
+        loop {
+            if let Some(line) = self.lines.get(&p) {
+                return Some(*line);
+            }
+            p.0.pop()?;
+        }
+    }
+}
+
+/// Parses exactly one YAML document (an empty input is `null`).
+pub fn parse(text: &str) -> Result<YamlDoc, YamlError> {
+    let mut reader = Reader {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        lines: HashMap::new(),
+        duplicates: Vec::new(),
+    };
+    let value = reader.document()?;
+    Ok(YamlDoc { value, lines: reader.lines, duplicates: reader.duplicates })
+}
+
+struct Reader<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Value>,
+    lines: HashMap<JsonPath, usize>,
+    duplicates: Vec<(JsonPath, usize, usize)>,
+}
+
+fn scan_error(e: &ScanError) -> YamlError {
+    YamlError { line: e.marker().line(), column: e.marker().col() + 1, message: e.info().to_owned() }
+}
+
+fn at(span: Span, message: impl Into<String>) -> YamlError {
+    YamlError { line: span.start.line(), column: span.start.col() + 1, message: message.into() }
+}
+
+impl<'a> Reader<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => Err(scan_error(&e)),
+            None => Err(YamlError { line: 0, column: 0, message: "unexpected end of input".into() }),
+        }
+    }
+
+    fn document(&mut self) -> Result<Value, YamlError> {
+        let mut value = Value::Null;
+        let mut documents = 0;
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd => {}
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(at(span, "expected a single YAML document, found a second one ('---')"));
+                    }
+                    let (ev, span) = self.next()?;
+                    value = self.node(ev, span, &JsonPath::root())?;
+                }
+                Event::StreamEnd => return Ok(value),
+                _ => return Err(at(span, "unexpected YAML event outside a document")),
+            }
+        }
+    }
+
+    fn node(&mut self, ev: Event<'a>, span: Span, path: &JsonPath) -> Result<Value, YamlError> {
+        self.lines.entry(path.clone()).or_insert(span.start.line());
+        let (value, anchor) = match ev {
+            Event::Scalar(text, style, anchor, tag) => (resolve_scalar(&text, style, tag.as_deref()), anchor),
+            Event::SequenceStart(anchor, _) => (self.sequence(path)?, anchor),
+            Event::MappingStart(anchor, _) => (self.mapping(path)?, anchor),
+            Event::Alias(id) => {
+                let value = self.anchors.get(&id).cloned().ok_or_else(|| at(span, "alias to an unknown anchor"))?;
+                (value, 0)
+            }
+            _ => return Err(at(span, "unexpected YAML event")),
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        Ok(value)
+    }
+
+    fn sequence(&mut self, path: &JsonPath) -> Result<Value, YamlError> {
+        let mut items = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            if matches!(ev, Event::SequenceEnd) {
+                return Ok(Value::Array(items));
+            }
+            let item = self.node(ev, span, &path.index(items.len()))?;
+            items.push(item);
+        }
+    }
+
+    fn mapping(&mut self, path: &JsonPath) -> Result<Value, YamlError> {
+        let mut map = Map::new();
+        loop {
+            let (ev, span) = self.next()?;
+            let key = match ev {
+                Event::MappingEnd => return Ok(Value::Object(map)),
+                Event::Scalar(text, ..) => text.into_owned(),
+                _ => return Err(at(span, "mapping keys must be plain strings")),
+            };
+            let child = path.key(&key);
+            let line = span.start.line();
+            let first_line = self.lines.get(&child).copied();
+            self.lines.insert(child.clone(), line);
+            let (ev, vspan) = self.next()?;
+            let value = self.node(ev, vspan, &child)?;
+            match first_line {
+                Some(first) => {
+                    self.duplicates.push((child.clone(), line, first));
+                    self.lines.insert(child, first);
+                }
+                None => {
+                    map.insert(key, value);
+                }
+            }
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution for untagged plain scalars; everything quoted is a string.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag {
+        if tag.is_yaml_core_schema() && tag.suffix == "str" {
+            return Value::String(text.to_owned());
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(text.to_owned());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Some(n) = resolve_int(text) {
+        return Value::Number(n);
+    }
+    if looks_like_float(text) {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(text.to_owned())
+}
+
+fn resolve_int(text: &str) -> Option<Number> {
+    let (digits, radix) = if let Some(hex) = text.strip_prefix("0x") {
+        (hex, 16)
+    } else if let Some(oct) = text.strip_prefix("0o") {
+        (oct, 8)
+    } else {
+        let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        return text.parse::<i64>().ok().map(Number::from);
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    i64::from_str_radix(digits, radix).ok().map(Number::from)
+}
+
+fn looks_like_float(text: &str) -> bool {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match frac {
+        Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
+        None => !int.is_empty() && digits(int),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_resolve_by_the_yaml_1_2_core_schema() {
+        let doc = parse("a: 1\nb: 1.10\nc: '1.10'\nd: yes\ne: ~\nf: true\ng: v1.0.0\nh: 0x1f\ni: 1e3\n").unwrap();
+        assert_eq!(
+            doc.value,
+            json!({"a": 1, "b": 1.1, "c": "1.10", "d": "yes", "e": null, "f": true, "g": "v1.0.0", "h": 31, "i": 1000.0})
+        );
+    }
+
+    #[test]
+    fn every_path_knows_its_line() {
+        let doc = parse("top:\n  - id: a\n    deps: [x, y]\n  - id: b\n    policy: {pin: true}\n").unwrap();
+        let p = JsonPath::root().key("top");
+        assert_eq!(doc.line(&p), Some(1));
+        assert_eq!(doc.line(&p.index(0).key("id")), Some(2));
+        assert_eq!(doc.line(&p.index(0).key("deps").index(1)), Some(3));
+        assert_eq!(doc.line(&p.index(1)), Some(4));
+        assert_eq!(doc.line(&p.index(1).key("policy").key("pin")), Some(5));
+        assert_eq!(doc.line(&p.index(1).key("missing")), Some(4));
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_with_both_lines_and_the_first_wins() {
+        let doc = parse("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(doc.value, json!({"a": 1, "b": 2}));
+        assert_eq!(doc.duplicates, vec![(JsonPath::root().key("a"), 3, 1)]);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line() {
+        let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.line >= 1, "{err}");
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn anchors_and_aliases_copy_values() {
+        let doc = parse("a: &x {k: 1}\nb: *x\n").unwrap();
+        assert_eq!(doc.value, json!({"a": {"k": 1}, "b": {"k": 1}}));
+    }
+
+    #[test]
+    fn paths_display_jsonpath_style_and_convert_from_pointers() {
+        let doc = json!({"components": [{"oci_tag": "x"}], "a/b": 1});
+        assert_eq!(JsonPath::from_pointer("/components/0/oci_tag", &doc).to_string(), "$.components[0].oci_tag");
+        assert_eq!(JsonPath::from_pointer("/a~1b", &doc).to_string(), "$[\"a/b\"]");
+    }
+}
