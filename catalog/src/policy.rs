@@ -44,7 +44,7 @@ impl TagRegex {
     pub fn new(field: &'static str, pattern: &str) -> Result<Self, Error> {
         Regex::new(pattern)
             .map(TagRegex)
-            .map_err(|e| Error::invalid(field, pattern, format!("not a valid regular expression: {e}")))
+            .map_err(|e| Error::invalid(field, pattern, format!("not a valid regular expression: {}", regex_reason(&e))))
     }
 
     pub fn as_str(&self) -> &str {
@@ -54,6 +54,13 @@ impl TagRegex {
     pub fn is_match(&self, text: &str) -> bool {
         self.0.is_match(text)
     }
+}
+
+/// The regex crate's message spans lines (pattern, caret, reason); findings want one line.
+pub(crate) fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&text);
+    last.trim().trim_start_matches("error: ").to_owned()
 }
 
 impl PartialEq for TagRegex {

@@ -366,7 +366,7 @@ pub struct PatternedTag {
 impl TagPattern {
     pub fn new(pattern: &str) -> Result<Self, Error> {
         let invalid = |reason: String| Error::InvalidPattern { pattern: pattern.to_owned(), reason };
-        let regex = Regex::new(pattern).map_err(|e| invalid(e.to_string()))?;
+        let regex = Regex::new(pattern).map_err(|e| invalid(crate::policy::regex_reason(&e)))?;
         let has = |name: &str| regex.capture_names().flatten().any(|n| n == name);
         let (has_version, has_ts) = (has("version"), has("ts"));
         if !has_version && !has_ts {
