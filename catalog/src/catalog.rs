@@ -54,9 +54,17 @@ pub struct Catalog {
 
 impl Catalog {
     /// Assembles a catalog from parts that validation has already checked.
-    pub(crate) fn from_checked_parts(artifacts: Vec<Artifact>, tiers: Vec<Tier>, mut components: Vec<Component>) -> Self {
+    pub(crate) fn from_checked_parts(
+        artifacts: Vec<Artifact>,
+        tiers: Vec<Tier>,
+        mut components: Vec<Component>,
+    ) -> Self {
         components.sort_by(|a, b| a.id.cmp(&b.id));
-        Catalog { artifacts, tiers, components }
+        Catalog {
+            artifacts,
+            tiers,
+            components,
+        }
     }
 
     pub fn artifacts(&self) -> &[Artifact] {
@@ -74,11 +82,14 @@ impl Catalog {
     }
 
     pub fn tier(&self, name: &str) -> Result<&Tier, Error> {
-        self.tiers.iter().find(|t| t.name.as_str() == name).ok_or_else(|| Error::Unknown {
-            kind: "tier",
-            name: name.to_owned(),
-            known: self.tiers.iter().map(|t| t.name.to_string()).collect(),
-        })
+        self.tiers
+            .iter()
+            .find(|t| t.name.as_str() == name)
+            .ok_or_else(|| Error::Unknown {
+                kind: "tier",
+                name: name.to_owned(),
+                known: self.tiers.iter().map(|t| t.name.to_string()).collect(),
+            })
     }
 
     pub fn artifact(&self, id: &ArtifactId) -> Option<&Artifact> {

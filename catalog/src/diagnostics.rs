@@ -48,7 +48,10 @@ pub struct Report {
 
 impl Report {
     pub fn new(file: impl Into<String>) -> Self {
-        Report { file: file.into(), diagnostics: Vec::new() }
+        Report {
+            file: file.into(),
+            diagnostics: Vec::new(),
+        }
     }
 
     pub fn has_errors(&self) -> bool {

@@ -20,19 +20,36 @@ pub enum Error {
 
     /// A tier's policy refuses a tag.
     #[error("tier {tier} refuses tag {tag:?} (rule {rule}): {detail}")]
-    PolicyRefused { rule: PolicyRule, tier: String, tag: String, detail: String },
+    PolicyRefused {
+        rule: PolicyRule,
+        tier: String,
+        tag: String,
+        detail: String,
+    },
 
     /// A tier pins digests but no digest is known for the tag.
     #[error("tier {tier} pins digests, but no digest is known for tag {tag:?} of component {component}")]
-    DigestUnresolved { tier: String, component: String, tag: String },
+    DigestUnresolved {
+        tier: String,
+        component: String,
+        tag: String,
+    },
 
     /// A malformed identifier, path, duration, URL or digest.
     #[error("invalid {field} {value:?}: {reason}")]
-    InvalidValue { field: &'static str, value: String, reason: String },
+    InvalidValue {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
 
     /// A name that does not exist in the catalog (tier, component, artifact).
     #[error("unknown {kind} {name:?}{known}", known = known_list(.known))]
-    Unknown { kind: &'static str, name: String, known: Vec<String> },
+    Unknown {
+        kind: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
 
     /// The rendered inputs document would exceed what Flux Operator accepts.
     #[error("the inputs document is {size} bytes, over the {limit}-byte limit of Flux Operator's ExternalService")]
@@ -53,6 +70,10 @@ fn known_list(known: &[String]) -> String {
 
 impl Error {
     pub(crate) fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidValue { field, value: value.to_owned(), reason: reason.into() }
+        Error::InvalidValue {
+            field,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
     }
 }

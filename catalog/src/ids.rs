@@ -17,7 +17,10 @@ fn check_dns_label(field: &'static str, value: &str) -> Result<(), Error> {
     if value.len() > DNS_LABEL_MAX {
         return fail("must be at most 63 characters (DNS-1123 label)");
     }
-    if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return fail("must consist of lower case letters, digits and '-' (DNS-1123 label)");
     }
     if value.starts_with('-') || value.ends_with('-') {
@@ -123,7 +126,10 @@ impl ComponentPath {
             match segment {
                 "" => return fail("must not hold empty segments ('//' or a trailing '/')"),
                 "." | ".." => return fail("must not hold '.' or '..' segments"),
-                s if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) => {
+                s if !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) =>
+                {
                     return fail("segments may hold only letters, digits, '.', '_' and '-'")
                 }
                 _ => {}
@@ -157,7 +163,11 @@ impl FluxDuration {
         if is_flux_duration(value) {
             Ok(FluxDuration(value.to_owned()))
         } else {
-            Err(Error::invalid(field, value, "must be a duration like 30s, 10m or 1h30m (units ms, s, m, h)"))
+            Err(Error::invalid(
+                field,
+                value,
+                "must be a duration like 30s, 10m or 1h30m (units ms, s, m, h)",
+            ))
         }
     }
 
@@ -186,7 +196,11 @@ fn is_flux_duration(value: &str) -> bool {
         }
         rest = if let Some(r) = rest.strip_prefix(b"ms") {
             r
-        } else if let Some(r) = rest.strip_prefix(b"s").or(rest.strip_prefix(b"m")).or(rest.strip_prefix(b"h")) {
+        } else if let Some(r) = rest
+            .strip_prefix(b"s")
+            .or(rest.strip_prefix(b"m"))
+            .or(rest.strip_prefix(b"h"))
+        {
             r
         } else {
             return false;
@@ -217,14 +231,18 @@ impl ArtifactUrl {
             return fail("must name a repository after the host (oci://HOST/PATH)");
         };
         let host_ok = !host.is_empty()
-            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
         if !host_ok {
             return fail("has an invalid registry host");
         }
         let path_ok = !path.is_empty()
             && path.split('/').all(|seg| {
                 !seg.is_empty()
-                    && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
             });
         if !path_ok {
             return fail("the repository path must be lower case letters, digits, '.', '_', '-' and '/'");
@@ -263,7 +281,11 @@ impl Digest {
         if valid {
             Ok(Digest(value.to_owned()))
         } else {
-            Err(Error::invalid(Self::FIELD, value, "must be sha256:<64 lower-case hex digits> (or sha384/sha512)"))
+            Err(Error::invalid(
+                Self::FIELD,
+                value,
+                "must be sha256:<64 lower-case hex digits> (or sha384/sha512)",
+            ))
         }
     }
 
@@ -307,7 +329,10 @@ mod tests {
             assert!(ComponentPath::parse(bad).is_err(), "{bad:?}");
         }
         let tier = TierName::parse("prod").unwrap();
-        assert_eq!(ComponentPath::parse("core/x/1.0").unwrap().overlay(&tier), "./core/x/1.0/prod");
+        assert_eq!(
+            ComponentPath::parse("core/x/1.0").unwrap().overlay(&tier),
+            "./core/x/1.0/prod"
+        );
     }
 
     #[test]
@@ -324,7 +349,14 @@ mod tests {
     fn artifact_urls_are_oci_repositories_without_tag_or_digest() {
         assert!(ArtifactUrl::parse("oci://registry.example.com/platform/components").is_ok());
         assert!(ArtifactUrl::parse("oci://127.0.0.1:5000/platform").is_ok());
-        for bad in ["https://x/y", "oci://host", "oci:///p", "oci://h/p:v1", "oci://h/p@sha256:00", "oci://h/P"] {
+        for bad in [
+            "https://x/y",
+            "oci://host",
+            "oci:///p",
+            "oci://h/p:v1",
+            "oci://h/p@sha256:00",
+            "oci://h/P",
+        ] {
             assert!(ArtifactUrl::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -42,9 +42,13 @@ pub struct TagRegex(Regex);
 
 impl TagRegex {
     pub fn new(field: &'static str, pattern: &str) -> Result<Self, Error> {
-        Regex::new(pattern)
-            .map(TagRegex)
-            .map_err(|e| Error::invalid(field, pattern, format!("not a valid regular expression: {}", regex_reason(&e))))
+        Regex::new(pattern).map(TagRegex).map_err(|e| {
+            Error::invalid(
+                field,
+                pattern,
+                format!("not a valid regular expression: {}", regex_reason(&e)),
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -90,7 +94,13 @@ impl TierPolicy {
             "qa" | "test" | "staging" => (false, true, false),
             _ => (false, false, true),
         };
-        TierPolicy { allow_mutable, allow_prerelease, pattern: None, pin_digest, require_known_tag: true }
+        TierPolicy {
+            allow_mutable,
+            allow_prerelease,
+            pattern: None,
+            pin_digest,
+            require_known_tag: true,
+        }
     }
 
     /// Checks the rules that need only the tag. `require_known_tag` needs the registry: see
@@ -118,7 +128,10 @@ impl TierPolicy {
         }
         if let Some(pattern) = &self.pattern {
             if !pattern.is_match(tag.as_str()) {
-                return Err(refuse(PolicyRule::Pattern, format!("the tag does not match {:?}", pattern.as_str())));
+                return Err(refuse(
+                    PolicyRule::Pattern,
+                    format!("the tag does not match {:?}", pattern.as_str()),
+                ));
             }
         }
         Ok(())
@@ -189,7 +202,13 @@ mod tests {
         let prod = tier("prod");
         let policy = TierPolicy::default_for(&prod);
         let err = policy.check(&prod, &tag("v1.1.0-rc1")).unwrap_err();
-        assert!(matches!(err, Error::PolicyRefused { rule: PolicyRule::AllowPrerelease, .. }));
+        assert!(matches!(
+            err,
+            Error::PolicyRefused {
+                rule: PolicyRule::AllowPrerelease,
+                ..
+            }
+        ));
         assert!(policy.check(&prod, &tag("v1.1.0-1")).is_ok());
         assert!(policy.pin_digest);
     }
@@ -211,7 +230,13 @@ mod tests {
         let qa = tier("qa");
         let policy = TierPolicy::default_for(&qa);
         let err = policy.check_known(&qa, &tag("v9.9.9"), false).unwrap_err();
-        assert!(matches!(err, Error::PolicyRefused { rule: PolicyRule::RequireKnownTag, .. }));
+        assert!(matches!(
+            err,
+            Error::PolicyRefused {
+                rule: PolicyRule::RequireKnownTag,
+                ..
+            }
+        ));
         assert!(policy.check_known(&qa, &tag("v9.9.9"), true).is_ok());
     }
 

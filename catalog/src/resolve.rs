@@ -54,12 +54,23 @@ pub struct Assignment {
 impl Assignment {
     /// The component enabled with no override.
     pub fn plain(component: ComponentId) -> Self {
-        Assignment { component, enabled: true, oci_tag: None, component_path: None, reason: None, expires_at: None }
+        Assignment {
+            component,
+            enabled: true,
+            oci_tag: None,
+            component_path: None,
+            reason: None,
+            expires_at: None,
+        }
     }
 
     /// Every catalog component, as a cluster gets them from the catalog defaults alone.
     pub fn catalog_defaults(catalog: &Catalog) -> Vec<Assignment> {
-        catalog.components().iter().map(|c| Assignment::plain(c.id.clone())).collect()
+        catalog
+            .components()
+            .iter()
+            .map(|c| Assignment::plain(c.id.clone()))
+            .collect()
     }
 
     fn has_override(&self) -> bool {
@@ -83,8 +94,12 @@ pub struct RolloutPin {
 /// Where an effective value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Provenance {
-    Rollout { id: String },
-    Override { reason: Option<String> },
+    Rollout {
+        id: String,
+    },
+    Override {
+        reason: Option<String>,
+    },
     ClusterPin,
     /// The component's own default in the catalog.
     ComponentDefault,
@@ -143,9 +158,15 @@ pub struct EffectiveComponent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
     /// An override past its `expires_at`: ignored.
-    ExpiredOverride { component: ComponentId, expired_at: DateTime<Utc> },
+    ExpiredOverride {
+        component: ComponentId,
+        expired_at: DateTime<Utc>,
+    },
     /// A dependency not enabled on this cluster: left out of `dependsOn`.
-    MissingDependency { component: ComponentId, dependency: ComponentId },
+    MissingDependency {
+        component: ComponentId,
+        dependency: ComponentId,
+    },
     /// An assignment for a component the catalog does not have.
     UnknownComponent { component: ComponentId },
 }
@@ -154,10 +175,17 @@ impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Note::ExpiredOverride { component, expired_at } => {
-                write!(f, "the override of {component} expired at {} and is ignored", expired_at.to_rfc3339())
+                write!(
+                    f,
+                    "the override of {component} expired at {} and is ignored",
+                    expired_at.to_rfc3339()
+                )
             }
             Note::MissingDependency { component, dependency } => {
-                write!(f, "{component} depends on {dependency}, which is not enabled on this cluster")
+                write!(
+                    f,
+                    "{component} depends on {dependency}, which is not enabled on this cluster"
+                )
             }
             Note::UnknownComponent { component } => write!(f, "{component} is not in the catalog"),
         }
@@ -199,7 +227,9 @@ pub fn resolve(
     let mut active: Vec<&Assignment> = Vec::new();
     for a in assignments {
         match catalog.component(a.component.as_str()) {
-            None => config.notes.push(Note::UnknownComponent { component: a.component.clone() }),
+            None => config.notes.push(Note::UnknownComponent {
+                component: a.component.clone(),
+            }),
             Some(c) if c.enabled && a.enabled => active.push(a),
             Some(_) => {}
         }
@@ -209,33 +239,64 @@ pub fn resolve(
     let enabled: BTreeSet<&ComponentId> = active.iter().map(|a| &a.component).collect();
 
     for a in active {
-        let Some(component) = catalog.component(a.component.as_str()) else { continue };
+        let Some(component) = catalog.component(a.component.as_str()) else {
+            continue;
+        };
         let artifact = catalog.artifact_of(component);
         let rollout = rollouts.iter().find(|r| r.component == a.component);
         let expired = a.has_override() && a.is_expired(now);
         if let (true, Some(at)) = (expired, a.expires_at) {
-            config.notes.push(Note::ExpiredOverride { component: a.component.clone(), expired_at: at });
+            config.notes.push(Note::ExpiredOverride {
+                component: a.component.clone(),
+                expired_at: at,
+            });
         }
         let live = (!expired).then_some(a);
-        let by_override = || Provenance::Override { reason: a.reason.clone() };
+        let by_override = || Provenance::Override {
+            reason: a.reason.clone(),
+        };
 
         let oci_tag = if let Some((r, tag)) = rollout.and_then(|r| Some((r, r.oci_tag.clone()?))) {
-            Sourced { value: tag, source: Provenance::Rollout { id: r.rollout.clone() } }
+            Sourced {
+                value: tag,
+                source: Provenance::Rollout { id: r.rollout.clone() },
+            }
         } else if let Some(tag) = live.and_then(|a| a.oci_tag.clone()) {
-            Sourced { value: tag, source: by_override() }
+            Sourced {
+                value: tag,
+                source: by_override(),
+            }
         } else if let Some(tag) = cluster.oci_tag.clone() {
-            Sourced { value: tag, source: Provenance::ClusterPin }
+            Sourced {
+                value: tag,
+                source: Provenance::ClusterPin,
+            }
         } else if let Some(tag) = component.oci_tag.clone() {
-            Sourced { value: tag, source: Provenance::ComponentDefault }
+            Sourced {
+                value: tag,
+                source: Provenance::ComponentDefault,
+            }
         } else {
-            Sourced { value: artifact.oci_tag.clone(), source: Provenance::ArtifactDefault }
+            Sourced {
+                value: artifact.oci_tag.clone(),
+                source: Provenance::ArtifactDefault,
+            }
         };
         let component_path = if let Some((r, p)) = rollout.and_then(|r| Some((r, r.component_path.clone()?))) {
-            Sourced { value: p, source: Provenance::Rollout { id: r.rollout.clone() } }
+            Sourced {
+                value: p,
+                source: Provenance::Rollout { id: r.rollout.clone() },
+            }
         } else if let Some(p) = live.and_then(|a| a.component_path.clone()) {
-            Sourced { value: p, source: by_override() }
+            Sourced {
+                value: p,
+                source: by_override(),
+            }
         } else {
-            Sourced { value: component.component_path.clone(), source: Provenance::ComponentDefault }
+            Sourced {
+                value: component.component_path.clone(),
+                source: Provenance::ComponentDefault,
+            }
         };
 
         let mut depends_on = Vec::new();
@@ -243,7 +304,10 @@ pub fn resolve(
             if enabled.contains(dep) {
                 depends_on.push(dep.clone());
             } else {
-                config.notes.push(Note::MissingDependency { component: a.component.clone(), dependency: dep.clone() });
+                config.notes.push(Note::MissingDependency {
+                    component: a.component.clone(),
+                    dependency: dep.clone(),
+                });
             }
         }
         config.components.push(EffectiveComponent {
@@ -273,13 +337,22 @@ pub struct StaleOverride {
 pub fn stale_overrides(catalog: &Catalog, cluster: &Cluster, assignments: &[Assignment]) -> Vec<StaleOverride> {
     let mut out = Vec::new();
     for a in assignments {
-        let (Some(tag), Some(component)) = (&a.oci_tag, catalog.component(a.component.as_str())) else { continue };
-        let default = cluster.oci_tag.as_ref().unwrap_or_else(|| catalog.default_tag(component));
+        let (Some(tag), Some(component)) = (&a.oci_tag, catalog.component(a.component.as_str())) else {
+            continue;
+        };
+        let default = cluster
+            .oci_tag
+            .as_ref()
+            .unwrap_or_else(|| catalog.default_tag(component));
         let (Ok(o), Ok(d)) = (OrderedTag::try_from(tag.clone()), OrderedTag::try_from(default.clone())) else {
             continue;
         };
         if o.version() <= d.version() {
-            out.push(StaleOverride { component: a.component.clone(), override_tag: tag.clone(), default_tag: default.clone() });
+            out.push(StaleOverride {
+                component: a.component.clone(),
+                override_tag: tag.clone(),
+                default_tag: default.clone(),
+            });
         }
     }
     out.sort_by(|a, b| a.component.cmp(&b.component));

@@ -34,7 +34,11 @@ pub fn check(doc: &Value) -> Vec<ShapeError> {
             let (rule, message) = match e.kind() {
                 jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => (
                     "unknown-field".to_owned(),
-                    format!("unknown field{} {}", if unexpected.len() > 1 { "s" } else { "" }, quoted(unexpected)),
+                    format!(
+                        "unknown field{} {}",
+                        if unexpected.len() > 1 { "s" } else { "" },
+                        quoted(unexpected)
+                    ),
                 ),
                 jsonschema::error::ValidationErrorKind::Required { property } => {
                     ("required".to_owned(), format!("missing required field {property}"))
@@ -43,7 +47,9 @@ pub fn check(doc: &Value) -> Vec<ShapeError> {
             };
             // Unknown fields point at the field itself, so the line is the typo's line.
             let path = match e.kind() {
-                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } if unexpected.len() == 1 => {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }
+                    if unexpected.len() == 1 =>
+                {
                     path.key(&unexpected[0])
                 }
                 _ => path,
@@ -80,10 +86,17 @@ mod tests {
     #[test]
     fn missing_required_fields_and_wrong_types_are_all_reported() {
         let doc = json!({"artifacts": [], "tiers": [{"name": "dev", "policy": {"pin_digest": "yes"}}]});
-        let rules: Vec<String> = check(&doc).into_iter().map(|e| format!("{} {}", e.path, e.rule)).collect();
+        let rules: Vec<String> = check(&doc)
+            .into_iter()
+            .map(|e| format!("{} {}", e.path, e.rule))
+            .collect();
         assert_eq!(
             rules,
-            ["$ required", "$.artifacts schema-minItems", "$.tiers[0].policy.pin_digest schema-type"]
+            [
+                "$ required",
+                "$.artifacts schema-minItems",
+                "$.tiers[0].policy.pin_digest schema-type"
+            ]
         );
     }
 }

@@ -38,7 +38,10 @@ pub fn check_tree(catalog: &Catalog, tree: &dyn Tree) -> Vec<TreeProblem> {
         }
         for tier in catalog.tier_names() {
             let overlay = format!("{path}/{tier}");
-            if !KUSTOMIZATION_FILES.iter().any(|f| tree.is_file(&format!("{overlay}/{f}"))) {
+            if !KUSTOMIZATION_FILES
+                .iter()
+                .any(|f| tree.is_file(&format!("{overlay}/{f}")))
+            {
                 problems.push(TreeProblem {
                     component: c.id.clone(),
                     rule: "tree-overlay",

@@ -1,1 +1,6 @@
+//! End-to-end tests: run the `platform-catalog` binary as users and scripts do.
 
+mod cli_render;
+mod cli_tags;
+mod cli_validate;
+mod support;

@@ -41,7 +41,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The default catalog file, `./COMPONENTS.yaml`.

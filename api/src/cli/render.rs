@@ -44,7 +44,9 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, Error> {
     let name = args.catalog.display().to_string();
     let loaded = load(&name, &read_file(&args.catalog)?).map_err(|report| {
         eprintln!("{report}");
-        Error::Invalid(format!("{name} is not a valid catalog; run `platform-catalog validate {name}`"))
+        Error::Invalid(format!(
+            "{name} is not a valid catalog; run `platform-catalog validate {name}`"
+        ))
     })?;
     let catalog = &loaded.catalog;
     let tier = catalog.tier(&args.tier)?;
@@ -54,7 +56,11 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, Error> {
     for note in &config.notes {
         eprintln!("warning: {note}");
     }
-    let options = RenderOptions { revision: None, digests: &NoDigests, mode: DigestMode::TagWhenUnknown };
+    let options = RenderOptions {
+        revision: None,
+        digests: &NoDigests,
+        mode: DigestMode::TagWhenUnknown,
+    };
     let rendering = render(catalog, &config, &options)?;
     for warning in &rendering.warnings {
         eprintln!("warning: {warning}");

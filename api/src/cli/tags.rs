@@ -50,7 +50,11 @@ pub fn run(cmd: TagsCommand) -> Result<ExitCode, Error> {
     if let Some(first) = outcome.rejected.first() {
         if !args.skip_invalid {
             let more = outcome.rejected.len() - 1;
-            let suffix = if more > 0 { format!(" (and {more} more; --skip-invalid drops them)") } else { String::new() };
+            let suffix = if more > 0 {
+                format!(" (and {more} more; --skip-invalid drops them)")
+            } else {
+                String::new()
+            };
             return Err(Error::Invalid(format!("{first}{suffix}")));
         }
         for e in &outcome.rejected {
@@ -58,7 +62,10 @@ pub fn run(cmd: TagsCommand) -> Result<ExitCode, Error> {
         }
     }
     if !outcome.unmatched.is_empty() {
-        eprintln!("note: {} tag(s) did not match --pattern and were left out", outcome.unmatched.len());
+        eprintln!(
+            "note: {} tag(s) did not match --pattern and were left out",
+            outcome.unmatched.len()
+        );
     }
     if args.reverse {
         outcome.sorted.reverse();
@@ -78,5 +85,8 @@ fn read_stdin() -> Result<Vec<String>, Error> {
         .lock()
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|source| Error::Read { path: "standard input".into(), source })
+        .map_err(|source| Error::Read {
+            path: "standard input".into(),
+            source,
+        })
 }

@@ -64,7 +64,11 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode, Error> {
         }
     };
     print(&report, summary.as_deref(), args.output);
-    Ok(if report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn count(n: usize, noun: &str) -> String {
@@ -115,14 +119,25 @@ fn check_dir(loaded: &Loaded, dir: &Path, build: bool, report: &mut Report) -> S
     let problems = check_tree(&loaded.catalog, &DirTree(dir));
     for p in &problems {
         let (line, path) = loaded.locate(p.component.as_str(), "component_path");
-        report.push(Severity::Error, line, path.to_string(), p.rule, format!("{}: {}", dir.display(), p.message));
+        report.push(
+            Severity::Error,
+            line,
+            path.to_string(),
+            p.rule,
+            format!("{}: {}", dir.display(), p.message),
+        );
     }
     let overlays: Vec<(String, String)> = loaded
         .catalog
         .components()
         .iter()
         .filter(|c| !problems.iter().any(|p| p.component == c.id))
-        .flat_map(|c| loaded.catalog.tier_names().map(move |t| (c.id.to_string(), format!("{}/{t}", c.component_path))))
+        .flat_map(|c| {
+            loaded
+                .catalog
+                .tier_names()
+                .map(move |t| (c.id.to_string(), format!("{}/{t}", c.component_path)))
+        })
         .collect();
     let mut summary = format!("tree {}: {} overlays present", dir.display(), overlays.len());
     if build {
@@ -144,6 +159,25 @@ fn kustomize_command() -> Option<Vec<&'static str>> {
     }
 }
 
+/// The gist of kustomize's stderr: its first lines, without klog's `E1122 04:22:49.2 1 run.go:72]` prefix.
+fn first_lines(stderr: &str) -> String {
+    let strip = |line: &str| -> String {
+        let klog =
+            line.len() > 5 && line.starts_with(['E', 'W', 'I']) && line[1..5].bytes().all(|b| b.is_ascii_digit());
+        match (klog, line.find("] ")) {
+            (true, Some(i)) => line[i + 2..].to_owned(),
+            _ => line.to_owned(),
+        }
+    };
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(3)
+        .map(strip)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 fn build_overlays(loaded: &Loaded, dir: &Path, overlays: &[(String, String)], report: &mut Report) -> String {
     let Some(cmd) = kustomize_command() else {
         report.push(
@@ -160,7 +194,7 @@ fn build_overlays(loaded: &Loaded, dir: &Path, overlays: &[(String, String)], re
         let result = Command::new(cmd[0]).args(&cmd[1..]).arg(dir.join(overlay)).output();
         let failure = match result {
             Ok(out) if out.status.success() => None,
-            Ok(out) => Some(String::from_utf8_lossy(&out.stderr).lines().take(3).collect::<Vec<_>>().join(" | ")),
+            Ok(out) => Some(first_lines(&String::from_utf8_lossy(&out.stderr))),
             Err(e) => Some(e.to_string()),
         };
         match failure {

@@ -7,7 +7,7 @@
 pub mod flux;
 mod inputs;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -16,10 +16,9 @@ use crate::error::Error;
 use crate::ids::{ArtifactId, Digest};
 use crate::resolve::{EffectiveComponent, EffectiveConfig};
 use crate::tag::OciTag;
-use crate::yaml;
 use flux::{
     DependencyRef, FluxObject, Kustomization, KustomizationSpec, ObjectMeta, OciRepository, OciRepositoryRef,
-    OciRepositorySpec, SourceRef,
+    OciRepositorySpec, Pairs, SourceRef,
 };
 pub use inputs::{InputEntry, INPUTS_LIMIT};
 
@@ -65,23 +64,33 @@ pub struct RenderOptions<'a> {
     pub mode: DigestMode,
 }
 
-/// A rendered cluster: its Flux objects, the inputs entries, and warnings for the operator.
+/// A rendered cluster: the effective config with the digest each component is pinned to.
+/// Objects, YAML, JSON and inputs all come from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendering {
-    pub objects: Vec<FluxObject>,
-    pub inputs: Vec<InputEntry>,
+pub struct Rendering<'c> {
+    config: &'c EffectiveConfig,
+    /// Per component of `config`, in order: the pinned digest, if the tier pins digests.
+    digests: Vec<Option<Digest>>,
+    revision: Option<String>,
+    /// What an operator should know: tags rendered where digests were wanted.
     pub warnings: Vec<String>,
 }
 
-/// Renders `config`; fails only when a pinned tier lacks a digest under [`DigestMode::Require`].
-pub fn render(catalog: &Catalog, config: &EffectiveConfig, opts: &RenderOptions<'_>) -> Result<Rendering, Error> {
+/// Resolves the digests `config` needs; fails only when a pinned tier lacks one under
+/// [`DigestMode::Require`].
+pub fn render<'c>(
+    catalog: &Catalog,
+    config: &'c EffectiveConfig,
+    opts: &RenderOptions<'_>,
+) -> Result<Rendering<'c>, Error> {
     let tier = catalog.tier(config.tier.as_str())?;
-    let mut out = Rendering { objects: Vec::with_capacity(config.components.len() * 2), inputs: Vec::new(), warnings: Vec::new() };
+    let mut digests = Vec::with_capacity(config.components.len());
     let mut undigested = Vec::new();
     for c in &config.components {
         let tag = &c.oci_tag.value;
-        let digest = if tier.policy.pin_digest {
-            match (opts.digests.digest(&c.artifact, tag), opts.mode) {
+        let digest = match (tier.policy.pin_digest, opts.mode) {
+            (false, _) => None,
+            (true, mode) => match (opts.digests.digest(&c.artifact, tag), mode) {
                 (Some(d), _) => Some(d),
                 (None, DigestMode::Require) => {
                     return Err(Error::DigestUnresolved {
@@ -94,91 +103,120 @@ pub fn render(catalog: &Catalog, config: &EffectiveConfig, opts: &RenderOptions<
                     undigested.push(format!("{} ({tag})", c.id));
                     None
                 }
-            }
-        } else {
-            None
+            },
         };
-        let meta = metadata(c, config, opts.revision);
-        out.objects.push(FluxObject::OciRepository(oci_repository(c, meta.clone(), digest.as_ref())));
-        out.objects.push(FluxObject::Kustomization(kustomization(c, strip_annotations(meta))));
-        out.inputs.push(InputEntry::new(config, c, digest, opts.revision));
+        digests.push(digest);
     }
+    let mut warnings = Vec::new();
     if !undigested.is_empty() {
-        out.warnings.push(format!(
+        warnings.push(format!(
             "tier {} pins digests, but no digest is known here: rendered tags instead for {}",
             config.tier,
             undigested.join(", ")
         ));
     }
-    Ok(out)
+    Ok(Rendering {
+        config,
+        digests,
+        revision: opts.revision.map(|r| r.to_string()),
+        warnings,
+    })
 }
 
-fn metadata(c: &EffectiveComponent, config: &EffectiveConfig, revision: Option<u64>) -> ObjectMeta {
-    let labels = BTreeMap::from([
-        (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
-        (LABEL_COMPONENT.to_owned(), c.id.to_string()),
-    ]);
-    let mut annotations = BTreeMap::from([(ANNOTATION_OCI_TAG.to_owned(), c.oci_tag.value.to_string())]);
-    if let Some(rev) = revision {
-        annotations.insert(ANNOTATION_REVISION.to_owned(), rev.to_string());
+impl<'c> Rendering<'c> {
+    pub fn config(&self) -> &'c EffectiveConfig {
+        self.config
     }
-    ObjectMeta { name: c.id.to_string(), namespace: config.namespace.to_string(), labels, annotations }
-}
 
-/// The Kustomization carries the revision but not the tag: the tag belongs to the source.
-fn strip_annotations(mut meta: ObjectMeta) -> ObjectMeta {
-    meta.annotations.remove(ANNOTATION_OCI_TAG);
-    meta
-}
-
-fn oci_repository(c: &EffectiveComponent, metadata: ObjectMeta, digest: Option<&Digest>) -> OciRepository {
-    let reference = match digest {
-        Some(d) => OciRepositoryRef { digest: Some(d.to_string()), tag: None },
-        None => OciRepositoryRef { digest: None, tag: Some(c.oci_tag.value.to_string()) },
-    };
-    OciRepository {
-        api_version: OciRepository::API_VERSION,
-        kind: OciRepository::KIND,
-        metadata,
-        spec: OciRepositorySpec {
-            interval: c.kustomization.interval.to_string(),
-            url: c.url.to_string(),
-            reference,
-        },
+    fn entries(&self) -> impl Iterator<Item = (&'c EffectiveComponent, Option<&Digest>)> + '_ {
+        self.config
+            .components
+            .iter()
+            .zip(self.digests.iter().map(Option::as_ref))
     }
-}
 
-fn kustomization(c: &EffectiveComponent, metadata: ObjectMeta) -> Kustomization {
-    let k = &c.kustomization;
-    Kustomization {
-        api_version: Kustomization::API_VERSION,
-        kind: Kustomization::KIND,
-        metadata,
-        spec: KustomizationSpec {
-            interval: k.interval.to_string(),
-            source_ref: SourceRef { kind: OciRepository::KIND, name: c.id.to_string() },
-            path: c.overlay.clone(),
-            prune: k.prune,
-            wait: k.wait,
-            timeout: k.timeout.to_string(),
-            target_namespace: k.target_namespace.as_ref().map(ToString::to_string),
-            depends_on: c.depends_on.iter().map(|d| DependencyRef { name: d.to_string() }).collect(),
-        },
+    /// The Flux objects, two per component (source, then Kustomization), in component order.
+    pub fn objects(&self) -> Vec<FluxObject<'_>> {
+        let mut out = Vec::with_capacity(self.digests.len() * 2);
+        for (c, digest) in self.entries() {
+            out.push(FluxObject::OciRepository(self.oci_repository(c, digest)));
+            out.push(FluxObject::Kustomization(self.kustomization(c)));
+        }
+        out
     }
-}
 
-impl Rendering {
+    fn metadata<'s>(&'s self, c: &'c EffectiveComponent, tag_annotation: bool) -> ObjectMeta<'s> {
+        let mut annotations = Vec::with_capacity(2);
+        if tag_annotation {
+            annotations.push((ANNOTATION_OCI_TAG, c.oci_tag.value.as_str()));
+        }
+        if let Some(rev) = &self.revision {
+            annotations.push((ANNOTATION_REVISION, rev.as_str()));
+        }
+        ObjectMeta {
+            name: c.id.as_str(),
+            namespace: self.config.namespace.as_str(),
+            labels: Pairs::new(vec![(LABEL_MANAGED_BY, MANAGED_BY), (LABEL_COMPONENT, c.id.as_str())]),
+            annotations: Pairs::new(annotations),
+        }
+    }
+
+    fn oci_repository<'s>(&'s self, c: &'c EffectiveComponent, digest: Option<&'s Digest>) -> OciRepository<'s> {
+        OciRepository {
+            api_version: OciRepository::API_VERSION,
+            kind: OciRepository::KIND,
+            // The tag belongs to the source; the Kustomization carries only the revision.
+            metadata: self.metadata(c, true),
+            spec: OciRepositorySpec {
+                interval: c.kustomization.interval.as_str(),
+                url: c.url.as_str(),
+                reference: match digest {
+                    Some(d) => OciRepositoryRef::Digest(d.as_str()),
+                    None => OciRepositoryRef::Tag(c.oci_tag.value.as_str()),
+                },
+            },
+        }
+    }
+
+    fn kustomization<'s>(&'s self, c: &'c EffectiveComponent) -> Kustomization<'s> {
+        let k = &c.kustomization;
+        Kustomization {
+            api_version: Kustomization::API_VERSION,
+            kind: Kustomization::KIND,
+            metadata: self.metadata(c, false),
+            spec: KustomizationSpec {
+                interval: k.interval.as_str(),
+                source_ref: SourceRef {
+                    kind: OciRepository::KIND,
+                    name: c.id.as_str(),
+                },
+                path: &c.overlay,
+                prune: k.prune,
+                wait: k.wait,
+                timeout: k.timeout.as_str(),
+                target_namespace: k.target_namespace.as_ref().map(|n| n.as_str()),
+                depends_on: c
+                    .depends_on
+                    .iter()
+                    .map(|d| DependencyRef { name: d.as_str() })
+                    .collect(),
+            },
+        }
+    }
+
     /// Each object as JSON, in render order.
     pub fn values(&self) -> Vec<Value> {
-        self.objects.iter().map(to_value).collect()
+        self.objects().iter().map(to_value).collect()
     }
 
     /// Multi-document YAML, each document opened by `---`.
     pub fn to_yaml(&self) -> String {
-        let mut out = String::with_capacity(self.objects.len() * 512);
-        for object in &self.objects {
+        let mut out = String::with_capacity(self.digests.len() * 1100);
+        for (c, digest) in self.entries() {
             out.push_str("---\n");
-            yaml::write_document(&mut out, &to_value(object));
+            FluxObject::OciRepository(self.oci_repository(c, digest)).write_yaml(&mut out);
+            out.push_str("---\n");
+            FluxObject::Kustomization(self.kustomization(c)).write_yaml(&mut out);
         }
         out
     }
@@ -190,8 +228,8 @@ impl Rendering {
     }
 }
 
-fn to_value(object: &FluxObject) -> Value {
-    // Serializing plain structs of strings, bools and maps into a Value cannot fail.
+fn to_value(object: &FluxObject<'_>) -> Value {
+    // Plain structs of strings, bools and maps always serialize.
     serde_json::to_value(object).unwrap_or_else(|e| unreachable!("Flux objects serialize: {e}"))
 }
 

@@ -32,7 +32,9 @@ impl Loaded {
     /// The line and JSON path of a component's field, for findings about a loaded catalog.
     pub fn locate(&self, component: &str, field: &str) -> (Option<usize>, JsonPath) {
         let list = items(get(&self.doc.value, "components"));
-        let index = list.iter().position(|c| get(c, "id").and_then(Value::as_str) == Some(component));
+        let index = list
+            .iter()
+            .position(|c| get(c, "id").and_then(Value::as_str) == Some(component));
         let path = match index {
             Some(i) => JsonPath::root().key("components").index(i).key(field),
             None => JsonPath::root().key("components"),
@@ -51,13 +53,15 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
             return Err(report);
         }
     };
-    let mut checker = Checker { doc: &doc, findings: Vec::new() };
+    let mut checker = Checker {
+        doc: &doc,
+        findings: Vec::new(),
+    };
     for (path, line, first) in &doc.duplicates {
-        checker.findings.push(Finding::error(
-            path.clone(),
-            "duplicate-key",
-            format!("this key appears twice in one mapping (first on line {first}, again on line {line})"),
-        ));
+        let message = format!("this key appears twice in one mapping (first on line {first}); the second is ignored");
+        let mut finding = Finding::error(path.clone(), "duplicate-key", message);
+        finding.line = Some(*line);
+        checker.findings.push(finding);
     }
     let shape = schema::check(&doc.value);
     let catalog = checker.catalog();
@@ -70,12 +74,16 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
     let mut findings = shape;
     findings.append(&mut checker.findings);
     for f in findings {
-        let line = doc.line(&f.path);
+        let line = f.line.or_else(|| doc.line(&f.path));
         report.push(f.severity, line, f.path.to_string(), &f.rule, f.message);
     }
     report.sort();
     match catalog {
-        Some(catalog) if !report.has_errors() => Ok(Loaded { catalog, warnings: report, doc }),
+        Some(catalog) if !report.has_errors() => Ok(Loaded {
+            catalog,
+            warnings: report,
+            doc,
+        }),
         _ => Err(report),
     }
 }
@@ -83,13 +91,21 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
 struct Finding {
     severity: Severity,
     path: JsonPath,
+    /// Where the line is not the path's own (a duplicate key points at its second use).
+    line: Option<usize>,
     rule: String,
     message: String,
 }
 
 impl Finding {
     fn error(path: JsonPath, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Finding { severity: Severity::Error, path, rule: rule.into(), message: message.into() }
+        Finding {
+            severity: Severity::Error,
+            path,
+            line: None,
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -170,7 +186,10 @@ impl Checker<'_> {
         self.tag_forms(&artifacts, &components);
         self.tier_policies(&artifacts, &tier_list, &components);
         let artifacts = artifacts.into_iter().map(|a| a.built).collect::<Option<Vec<_>>>()?;
-        let tiers = tiers.into_iter().map(|t| t.tier.filter(|_| t.complete)).collect::<Option<Vec<_>>>()?;
+        let tiers = tiers
+            .into_iter()
+            .map(|t| t.tier.filter(|_| t.complete))
+            .collect::<Option<Vec<_>>>()?;
         let components = components.into_iter().map(|c| c.built).collect::<Option<Vec<_>>>()?;
         Some(Catalog::from_checked_parts(artifacts, tiers, components))
     }
@@ -179,8 +198,16 @@ impl Checker<'_> {
         let mut seen: HashMap<String, JsonPath> = HashMap::new();
         for (path, id) in ids {
             if let Some(first) = seen.get(&id) {
-                let first_line = self.doc.line(first).map(|l| format!(" (first on line {l})")).unwrap_or_default();
-                self.fail(path, "unique-id", format!("{what} \"{id}\" is declared twice{first_line}"));
+                let first_line = self
+                    .doc
+                    .line(first)
+                    .map(|l| format!(" (first on line {l})"))
+                    .unwrap_or_default();
+                self.fail(
+                    path,
+                    "unique-id",
+                    format!("{what} \"{id}\" is declared twice{first_line}"),
+                );
             } else {
                 seen.insert(id, path);
             }
@@ -196,7 +223,11 @@ impl Checker<'_> {
             let url = self.field(a, &at, "url", "oci-url", ArtifactUrl::parse);
             let oci_tag = self.field(a, &at, "oci_tag", "oci-tag", OciTag::parse);
             let built = match (&id, url, &oci_tag) {
-                (Some(id), Some(url), Some(tag)) => Some(Artifact { id: id.clone(), url, oci_tag: tag.clone() }),
+                (Some(id), Some(url), Some(tag)) => Some(Artifact {
+                    id: id.clone(),
+                    url,
+                    oci_tag: tag.clone(),
+                }),
                 _ => None,
             };
             out.push(PartialArtifact { at, id, oci_tag, built });
@@ -210,7 +241,10 @@ impl Checker<'_> {
         for (i, t) in list.iter().enumerate() {
             let at = at.index(i);
             let Some(name) = self.field(t, &at, "name", "dns-1123-label", TierName::parse) else {
-                out.push(PartialTier { tier: None, complete: false });
+                out.push(PartialTier {
+                    tier: None,
+                    complete: false,
+                });
                 continue;
             };
             let mut policy = TierPolicy::default_for(&name);
@@ -226,21 +260,32 @@ impl Checker<'_> {
                     complete = policy.pattern.is_some();
                 }
             }
-            out.push(PartialTier { tier: Some(Tier { name, policy }), complete });
+            out.push(PartialTier {
+                tier: Some(Tier { name, policy }),
+                complete,
+            });
         }
         out
     }
 
     fn components(&mut self, list: &[Value], at: &JsonPath, artifacts: &[PartialArtifact]) -> Vec<PartialComponent> {
         self.unique("component", ids_of(list, at, "id"));
-        let known_artifacts: Vec<&str> = artifacts.iter().filter_map(|a| a.id.as_ref().map(ArtifactId::as_str)).collect();
-        list.iter().enumerate().map(|(i, c)| self.component(c, at.index(i), &known_artifacts)).collect()
+        let known_artifacts: Vec<&str> = artifacts
+            .iter()
+            .filter_map(|a| a.id.as_ref().map(ArtifactId::as_str))
+            .collect();
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| self.component(c, at.index(i), &known_artifacts))
+            .collect()
     }
 
     fn component(&mut self, c: &Value, at: JsonPath, known_artifacts: &[&str]) -> PartialComponent {
         let id = self.field(c, &at, "id", "dns-1123-label", ComponentId::parse);
         let category = self.field(c, &at, "category", "dns-1123-label", |s| {
-            ComponentId::parse(s).map(|_| s.to_owned()).map_err(|_| category_error(s))
+            ComponentId::parse(s)
+                .map(|_| s.to_owned())
+                .map_err(|_| category_error(s))
         });
         let artifact = self.component_artifact(c, &at, known_artifacts);
         let component_path = self.field(c, &at, "component_path", "safe-relative-path", ComponentPath::parse);
@@ -282,7 +327,15 @@ impl Checker<'_> {
             }
             _ => None,
         };
-        PartialComponent { at, id, artifact, oci_tag, depends_on, enabled, built }
+        PartialComponent {
+            at,
+            id,
+            artifact,
+            oci_tag,
+            depends_on,
+            enabled,
+            built,
+        }
     }
 
     fn duration(&mut self, c: &Value, at: &JsonPath, key: &'static str, default: &str) -> Option<FluxDuration> {
@@ -303,7 +356,10 @@ impl Checker<'_> {
             None if known.len() == 1 => ArtifactId::parse(known[0]).ok(),
             None if known.is_empty() => None,
             None => {
-                let message = format!("the catalog has several artifacts ({}): name one in `artifact`", known.join(", "));
+                let message = format!(
+                    "the catalog has several artifacts ({}): name one in `artifact`",
+                    known.join(", ")
+                );
                 self.fail(at.clone(), "artifact-required", message);
                 None
             }

@@ -21,7 +21,11 @@ impl Checker<'_> {
             let Some(id) = &c.id else { continue };
             for (at, dep) in &c.depends_on {
                 match by_id.get(dep.as_str()) {
-                    None => self.fail(at.clone(), "known-dependency", format!("{id} depends on unknown component \"{dep}\"")),
+                    None => self.fail(
+                        at.clone(),
+                        "known-dependency",
+                        format!("{id} depends on unknown component \"{dep}\""),
+                    ),
                     Some(d) if c.enabled && !d.enabled => self.fail(
                         at.clone(),
                         "enabled-dependency",
@@ -34,13 +38,22 @@ impl Checker<'_> {
         let graph: BTreeMap<&str, Vec<&str>> = by_id
             .iter()
             .map(|(id, c)| {
-                let deps = c.depends_on.iter().map(|(_, d)| d.as_str()).filter(|d| by_id.contains_key(d)).collect();
+                let deps = c
+                    .depends_on
+                    .iter()
+                    .map(|(_, d)| d.as_str())
+                    .filter(|d| by_id.contains_key(d))
+                    .collect();
                 (*id, deps)
             })
             .collect();
         for cycle in find_cycles(&graph) {
             let at = by_id[cycle[0]].at.key("depends_on");
-            self.fail(at, "no-dependency-cycle", format!("dependency cycle: {}", cycle.join(" -> ")));
+            self.fail(
+                at,
+                "no-dependency-cycle",
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            );
         }
     }
 
@@ -60,7 +73,8 @@ impl Checker<'_> {
                     None => declared = Some((v, tag.to_string())),
                     Some((form, first)) if *form != v => {
                         let form = if *form { "v-prefixed" } else { "bare (no v)" };
-                        let message = format!("tag \"{tag}\" mixes forms with \"{first}\": artifact {id} uses {form} tags");
+                        let message =
+                            format!("tag \"{tag}\" mixes forms with \"{first}\": artifact {id} uses {form} tags");
                         self.fail(c.at.key("oci_tag"), "one-tag-form", message);
                     }
                     Some(_) => {}
@@ -70,11 +84,20 @@ impl Checker<'_> {
     }
 
     /// Every default tag must be allowed in every tier, since every tier runs it by default.
-    pub(super) fn tier_policies(&mut self, artifacts: &[PartialArtifact], tiers: &[&Tier], components: &[PartialComponent]) {
+    pub(super) fn tier_policies(
+        &mut self,
+        artifacts: &[PartialArtifact],
+        tiers: &[&Tier],
+        components: &[PartialComponent],
+    ) {
         let defaults: Vec<(JsonPath, &crate::tag::OciTag)> = artifacts
             .iter()
             .filter_map(|a| Some((a.at.key("oci_tag"), a.oci_tag.as_ref()?)))
-            .chain(components.iter().filter_map(|c| Some((c.at.key("oci_tag"), c.oci_tag.as_ref()?))))
+            .chain(
+                components
+                    .iter()
+                    .filter_map(|c| Some((c.at.key("oci_tag"), c.oci_tag.as_ref()?))),
+            )
             .collect();
         for tier in tiers {
             for (path, tag) in &defaults {
@@ -123,7 +146,12 @@ pub(super) fn find_cycles<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Ve
             self.marks.insert(node, Mark::Done);
         }
     }
-    let mut walk = Walk { graph, marks: HashMap::new(), stack: Vec::new(), cycles: Vec::new() };
+    let mut walk = Walk {
+        graph,
+        marks: HashMap::new(),
+        stack: Vec::new(),
+        cycles: Vec::new(),
+    };
     for &node in graph.keys() {
         if !walk.marks.contains_key(node) {
             walk.visit(node);
@@ -138,8 +166,14 @@ mod tests {
 
     #[test]
     fn cycles_are_found_once_from_their_smallest_member() {
-        let graph: BTreeMap<&str, Vec<&str>> =
-            [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec!["d"]), ("e", vec!["a"])].into();
+        let graph: BTreeMap<&str, Vec<&str>> = [
+            ("a", vec!["b"]),
+            ("b", vec!["c"]),
+            ("c", vec!["a"]),
+            ("d", vec!["d"]),
+            ("e", vec!["a"]),
+        ]
+        .into();
         assert_eq!(find_cycles(&graph), vec![vec!["a", "b", "c", "a"], vec!["d", "d"]]);
     }
 }

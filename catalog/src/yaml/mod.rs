@@ -4,4 +4,4 @@ mod read;
 mod write;
 
 pub use read::{parse, JsonPath, PathSeg, YamlDoc, YamlError};
-pub use write::{to_yaml, write_document};
+pub use write::{to_yaml, write_document, Emitter};

@@ -123,7 +123,11 @@ pub fn parse(text: &str) -> Result<YamlDoc, YamlError> {
         duplicates: Vec::new(),
     };
     let value = reader.document()?;
-    Ok(YamlDoc { value, lines: reader.lines, duplicates: reader.duplicates })
+    Ok(YamlDoc {
+        value,
+        lines: reader.lines,
+        duplicates: reader.duplicates,
+    })
 }
 
 struct Reader<'a> {
@@ -134,11 +138,19 @@ struct Reader<'a> {
 }
 
 fn scan_error(e: &ScanError) -> YamlError {
-    YamlError { line: e.marker().line(), column: e.marker().col() + 1, message: e.info().to_owned() }
+    YamlError {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message: e.info().to_owned(),
+    }
 }
 
 fn at(span: Span, message: impl Into<String>) -> YamlError {
-    YamlError { line: span.start.line(), column: span.start.col() + 1, message: message.into() }
+    YamlError {
+        line: span.start.line(),
+        column: span.start.col() + 1,
+        message: message.into(),
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -146,7 +158,11 @@ impl<'a> Reader<'a> {
         match self.parser.next_event() {
             Some(Ok(ev)) => Ok(ev),
             Some(Err(e)) => Err(scan_error(&e)),
-            None => Err(YamlError { line: 0, column: 0, message: "unexpected end of input".into() }),
+            None => Err(YamlError {
+                line: 0,
+                column: 0,
+                message: "unexpected end of input".into(),
+            }),
         }
     }
 
@@ -178,7 +194,11 @@ impl<'a> Reader<'a> {
             Event::SequenceStart(anchor, _) => (self.sequence(path)?, anchor),
             Event::MappingStart(anchor, _) => (self.mapping(path)?, anchor),
             Event::Alias(id) => {
-                let value = self.anchors.get(&id).cloned().ok_or_else(|| at(span, "alias to an unknown anchor"))?;
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| at(span, "alias to an unknown anchor"))?;
                 (value, 0)
             }
             _ => return Err(at(span, "unexpected YAML event")),
@@ -203,6 +223,7 @@ impl<'a> Reader<'a> {
 
     fn mapping(&mut self, path: &JsonPath) -> Result<Value, YamlError> {
         let mut map = Map::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
         loop {
             let (ev, span) = self.next()?;
             let key = match ev {
@@ -212,19 +233,17 @@ impl<'a> Reader<'a> {
             };
             let child = path.key(&key);
             let line = span.start.line();
-            let first_line = self.lines.get(&child).copied();
-            self.lines.insert(child.clone(), line);
             let (ev, vspan) = self.next()?;
-            let value = self.node(ev, vspan, &child)?;
-            match first_line {
-                Some(first) => {
-                    self.duplicates.push((child.clone(), line, first));
-                    self.lines.insert(child, first);
-                }
-                None => {
-                    map.insert(key, value);
-                }
+            if let Some(&first) = seen.get(&key) {
+                // Parsed for syntax only; lines are kept first-wins, so the first stays.
+                self.duplicates.push((child.clone(), line, first));
+                self.node(ev, vspan, &child)?;
+                continue;
             }
+            seen.insert(key.clone(), line);
+            self.lines.insert(child.clone(), line);
+            let value = self.node(ev, vspan, &child)?;
+            map.insert(key, value);
         }
     }
 }
@@ -346,7 +365,10 @@ mod tests {
     #[test]
     fn paths_display_jsonpath_style_and_convert_from_pointers() {
         let doc = json!({"components": [{"oci_tag": "x"}], "a/b": 1});
-        assert_eq!(JsonPath::from_pointer("/components/0/oci_tag", &doc).to_string(), "$.components[0].oci_tag");
+        assert_eq!(
+            JsonPath::from_pointer("/components/0/oci_tag", &doc).to_string(),
+            "$.components[0].oci_tag"
+        );
         assert_eq!(JsonPath::from_pointer("/a~1b", &doc).to_string(), "$[\"a/b\"]");
     }
 }
