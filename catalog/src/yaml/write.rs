@@ -178,7 +178,7 @@ fn needs_quotes(s: &str) -> bool {
     // One pass: control or non-ASCII characters, `: ` (a nested key) and ` #` (a comment).
     let mut prev = 0u8;
     for &b in bytes {
-        if b < 0x20 || b >= 0x7f || (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
+        if !(0x20..0x7f).contains(&b) || (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
             return true;
         }
         prev = b;
