@@ -1,11 +1,9 @@
 //! `platform-catalog`: decide which build of each platform component every cluster runs.
 
-mod cli;
-mod error;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use platform_catalog::cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

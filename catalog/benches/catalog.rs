@@ -69,12 +69,12 @@ fn bench(c: &mut Criterion) {
     };
     let config = resolve(&catalog, &cluster, &assignments, &[], now).unwrap();
     c.bench_function("render 50-component cluster to YAML", |b| {
-        b.iter(|| black_box(render(&catalog, &config, &opts).unwrap().to_yaml()).len())
+        b.iter(|| black_box(render(&config, &opts).unwrap().to_yaml()).len())
     });
     c.bench_function("resolve + render 50-component cluster to YAML", |b| {
         b.iter(|| {
             let config = resolve(&catalog, &cluster, &assignments, &[], now).unwrap();
-            black_box(render(&catalog, &config, &opts).unwrap().to_yaml()).len()
+            black_box(render(&config, &opts).unwrap().to_yaml()).len()
         })
     });
 }

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod diagnostics;
+pub mod document;
 pub mod error;
 pub mod ids;
 pub mod policy;

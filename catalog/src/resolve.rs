@@ -197,6 +197,8 @@ impl fmt::Display for Note {
 pub struct EffectiveConfig {
     pub cluster: ClusterName,
     pub tier: TierName,
+    /// Whether the tier pins digests: renders then carry `ref.digest`.
+    pub pin_digest: bool,
     pub namespace: Namespace,
     pub components: Vec<EffectiveComponent>,
     pub notes: Vec<Note>,
@@ -213,10 +215,11 @@ pub fn resolve(
     rollouts: &[RolloutPin],
     now: DateTime<Utc>,
 ) -> Result<EffectiveConfig, Error> {
-    catalog.tier(cluster.tier.as_str())?;
+    let tier = catalog.tier(cluster.tier.as_str())?;
     let mut config = EffectiveConfig {
         cluster: cluster.name.clone(),
         tier: cluster.tier.clone(),
+        pin_digest: tier.policy.pin_digest,
         namespace: cluster.flux_namespace.clone(),
         components: Vec::new(),
         notes: Vec::new(),

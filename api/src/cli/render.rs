@@ -61,7 +61,7 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, Error> {
         digests: &NoDigests,
         mode: DigestMode::TagWhenUnknown,
     };
-    let rendering = render(catalog, &config, &options)?;
+    let rendering = render(&config, &options)?;
     for warning in &rendering.warnings {
         eprintln!("warning: {warning}");
     }

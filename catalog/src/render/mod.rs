@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::ids::{ArtifactId, Digest};
 use crate::resolve::{EffectiveComponent, EffectiveConfig};
@@ -78,17 +77,12 @@ pub struct Rendering<'c> {
 
 /// Resolves the digests `config` needs; fails only when a pinned tier lacks one under
 /// [`DigestMode::Require`].
-pub fn render<'c>(
-    catalog: &Catalog,
-    config: &'c EffectiveConfig,
-    opts: &RenderOptions<'_>,
-) -> Result<Rendering<'c>, Error> {
-    let tier = catalog.tier(config.tier.as_str())?;
+pub fn render<'c>(config: &'c EffectiveConfig, opts: &RenderOptions<'_>) -> Result<Rendering<'c>, Error> {
     let mut digests = Vec::with_capacity(config.components.len());
     let mut undigested = Vec::new();
     for c in &config.components {
         let tag = &c.oci_tag.value;
-        let digest = match (tier.policy.pin_digest, opts.mode) {
+        let digest = match (config.pin_digest, opts.mode) {
             (false, _) => None,
             (true, mode) => match (opts.digests.digest(&c.artifact, tag), mode) {
                 (Some(d), _) => Some(d),

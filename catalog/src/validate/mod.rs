@@ -45,14 +45,23 @@ impl Loaded {
 
 /// Parses and validates a catalog. `file` names the source in every finding.
 pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
-    let mut report = Report::new(file);
-    let doc = match yaml::parse(text) {
-        Ok(doc) => doc,
+    match yaml::parse(text) {
+        Ok(doc) => check(file, doc),
         Err(e) => {
+            let mut report = Report::new(file);
             report.push(Severity::Error, Some(e.line), "$".into(), "yaml-syntax", e.message);
-            return Err(report);
+            Err(report)
         }
-    };
+    }
+}
+
+/// Validates a catalog document that is already parsed (an API body, a stored revision).
+pub fn load_value(file: &str, value: Value) -> Result<Loaded, Report> {
+    check(file, YamlDoc::from_value(value))
+}
+
+fn check(file: &str, doc: YamlDoc) -> Result<Loaded, Report> {
+    let mut report = Report::new(file);
     let mut checker = Checker {
         doc: &doc,
         findings: Vec::new(),

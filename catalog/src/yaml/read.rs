@@ -102,6 +102,15 @@ pub struct YamlDoc {
 }
 
 impl YamlDoc {
+    /// A document that did not come from YAML text (an API body, a database row): no lines.
+    pub fn from_value(value: Value) -> Self {
+        YamlDoc {
+            value,
+            lines: HashMap::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
     /// The line of `path`, or of its nearest ancestor that has one.
     pub fn line(&self, path: &JsonPath) -> Option<usize> {
         let mut p = path.clone();

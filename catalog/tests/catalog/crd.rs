@@ -114,7 +114,7 @@ fn every_rendered_object_of_every_tier_matches_the_flux_crds() {
             digests: &NoDigests,
             mode: DigestMode::TagWhenUnknown,
         };
-        for object in render(catalog, &config, &opts).unwrap().values() {
+        for object in render(&config, &opts).unwrap().values() {
             assert_eq!(crds.errors(&object), Vec::<String>::new(), "{object:#}");
             checked += 1;
         }
@@ -147,7 +147,7 @@ fn digest_pinned_and_overridden_renders_match_the_flux_crds() {
         digests: &digests,
         mode: DigestMode::Require,
     };
-    let rendering = render(catalog, &config, &opts).unwrap();
+    let rendering = render(&config, &opts).unwrap();
     for object in rendering.values() {
         assert_eq!(crds.errors(&object), Vec::<String>::new(), "{object:#}");
     }

@@ -17,8 +17,8 @@ fn config_for(catalog: &Catalog, tier: &str, assignments: &[Assignment]) -> Effe
     resolve(catalog, &cluster, assignments, &[], chrono::Utc::now()).unwrap()
 }
 
-fn render_tier<'c>(catalog: &Catalog, config: &'c EffectiveConfig, opts: &RenderOptions<'_>) -> Rendering<'c> {
-    render(catalog, config, opts).unwrap()
+fn render_tier<'c>(config: &'c EffectiveConfig, opts: &RenderOptions<'_>) -> Rendering<'c> {
+    render(config, opts).unwrap()
 }
 
 fn offline(revision: Option<u64>) -> RenderOptions<'static> {
@@ -44,7 +44,7 @@ fn dev_cluster_renders_tags_for_every_component() {
     let loaded = example();
     let c = &loaded.catalog;
     let config = config_for(c, "dev", &Assignment::catalog_defaults(c));
-    let rendering = render_tier(c, &config, &offline(Some(3)));
+    let rendering = render_tier(&config, &offline(Some(3)));
     assert!(rendering.warnings.is_empty());
     insta::assert_snapshot!("dev_yaml", rendering.to_yaml());
 }
@@ -60,7 +60,7 @@ fn prod_cluster_renders_digests_when_they_are_known() {
         mode: DigestMode::Require,
     };
     let config = config_for(c, "prod", &Assignment::catalog_defaults(c));
-    let rendering = render_tier(c, &config, &opts);
+    let rendering = render_tier(&config, &opts);
     insta::assert_snapshot!("prod_yaml", rendering.to_yaml());
     insta::assert_snapshot!("prod_inputs", rendering.inputs_json().unwrap());
 }
@@ -70,7 +70,7 @@ fn qa_cluster_renders_a_json_list() {
     let loaded = example();
     let c = &loaded.catalog;
     let config = config_for(c, "qa", &Assignment::catalog_defaults(c));
-    insta::assert_snapshot!("qa_json", render_tier(c, &config, &offline(None)).to_json());
+    insta::assert_snapshot!("qa_json", render_tier(&config, &offline(None)).to_json());
 }
 
 #[test]
@@ -85,14 +85,14 @@ fn prod_without_digests_is_refused_by_the_service_and_warned_offline() {
         mode: DigestMode::Require,
     };
     assert_eq!(
-        render(c, &config, &strict).unwrap_err(),
+        render(&config, &strict).unwrap_err(),
         Error::DigestUnresolved {
             tier: "prod".into(),
             component: "cert-manager".into(),
             tag: "v1.1.0-1".into()
         }
     );
-    let rendering = render(c, &config, &offline(None)).unwrap();
+    let rendering = render(&config, &offline(None)).unwrap();
     assert_eq!(
         rendering.warnings,
         [
@@ -108,7 +108,7 @@ fn rendering_is_byte_for_byte_deterministic_whatever_the_assignment_order() {
         let loaded = example();
         let c = &loaded.catalog;
         let config = config_for(c, "qa", &Assignment::catalog_defaults(c));
-        let r = render_tier(c, &config, &offline(Some(9)));
+        let r = render_tier(&config, &offline(Some(9)));
         (r.to_yaml(), r.to_json(), r.inputs_json().unwrap())
     };
     let loaded = example();
@@ -116,7 +116,7 @@ fn rendering_is_byte_for_byte_deterministic_whatever_the_assignment_order() {
     let mut reversed = Assignment::catalog_defaults(c);
     reversed.reverse();
     let config = config_for(c, "qa", &reversed);
-    let second = render_tier(c, &config, &offline(Some(9)));
+    let second = render_tier(&config, &offline(Some(9)));
     assert_eq!(
         first,
         (second.to_yaml(), second.to_json(), second.inputs_json().unwrap())
@@ -144,7 +144,7 @@ fn depends_on_names_only_components_enabled_on_the_cluster() {
             dependency: prometheus
         }]
     );
-    let rendering = render(c, &config, &offline(None)).unwrap();
+    let rendering = render(&config, &offline(None)).unwrap();
     assert!(!rendering.to_yaml().contains("name: prometheus"));
     assert_eq!(rendering.objects().len(), 8);
 }
@@ -161,7 +161,7 @@ fn the_fast_yaml_writer_agrees_with_the_generic_one_object_by_object() {
     };
     for tier in ["dev", "prod"] {
         let config = config_for(c, tier, &Assignment::catalog_defaults(c));
-        let rendering = render_tier(c, &config, &opts);
+        let rendering = render_tier(&config, &opts);
         for (object, value) in rendering.objects().iter().zip(rendering.values()) {
             let mut fast = String::new();
             object.write_yaml(&mut fast);

@@ -152,3 +152,14 @@ fn the_schema_and_the_parsers_refuse_the_same_malformed_values() {
         );
     }
 }
+
+#[test]
+fn a_catalog_written_back_to_a_document_loads_as_the_same_catalog() {
+    let loaded = example();
+    let document = loaded.catalog.to_document();
+    let again = catalog::validate::load_value("export", document.clone()).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(again.catalog, loaded.catalog);
+    assert_eq!(again.catalog.to_document(), document);
+    let yaml = catalog::yaml::to_yaml(&document);
+    assert_eq!(load("export.yaml", &yaml).unwrap().catalog, loaded.catalog);
+}

@@ -1,0 +1,61 @@
+//! A catalog back to its COMPONENTS.yaml document: for export, storage and round trips.
+
+use serde_json::{json, Map, Value};
+
+use crate::catalog::{Catalog, Component};
+use crate::policy::Tier;
+
+impl Catalog {
+    /// The catalog as a COMPONENTS.yaml document, every setting written out. Loading the result
+    /// gives the same catalog.
+    pub fn to_document(&self) -> Value {
+        json!({
+            "artifacts": self.artifacts().iter().map(|a| json!({
+                "id": a.id.as_str(),
+                "url": a.url.as_str(),
+                "oci_tag": a.oci_tag.as_str(),
+            })).collect::<Vec<_>>(),
+            "tiers": self.tiers().iter().map(tier_document).collect::<Vec<_>>(),
+            "components": self.components().iter().map(component_document).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn tier_document(tier: &Tier) -> Value {
+    let p = &tier.policy;
+    let mut policy = Map::new();
+    policy.insert("allow_mutable".into(), p.allow_mutable.into());
+    policy.insert("allow_prerelease".into(), p.allow_prerelease.into());
+    policy.insert("pin_digest".into(), p.pin_digest.into());
+    policy.insert("require_known_tag".into(), p.require_known_tag.into());
+    if let Some(pattern) = &p.pattern {
+        policy.insert("pattern".into(), pattern.as_str().into());
+    }
+    json!({"name": tier.name.as_str(), "policy": policy})
+}
+
+/// One component's entry, as COMPONENTS.yaml and the API write it.
+pub fn component_document(c: &Component) -> Value {
+    let k = &c.kustomization;
+    let mut m = Map::new();
+    m.insert("id".into(), c.id.as_str().into());
+    m.insert("category".into(), c.category.clone().into());
+    m.insert("artifact".into(), c.artifact.as_str().into());
+    m.insert("component_path".into(), c.component_path.as_str().into());
+    if let Some(tag) = &c.oci_tag {
+        m.insert("oci_tag".into(), tag.as_str().into());
+    }
+    if let Some(ns) = &k.target_namespace {
+        m.insert("target_namespace".into(), ns.as_str().into());
+    }
+    m.insert(
+        "depends_on".into(),
+        c.depends_on.iter().map(|d| d.as_str()).collect::<Vec<_>>().into(),
+    );
+    m.insert("interval".into(), k.interval.as_str().into());
+    m.insert("timeout".into(), k.timeout.as_str().into());
+    m.insert("prune".into(), k.prune.into());
+    m.insert("wait".into(), k.wait.into());
+    m.insert("enabled".into(), c.enabled.into());
+    Value::Object(m)
+}
