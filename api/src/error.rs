@@ -1,6 +1,17 @@
-//! The binary's one error type and its exit codes: 1 for invalid input, 2 for usage or I/O.
+//! The crate's one error type. The CLI maps it to exit codes (1 invalid input, 2 usage or I/O,
+//! 3 our fault); the API maps it to `application/problem+json` in `http::problem`.
 
 use std::path::PathBuf;
+
+use catalog::Report;
+
+/// One problem with one field of a request, for problem+json `errors[]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSONPath-style location in the request body (`$.oci_tag`) or a parameter name.
+    pub path: String,
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -11,20 +22,92 @@ pub enum Error {
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
 
-    /// The input was checked and found invalid; the findings were already printed.
+    /// The input was checked and found invalid; the findings were already shown.
     #[error("{0}")]
     Invalid(String),
 
+    /// A value the domain refused (tag, id, path, policy, …).
     #[error(transparent)]
     Catalog(#[from] catalog::Error),
+
+    /// A catalog document with validation findings.
+    #[error("the catalog is invalid:\n{0}")]
+    InvalidCatalog(Report),
+
+    /// A request body or parameter that is malformed or breaks a rule.
+    #[error("{detail}")]
+    Validation { detail: String, errors: Vec<FieldError> },
+
+    /// A request body that is not JSON at all.
+    #[error("{0}")]
+    BadRequest(String),
+
+    #[error("{kind} {name:?} does not exist")]
+    NotFound { kind: &'static str, name: String },
+
+    /// The request conflicts with stored state (exists already, still in use, tag moved, …).
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The request body is over the configured limit.
+    #[error("the request body is over the {limit}-byte limit")]
+    PayloadTooLarge { limit: usize },
+
+    /// `If-Match` named a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+
+    #[error("cannot connect to the database {0}: {1}")]
+    Connect(String, String),
+
+    #[error("database migration failed: {0}")]
+    Migration(String),
+
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+
+    #[error("no database connection available: {0}")]
+    Pool(String),
+
+    /// A dry run's deliberate rollback; never leaves the service layer.
+    #[error("the dry run was rolled back")]
+    RolledBack,
+
+    /// Our fault; the message is for the log, not the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Read { .. } => 2,
+            Error::Usage(_) | Error::Read { .. } | Error::Connect(..) => 2,
             Error::Catalog(catalog::Error::Unknown { .. } | catalog::Error::InvalidPattern { .. }) => 2,
-            Error::Invalid(_) | Error::Catalog(_) => 1,
+            Error::Invalid(_)
+            | Error::Catalog(_)
+            | Error::InvalidCatalog(_)
+            | Error::Validation { .. }
+            | Error::BadRequest(_)
+            | Error::NotFound { .. }
+            | Error::Conflict(_)
+            | Error::PreconditionFailed(_)
+            | Error::PayloadTooLarge { .. } => 1,
+            Error::Migration(_) | Error::Database(_) | Error::Pool(_) | Error::RolledBack | Error::Internal(_) => 3,
         }
+    }
+
+    /// A validation error about one field.
+    pub fn field(path: impl Into<String>, message: impl Into<String>) -> Error {
+        let (path, message) = (path.into(), message.into());
+        Error::Validation {
+            detail: format!("{path}: {message}"),
+            errors: vec![FieldError { path, message }],
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Error::Pool(e.to_string())
     }
 }

@@ -2,4 +2,9 @@
 //! guardrails, audited, and served rendered to the clusters that pull it.
 
 pub mod cli;
+pub mod db;
 pub mod error;
+pub mod http;
+pub mod server;
+pub mod service;
+pub mod store;

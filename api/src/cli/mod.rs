@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod render;
+mod service;
 mod tags;
 mod validate;
 
@@ -30,6 +31,16 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Render the Flux objects a cluster of a tier gets from the catalog defaults, offline.
     Render(render::RenderArgs),
+    /// Run the REST service (migrates the database first).
+    Serve(service::ServeArgs),
+    /// Apply pending database migrations.
+    Migrate(service::DatabaseArgs),
+    /// Load a COMPONENTS.yaml and/or a clusters file into the database.
+    Import(service::ImportArgs),
+    /// Print the stored catalog and clusters as YAML.
+    Export(service::ExportArgs),
+    /// Print the OpenAPI document.
+    Openapi,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -37,6 +48,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Tags(cmd) => tags::run(cmd),
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
+        Command::Serve(args) => service::serve(args),
+        Command::Migrate(args) => service::migrate(args),
+        Command::Import(args) => service::import(args),
+        Command::Export(args) => service::export(args),
+        Command::Openapi => service::openapi(),
     }
 }
 

@@ -4,3 +4,4 @@ DROP TABLE assignments;
 DROP TABLE clusters;
 DROP TABLE artifact_tags;
 DROP TABLE catalog_revisions;
+DROP TABLE write_lock;

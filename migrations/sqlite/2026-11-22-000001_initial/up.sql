@@ -1,3 +1,10 @@
+-- One row every write updates first: it serialises writers on both backends and counts writes.
+CREATE TABLE write_lock (
+    id INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL
+);
+INSERT INTO write_lock (id, generation) VALUES (1, 0);
+
 -- The catalog as immutable revisions: every catalog change (import, component write, release,
 -- tier policy) stores the whole validated document, so any past catalog can be shown again.
 CREATE TABLE catalog_revisions (
@@ -50,6 +57,7 @@ CREATE TABLE cluster_revisions (
     cluster TEXT NOT NULL,
     revision BIGINT NOT NULL,
     effective TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
     catalog_revision BIGINT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL,

@@ -95,3 +95,5 @@ pub fn kubectl_installed() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+pub mod app;

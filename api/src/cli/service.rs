@@ -1,0 +1,207 @@
+//! The service commands: `serve`, `migrate`, `import`, `export`, `openapi`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::read_file;
+use crate::error::Error;
+use crate::service::artifacts::{self, TagsDocument};
+use crate::service::fleet::{self, ClustersDocument};
+use crate::service::{self, AppState, Caller};
+use crate::{http, server};
+
+/// Where the data lives; shared by every command that opens the database.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// SQLite file path (the default, embedded) or a postgres:// URL.
+    #[arg(long, env = "PLATFORM_CATALOG_DATABASE_URL", default_value = "platform-catalog.db")]
+    database_url: String,
+
+    /// Database connections kept open.
+    #[arg(long, env = "PLATFORM_CATALOG_POOL_SIZE", default_value_t = 8)]
+    pool_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PLATFORM_CATALOG_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+
+    #[command(flatten)]
+    db: DatabaseArgs,
+
+    /// Import this COMPONENTS.yaml at start (a new catalog revision when it changed).
+    #[arg(long, env = "PLATFORM_CATALOG_CATALOG", value_name = "FILE")]
+    catalog: Option<PathBuf>,
+
+    /// Import this clusters file at start (created or updated; never deleted).
+    #[arg(long, env = "PLATFORM_CATALOG_CLUSTERS", value_name = "FILE")]
+    clusters: Option<PathBuf>,
+
+    /// Register the builds in this tags file at start (`tags: [{artifact, tag, digest}]`).
+    #[arg(long, env = "PLATFORM_CATALOG_TAGS", value_name = "FILE")]
+    tags: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+
+    /// The catalog, COMPONENTS.yaml.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+
+    /// A clusters file: `clusters: [{name, tier, labels, oci_tag, components: {id: {oci_tag, …}}}]`.
+    #[arg(long, value_name = "FILE")]
+    clusters: Option<PathBuf>,
+
+    /// A tags file: `tags: [{artifact, tag, digest}]`, the builds CI registered.
+    #[arg(long, value_name = "FILE")]
+    tags: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+
+    /// What to print: the catalog (COMPONENTS.yaml), the clusters file, or both as two documents.
+    #[arg(long, value_enum, default_value_t = Export::All)]
+    what: Export,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Export {
+    All,
+    Catalog,
+    Clusters,
+}
+
+fn system() -> Caller {
+    Caller {
+        actor: "platform-catalog".into(),
+        request_id: "cli".into(),
+    }
+}
+
+fn yaml_value(path: &Path) -> Result<serde_json::Value, Error> {
+    let text = read_file(path)?;
+    catalog::yaml::parse(&text)
+        .map(|d| d.value)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// The files to load, in order: catalog, tags, clusters (clusters may name the tags).
+struct Files<'a> {
+    catalog: Option<&'a Path>,
+    tags: Option<&'a Path>,
+    clusters: Option<&'a Path>,
+}
+
+fn import_files(state: &AppState, files: Files<'_>) -> Result<(), Error> {
+    let (catalog_file, clusters_file) = (files.catalog, files.clusters);
+    let caller = system();
+    if let Some(path) = catalog_file {
+        let name = path.display().to_string();
+        let text = read_file(path)?;
+        let loaded = catalog::validate::load(&name, &text).map_err(|report| {
+            eprintln!("{report}");
+            Error::Invalid(format!("{name} is not a valid catalog"))
+        })?;
+        let outcome = service::import_catalog(state, &caller, loaded.catalog.to_document(), &format!("import {name}"))?;
+        eprintln!(
+            "catalog {name}: revision {} ({} cluster(s) changed)",
+            outcome.catalog_revision,
+            outcome.changes.len()
+        );
+    }
+    if let Some(path) = files.tags {
+        let doc: TagsDocument = serde_json::from_value(yaml_value(path)?)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let created = artifacts::import_tags(state, &caller, &doc)?;
+        eprintln!(
+            "tags {}: {created} registered, {} known already",
+            path.display(),
+            doc.tags.len() - created
+        );
+    }
+    if let Some(path) = clusters_file {
+        let doc: ClustersDocument = serde_json::from_value(yaml_value(path)?)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let (created, updated) = fleet::import(state, &caller, doc)?;
+        eprintln!("clusters {}: {created} created, {updated} updated", path.display());
+    }
+    Ok(())
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
+    server::init_tracing();
+    let state = server::open(&args.db.database_url, args.db.pool_size)?;
+    let files = Files {
+        catalog: args.catalog.as_deref(),
+        tags: args.tags.as_deref(),
+        clusters: args.clusters.as_deref(),
+    };
+    import_files(&state, files)?;
+    let listener = TcpListener::bind(&args.bind).map_err(|e| Error::Usage(format!("--bind {}: {e}", args.bind)))?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    tracing::info!(%addr, database = %crate::db::redact(&args.db.database_url), "serving; docs at http://{addr}/docs/");
+    actix_web::rt::System::new()
+        .block_on(async move { server::run(listener, state)?.await })
+        .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn migrate(db: DatabaseArgs) -> Result<ExitCode, Error> {
+    let mut conn = crate::db::connect(&db.database_url)?;
+    let applied = crate::db::migrate(&mut conn)?;
+    eprintln!("{} migration(s) applied", applied.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(args: ImportArgs) -> Result<ExitCode, Error> {
+    if args.catalog.is_none() && args.clusters.is_none() && args.tags.is_none() {
+        return Err(Error::Usage(
+            "nothing to import: give --catalog, --tags and/or --clusters".into(),
+        ));
+    }
+    let state = server::open(&args.db.database_url, 2)?;
+    let files = Files {
+        catalog: args.catalog.as_deref(),
+        tags: args.tags.as_deref(),
+        clusters: args.clusters.as_deref(),
+    };
+    import_files(&state, files)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(args: ExportArgs) -> Result<ExitCode, Error> {
+    let state = server::open(&args.db.database_url, 2)?;
+    let mut out = String::new();
+    if matches!(args.what, Export::All | Export::Catalog) {
+        let mut conn = state.conn()?;
+        let (_, catalog) = state.catalog(&mut conn)?;
+        out.push_str("---\n");
+        out.push_str(&catalog::yaml::to_yaml(&catalog.to_document()));
+    }
+    if matches!(args.what, Export::All | Export::Clusters) {
+        let doc = serde_json::to_value(fleet::export(&state)?).map_err(|e| Error::Internal(e.to_string()))?;
+        out.push_str("---\n");
+        out.push_str(&catalog::yaml::to_yaml(&doc));
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn openapi() -> Result<ExitCode, Error> {
+    let doc = http::openapi()
+        .to_pretty_json()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    println!("{doc}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! Database rows, as stored. Domain types and wire DTOs are built from them elsewhere.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = catalog_revisions)]
+pub struct CatalogRevisionRow {
+    pub revision: i64,
+    pub document: String,
+    pub sha256: String,
+    pub source: String,
+    pub actor: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = artifact_tags)]
+pub struct ArtifactTagRow {
+    pub artifact_id: String,
+    pub tag: String,
+    pub digest: Option<String>,
+    pub actor: String,
+    pub registered_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clusters, treat_none_as_null = true)]
+pub struct ClusterRow {
+    pub name: String,
+    pub tier: String,
+    /// Labels as a JSON object of strings.
+    pub labels: String,
+    pub enabled: bool,
+    pub flux_namespace: String,
+    pub oci_tag: Option<String>,
+    pub revision: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = assignments, treat_none_as_null = true)]
+pub struct AssignmentRow {
+    pub cluster: String,
+    pub component: String,
+    pub enabled: bool,
+    pub oci_tag: Option<String>,
+    pub component_path: Option<String>,
+    pub reason: Option<String>,
+    pub author: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cluster_revisions)]
+pub struct ClusterRevisionRow {
+    pub cluster: String,
+    pub revision: i64,
+    /// The effective config, as `store::EffectiveRecord` JSON.
+    pub effective: String,
+    pub sha256: String,
+    pub catalog_revision: i64,
+    pub actor: String,
+    pub reason: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditRow {
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub request_id: String,
+}

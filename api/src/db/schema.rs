@@ -1,0 +1,94 @@
+//! Table definitions shared by both backends (portable types only).
+
+diesel::table! {
+    write_lock (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    catalog_revisions (revision) {
+        revision -> BigInt,
+        document -> Text,
+        sha256 -> Text,
+        source -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    artifact_tags (artifact_id, tag) {
+        artifact_id -> Text,
+        tag -> Text,
+        digest -> Nullable<Text>,
+        actor -> Text,
+        registered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clusters (name) {
+        name -> Text,
+        tier -> Text,
+        labels -> Text,
+        enabled -> Bool,
+        flux_namespace -> Text,
+        oci_tag -> Nullable<Text>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    assignments (cluster, component) {
+        cluster -> Text,
+        component -> Text,
+        enabled -> Bool,
+        oci_tag -> Nullable<Text>,
+        component_path -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        author -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cluster_revisions (cluster, revision) {
+        cluster -> Text,
+        revision -> BigInt,
+        effective -> Text,
+        sha256 -> Text,
+        catalog_revision -> BigInt,
+        actor -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        request_id -> Text,
+    }
+}
+
+diesel::joinable!(assignments -> clusters (cluster));
+diesel::allow_tables_to_appear_in_same_query!(
+    write_lock,
+    catalog_revisions,
+    artifact_tags,
+    clusters,
+    assignments,
+    cluster_revisions,
+    audit_log,
+);

@@ -1,0 +1,157 @@
+//! Request extractors whose refusals name the field: JSON bodies, write parameters, the caller.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{Error, FieldError};
+use crate::service::Caller;
+
+/// The largest JSON body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body. Malformed JSON is 400; a body of the wrong shape is 422 naming the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Box::pin(async move {
+            if let Some(ct) = content_type {
+                if !ct.starts_with("application/json") && !ct.starts_with("application/merge-patch+json") {
+                    return Err(Error::BadRequest(format!(
+                        "Content-Type must be application/json, not {ct}"
+                    )));
+                }
+            }
+            let bytes = bytes.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => Error::PayloadTooLarge { limit: BODY_LIMIT },
+                _ => match e.as_response_error().status_code().as_u16() {
+                    413 => Error::PayloadTooLarge { limit: BODY_LIMIT },
+                    _ => Error::BadRequest(format!("cannot read the request body: {e}")),
+                },
+            })?;
+            parse_json(&bytes).map(Body)
+        })
+    }
+}
+
+/// Parses JSON with the path of the first field that does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return Error::BadRequest(format!("the body is not valid JSON: {inner}"));
+        }
+        let path = match e.path().to_string().as_str() {
+            "." => "$".to_owned(),
+            p => format!("$.{p}"),
+        };
+        let message = strip_position(&inner.to_string());
+        Error::Validation {
+            detail: format!("{path}: {message}"),
+            errors: vec![FieldError { path, message }],
+        }
+    })?;
+    de.end()
+        .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 42"; the path says where more usefully.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Parameters every write accepts.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WriteParams {
+    /// Plan the change and show it, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Delete even what is still in use (components assigned to clusters).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Query strings whose refusals name the parameter.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, Error> {
+    serde_urlencoded_compat(req.query_string())
+}
+
+fn serde_urlencoded_compat<T: DeserializeOwned>(qs: &str) -> Result<T, Error> {
+    web::Query::<T>::from_query(qs)
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            let message = e.to_string().trim_start_matches("Query deserialize error: ").to_owned();
+            Error::Validation {
+                detail: format!("query: {message}"),
+                errors: vec![FieldError {
+                    path: "query".into(),
+                    message,
+                }],
+            }
+        })
+}
+
+/// The `If-Match` header, when given.
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+}
+
+/// Refuses the write when `If-Match` names another version than `current`.
+pub fn check_if_match(expected: Option<&str>, current: &str) -> Result<(), Error> {
+    match expected {
+        None | Some("*") => Ok(()),
+        Some(tags) if tags.split(',').any(|t| t.trim().trim_start_matches("W/") == current) => Ok(()),
+        Some(tags) => Err(Error::PreconditionFailed(format!(
+            "If-Match {tags} does not match the current version {current}; read it again and retry"
+        ))),
+    }
+}
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Who made the request: until tokens exist every caller is `anonymous`; the request id comes
+/// from `X-Request-Id` when the caller sets one.
+pub fn caller(req: &HttpRequest) -> Caller {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
+            format!("{:x}-{n}", chrono::Utc::now().timestamp_millis())
+        });
+    Caller {
+        actor: "anonymous".into(),
+        request_id,
+    }
+}

@@ -1,0 +1,94 @@
+//! The HTTP API: routes, the OpenAPI document generated from them, and the server.
+
+pub mod clusters;
+pub mod components;
+pub mod dto;
+pub mod extract;
+pub mod health;
+pub mod problem;
+pub mod render;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::error::Error;
+use crate::service::{AppState, Outcome};
+use dto::PlanDto;
+
+/// The state every handler shares.
+pub type Shared = web::Data<AppState>;
+
+/// Runs blocking work (diesel is synchronous) off the async executor.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    web::block(f)
+        .await
+        .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))?
+}
+
+/// A resource's ETag: a hash of how the API shows it.
+pub fn etag_of(value: &impl Serialize) -> String {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    format!("\"{}\"", &crate::store::effective::sha256_hex(&json)[..32])
+}
+
+/// The response to a write: the plan on a dry run, else the resource (with its ETag).
+pub fn respond_write<T, D: Serialize>(
+    outcome: Outcome<T>,
+    status: StatusCode,
+    dto: impl FnOnce(&T) -> D,
+) -> Result<HttpResponse, Error> {
+    if outcome.dry_run {
+        return Ok(HttpResponse::Ok().json(PlanDto::new(true, outcome.catalog_revision, &outcome.changes)));
+    }
+    if status == StatusCode::NO_CONTENT {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let body = dto(&outcome.value);
+    Ok(HttpResponse::build(status)
+        .insert_header(("ETag", etag_of(&body)))
+        .json(body))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Platform Catalog",
+        description = "Which build of each platform component every Kubernetes cluster runs, rendered for Flux."
+    ),
+    components(schemas(problem::Problem, problem::ProblemField, PlanDto))
+)]
+struct BaseDoc;
+
+/// The OpenAPI document, generated from the routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    BaseDoc::openapi()
+        .merge_from(components::Doc::openapi())
+        .merge_from(clusters::Doc::openapi())
+        .merge_from(render::Doc::openapi())
+        .merge_from(health::Doc::openapi())
+}
+
+/// Registers every route on an app.
+pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let swagger = SwaggerUi::new("/docs/{_:.*}")
+            .url("/api-docs/openapi.json", openapi())
+            .config(Config::default().validator_url("none"));
+        cfg.app_data(web::Data::from(state))
+            .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+            .service(
+                web::scope("/api/v1")
+                    .configure(components::routes)
+                    .configure(clusters::routes)
+                    .configure(render::routes),
+            )
+            .configure(health::routes)
+            .service(web::redirect("/docs", "/docs/"))
+            .service(swagger);
+    }
+}

@@ -1,0 +1,141 @@
+//! The one place errors become HTTP: `application/problem+json` (RFC 9457) with `errors[]`.
+//! 4xx for the caller's fault; 5xx only for ours, with the cause logged and not shown.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{Error, FieldError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// One entry per field that broke a rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// JSONPath into the request body (`$.oci_tag`), or the parameter's name.
+    pub path: String,
+    pub message: String,
+}
+
+impl From<&FieldError> for ProblemField {
+    fn from(e: &FieldError) -> Self {
+        ProblemField {
+            path: e.path.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+impl Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) | Error::Usage(_) => StatusCode::BAD_REQUEST,
+            Error::Validation { .. } | Error::InvalidCatalog(_) | Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Catalog(e) => match e {
+                catalog::Error::Unknown { .. } => StatusCode::NOT_FOUND,
+                catalog::Error::DigestUnresolved { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Read { .. } => StatusCode::BAD_REQUEST,
+            Error::Pool(_) | Error::Connect(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) | Error::Usage(_) | Error::Read { .. } => "malformed-request",
+            Error::Validation { .. } | Error::Invalid(_) => "invalid-request",
+            Error::InvalidCatalog(_) => "invalid-catalog",
+            Error::Catalog(catalog::Error::PolicyRefused { .. }) => "tag-policy",
+            Error::Catalog(catalog::Error::DigestUnresolved { .. }) => "digest-unresolved",
+            Error::Catalog(catalog::Error::Unknown { .. }) | Error::NotFound { .. } => "not-found",
+            Error::Catalog(_) => "invalid-value",
+            Error::Conflict(_) => "conflict",
+            Error::PreconditionFailed(_) => "precondition-failed",
+            Error::PayloadTooLarge { .. } => "payload-too-large",
+            Error::Pool(_) | Error::Connect(..) => "unavailable",
+            Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => "internal",
+        }
+    }
+
+    fn fields(&self) -> Vec<ProblemField> {
+        match self {
+            Error::Validation { errors, .. } => errors.iter().map(ProblemField::from).collect(),
+            Error::InvalidCatalog(report) => report
+                .errors()
+                .map(|d| ProblemField {
+                    path: d.path.clone(),
+                    message: format!("{} [{}]", d.message, d.rule),
+                })
+                .collect(),
+            Error::Catalog(catalog::Error::PolicyRefused { rule, detail, .. }) => {
+                vec![ProblemField {
+                    path: "$.oci_tag".into(),
+                    message: format!("{detail} [{rule}]"),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = if status.is_server_error() {
+            "the service failed to handle this request; the cause is in its log".to_owned()
+        } else {
+            match self {
+                Error::InvalidCatalog(report) => {
+                    format!(
+                        "the change would make the catalog invalid ({} error(s))",
+                        report.errors().count()
+                    )
+                }
+                other => other.to_string(),
+            }
+        };
+        Problem {
+            kind: format!("urn:platform-catalog:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: self.fields(),
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        HttpResponse::build(status)
+            .content_type(PROBLEM_JSON)
+            .json(self.problem())
+    }
+}

@@ -1,0 +1,217 @@
+//! What a cluster runs: its effective config with provenance, and its render for Flux.
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::query;
+use super::problem::Problem;
+use super::{blocking, Shared};
+use crate::error::Error;
+use crate::service;
+use crate::store::effective::{ComponentRecord, EffectiveRecord, SourceRecord};
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderFormat {
+    /// Multi-document YAML: an OCIRepository and a Kustomization per component.
+    #[default]
+    Yaml,
+    /// The same objects as a Kubernetes `v1` `List`.
+    Json,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RenderQuery {
+    /// `yaml` (default) or `json`.
+    #[serde(default)]
+    format: RenderFormat,
+}
+
+/// Where a value came from: `rollout`, `override`, `cluster_pin`, `component_default` or `artifact_default`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceDto {
+    pub kind: String,
+    /// The rollout id, or the override's reason.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourcedDto {
+    pub value: String,
+    pub source: SourceDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectiveComponentDto {
+    pub id: String,
+    pub artifact: String,
+    pub url: String,
+    pub oci_tag: SourcedDto,
+    pub component_path: SourcedDto,
+    /// The Kustomization path, `./<component_path>/<tier>`.
+    pub path: String,
+    pub depends_on: Vec<String>,
+    pub interval: String,
+    pub timeout: String,
+    pub prune: bool,
+    pub wait: bool,
+    pub target_namespace: Option<String>,
+}
+
+/// A cluster's effective config at one revision: every value with its provenance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectiveDto {
+    pub cluster: String,
+    pub tier: String,
+    pub revision: i64,
+    pub pin_digest: bool,
+    pub flux_namespace: String,
+    pub components: Vec<EffectiveComponentDto>,
+}
+
+fn sourced(value: &str, s: &SourceRecord) -> SourcedDto {
+    SourcedDto {
+        value: value.to_owned(),
+        source: SourceDto {
+            kind: s.kind.clone(),
+            detail: s.detail.clone(),
+        },
+    }
+}
+
+impl From<&ComponentRecord> for EffectiveComponentDto {
+    fn from(c: &ComponentRecord) -> Self {
+        EffectiveComponentDto {
+            id: c.id.clone(),
+            artifact: c.artifact.clone(),
+            url: c.url.clone(),
+            oci_tag: sourced(&c.oci_tag, &c.oci_tag_source),
+            component_path: sourced(&c.component_path, &c.component_path_source),
+            path: c.overlay.clone(),
+            depends_on: c.depends_on.clone(),
+            interval: c.interval.clone(),
+            timeout: c.timeout.clone(),
+            prune: c.prune,
+            wait: c.wait,
+            target_namespace: c.target_namespace.clone(),
+        }
+    }
+}
+
+impl EffectiveDto {
+    pub fn new(revision: i64, r: &EffectiveRecord) -> Self {
+        EffectiveDto {
+            cluster: r.cluster.clone(),
+            tier: r.tier.clone(),
+            revision,
+            pin_digest: r.pin_digest,
+            flux_namespace: r.namespace.clone(),
+            components: r.components.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What the cluster should run, each value with where it came from.
+#[utoipa::path(get, path = "/api/v1/clusters/{name}/effective", tag = "render", params(("name" = String, Path)),
+    responses((status = 200, body = EffectiveDto), (status = 404, body = Problem)))]
+#[get("/clusters/{name}/effective")]
+pub async fn get_cluster_effective(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
+    let (revision, record) = blocking(move || service::effective(&state, &name, None)).await?;
+    Ok(HttpResponse::Ok().json(EffectiveDto::new(revision, &record)))
+}
+
+/// Answers with `body` unless the caller already has it (`If-None-Match`).
+fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str, body: &str) -> HttpResponse {
+    let seen = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let fresh = seen.split(',').any(|t| t.trim() == etag || t.trim() == "*");
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header(("X-Platform-Catalog-Revision", revision.to_string()));
+    if fresh {
+        response.finish()
+    } else {
+        response.content_type(content_type).body(body.to_owned())
+    }
+}
+
+/// The Flux objects the cluster applies: an OCIRepository and a Kustomization per component.
+#[utoipa::path(get, path = "/api/v1/clusters/{name}/render", tag = "render", params(("name" = String, Path), RenderQuery),
+    responses(
+        (status = 200, description = "The render", content_type = "application/yaml", body = String,
+            headers(("ETag" = String), ("X-Platform-Catalog-Revision" = i64))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 404, body = Problem),
+        (status = 409, description = "The tier pins digests and a tag has none", body = Problem),
+        (status = 422, body = Problem)))]
+#[get("/clusters/{name}/render")]
+pub async fn get_cluster_render(
+    state: Shared,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let q: RenderQuery = query(&req)?;
+    let rendered = blocking(move || service::current_render(&state, &name)).await?;
+    Ok(match q.format {
+        RenderFormat::Yaml => conditional(
+            &req,
+            &rendered.yaml_etag,
+            rendered.revision,
+            "application/yaml",
+            &rendered.yaml,
+        ),
+        RenderFormat::Json => conditional(
+            &req,
+            &rendered.json_etag,
+            rendered.revision,
+            "application/json",
+            &rendered.json,
+        ),
+    })
+}
+
+/// The Flux Operator ResourceSetInputProvider `ExternalService` document: `{"inputs": [...]}`.
+#[utoipa::path(get, path = "/api/v1/clusters/{name}/inputs", tag = "render", params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "One input per component", content_type = "application/json", body = Object,
+            headers(("ETag" = String))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+#[get("/clusters/{name}/inputs")]
+pub async fn get_cluster_inputs(
+    state: Shared,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let rendered = blocking(move || service::current_render(&state, &name)).await?;
+    Ok(conditional(
+        &req,
+        &rendered.inputs_etag,
+        rendered.revision,
+        "application/json",
+        &rendered.inputs,
+    ))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_cluster_effective)
+        .service(get_cluster_render)
+        .service(get_cluster_inputs);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_cluster_effective, get_cluster_render, get_cluster_inputs))]
+pub struct Doc;

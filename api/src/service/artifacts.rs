@@ -1,0 +1,150 @@
+//! Artifacts and their registered builds (tags with digests).
+
+use catalog::ids::Digest;
+use catalog::tag::Version;
+use catalog::{ArtifactId, OciTag};
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, Caller};
+use crate::db::models::ArtifactTagRow;
+use crate::error::Error;
+use crate::store;
+
+/// Whether a registration created the tag or found it already there with the same digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    Created,
+    Unchanged,
+}
+
+fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
+    r.map_err(|e| Error::field(path, e.to_string()))
+}
+
+/// Registers a built tag with its digest. Tags are immutable: the same tag with another digest
+/// is refused (409), the same pair again is a no-op. A tag registered without a digest may get
+/// one later.
+pub fn register_tag(
+    state: &AppState,
+    caller: &Caller,
+    artifact: &str,
+    tag: &str,
+    digest: Option<&str>,
+) -> Result<(Registered, ArtifactTagRow), Error> {
+    let tag = field("$.tag", OciTag::parse(tag))?;
+    let digest = digest.map(|d| field("$.digest", Digest::parse(d))).transpose()?;
+    let outcome = state.write(caller, false, &format!("tag {tag} registered for {artifact}"), |ctx| {
+        let known = ctx
+            .catalog()
+            .artifact(&field("artifact", ArtifactId::parse(artifact))?)
+            .is_some();
+        if !known {
+            return Err(Error::NotFound {
+                kind: "artifact",
+                name: artifact.to_owned(),
+            });
+        }
+        let existing = store::tag(ctx.conn, artifact, tag.as_str())?;
+        let target = format!("artifact/{artifact}/tags/{tag}");
+        match (existing, &digest) {
+            (Some(row), Some(d)) if row.digest.as_deref().is_some_and(|old| old != d.as_str()) => {
+                Err(Error::Conflict(format!(
+                    "tag {tag} of {artifact} is registered with digest {}; tags are immutable, so {} needs a new tag",
+                    row.digest.unwrap_or_default(),
+                    d
+                )))
+            }
+            (Some(row), Some(d)) if row.digest.is_none() => {
+                store::set_tag_digest(ctx.conn, artifact, tag.as_str(), d.as_str())?;
+                ctx.audit(
+                    "tag.digest",
+                    &target,
+                    Some(&view(&row)),
+                    Some(&serde_json::json!({"digest": d.as_str()})),
+                );
+                Ok((
+                    Registered::Created,
+                    ArtifactTagRow {
+                        digest: Some(d.to_string()),
+                        ..row
+                    },
+                ))
+            }
+            (Some(row), _) => Ok((Registered::Unchanged, row)),
+            (None, _) => {
+                let row = ArtifactTagRow {
+                    artifact_id: artifact.to_owned(),
+                    tag: tag.to_string(),
+                    digest: digest.as_ref().map(ToString::to_string),
+                    actor: ctx.caller().actor.clone(),
+                    registered_at: ctx.now,
+                };
+                store::insert_tag(ctx.conn, &row)?;
+                ctx.audit("tag.register", &target, None::<&serde_json::Value>, Some(&view(&row)));
+                Ok((Registered::Created, row))
+            }
+        }
+    })?;
+    Ok(outcome.value)
+}
+
+fn view(row: &ArtifactTagRow) -> serde_json::Value {
+    serde_json::json!({"artifact": row.artifact_id, "tag": row.tag, "digest": row.digest})
+}
+
+/// Registered tags of an artifact, newest first in the catalog's order; moving tags (which
+/// cannot be ordered) come last, by name.
+pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<ArtifactTagRow>, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    let id = field("artifact", ArtifactId::parse(artifact))?;
+    catalog.artifact(&id).ok_or(Error::NotFound {
+        kind: "artifact",
+        name: artifact.to_owned(),
+    })?;
+    let policy = tier.map(|t| catalog.tier(t).cloned()).transpose()?;
+    let mut rows: Vec<(Option<Version>, ArtifactTagRow)> = Vec::new();
+    for row in store::tags(&mut conn, artifact)? {
+        let Ok(tag) = OciTag::parse(&row.tag) else { continue };
+        if let Some(t) = &policy {
+            if t.policy.check(&t.name, &tag).is_err() {
+                continue;
+            }
+        }
+        rows.push((tag.version().cloned(), row));
+    }
+    rows.sort_by(|(va, a), (vb, b)| match (va, vb) {
+        (Some(x), Some(y)) => y.cmp(x).then_with(|| b.tag.cmp(&a.tag)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.tag.cmp(&b.tag),
+    });
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+/// A tags file: builds to register, as CI would through the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsDocument {
+    pub tags: Vec<TagEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagEntry {
+    pub artifact: String,
+    pub tag: String,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// Registers every tag of the document; returns how many were new.
+pub fn import_tags(state: &AppState, caller: &Caller, doc: &TagsDocument) -> Result<usize, Error> {
+    let mut created = 0;
+    for (i, t) in doc.tags.iter().enumerate() {
+        let (registered, _) = register_tag(state, caller, &t.artifact, &t.tag, t.digest.as_deref())
+            .map_err(|e| Error::Invalid(format!("tags[{i}] ({} {}): {e}", t.artifact, t.tag)))?;
+        created += usize::from(registered == Registered::Created);
+    }
+    Ok(created)
+}

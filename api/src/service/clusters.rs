@@ -1,0 +1,380 @@
+//! Clusters and their component assignments.
+
+use std::collections::BTreeMap;
+
+use catalog::ids::{ComponentPath, Namespace};
+use catalog::resolve::Cluster;
+use catalog::{ClusterName, OciTag, TierName};
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::{AppState, Caller, Ctx, Outcome};
+use crate::db::models::{AssignmentRow, ClusterRow};
+use crate::error::Error;
+use crate::store;
+
+/// A cluster as a caller asks for it, before checks.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub tier: String,
+    pub labels: BTreeMap<String, String>,
+    pub enabled: bool,
+    pub flux_namespace: Option<String>,
+    pub oci_tag: Option<String>,
+}
+
+/// An assignment as a caller asks for it, before checks.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentSpec {
+    pub enabled: bool,
+    pub oci_tag: Option<String>,
+    pub component_path: Option<String>,
+    pub reason: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// Filters for listing clusters.
+#[derive(Debug, Default, Clone)]
+pub struct ClusterFilter {
+    pub tier: Option<String>,
+    pub label: Option<(String, String)>,
+    pub component: Option<String>,
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound {
+        kind: "cluster",
+        name: name.to_owned(),
+    }
+}
+
+fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
+    r.map_err(|e| Error::field(path, e.to_string()))
+}
+
+pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterRow>, Error> {
+    let mut conn = state.conn()?;
+    let mut rows = store::clusters(&mut conn)?;
+    if let Some(tier) = &filter.tier {
+        rows.retain(|r| &r.tier == tier);
+    }
+    if let Some((k, v)) = &filter.label {
+        let mut kept = Vec::new();
+        for r in rows {
+            if super::domain::labels_of(&r)?.get(k) == Some(v) {
+                kept.push(r);
+            }
+        }
+        rows = kept;
+    }
+    if let Some(component) = &filter.component {
+        let users = store::clusters_using(&mut conn, component)?;
+        rows.retain(|r| users.contains(&r.name));
+    }
+    Ok(rows)
+}
+
+pub fn get(state: &AppState, name: &str) -> Result<ClusterRow, Error> {
+    let mut conn = state.conn()?;
+    store::cluster(&mut conn, name)?.ok_or_else(|| not_found(name))
+}
+
+/// Checks a cluster spec against the catalog and builds its row.
+fn cluster_row(
+    ctx: &mut Ctx<'_>,
+    spec: &ClusterSpec,
+    revision: i64,
+    created_at: NaiveDateTime,
+) -> Result<ClusterRow, Error> {
+    let name = field("$.name", ClusterName::parse(&spec.name))?;
+    let tier = field("$.tier", TierName::parse(&spec.tier))?;
+    let tier_def = ctx
+        .catalog()
+        .tier(tier.as_str())
+        .map_err(|e| Error::field("$.tier", e.to_string()))?
+        .clone();
+    let namespace = field(
+        "$.flux_namespace",
+        Namespace::parse(
+            spec.flux_namespace
+                .as_deref()
+                .unwrap_or(Cluster::DEFAULT_FLUX_NAMESPACE),
+        ),
+    )?;
+    for key in spec.labels.keys() {
+        if key.is_empty() || key.len() > 253 {
+            return Err(Error::field(
+                format!("$.labels[{key:?}]"),
+                "label keys are 1 to 253 characters",
+            ));
+        }
+    }
+    let oci_tag = spec
+        .oci_tag
+        .as_deref()
+        .map(|t| field("$.oci_tag", OciTag::parse(t)))
+        .transpose()?;
+    if let Some(tag) = &oci_tag {
+        check_tag_for_tier(ctx, &tier_def, tag, None)?;
+    }
+    Ok(ClusterRow {
+        name: name.to_string(),
+        tier: tier.to_string(),
+        labels: serde_json::to_string(&spec.labels).map_err(|e| Error::Internal(e.to_string()))?,
+        enabled: spec.enabled,
+        flux_namespace: namespace.to_string(),
+        oci_tag: oci_tag.map(|t| t.to_string()),
+        revision,
+        created_at,
+        updated_at: ctx.now,
+    })
+}
+
+/// A tag on a cluster of `tier` must pass the tier's policy; a cluster-wide pin must be known
+/// for every artifact, an override for its component's artifact.
+fn check_tag_for_tier(
+    ctx: &mut Ctx<'_>,
+    tier: &catalog::Tier,
+    tag: &OciTag,
+    artifact: Option<&str>,
+) -> Result<(), Error> {
+    let artifacts: Vec<String> = match artifact {
+        Some(a) => vec![a.to_owned()],
+        None => ctx.catalog().artifacts().iter().map(|a| a.id.to_string()).collect(),
+    };
+    for artifact in artifacts {
+        let known = store::tag(ctx.conn, &artifact, tag.as_str())?.is_some();
+        tier.policy.check_known(&tier.name, tag, known)?;
+    }
+    Ok(())
+}
+
+/// Creates a cluster with the given components (default: every enabled catalog component).
+pub fn create(
+    state: &AppState,
+    caller: &Caller,
+    spec: ClusterSpec,
+    components: Option<Vec<String>>,
+    dry_run: bool,
+) -> Result<Outcome<ClusterRow>, Error> {
+    state.write(caller, dry_run, &format!("cluster {} created", spec.name), |ctx| {
+        if store::cluster(ctx.conn, &spec.name)?.is_some() {
+            return Err(Error::Conflict(format!("cluster {:?} exists already", spec.name)));
+        }
+        let previous = store::latest_revision(ctx.conn, &spec.name)?
+            .map(|r| r.revision)
+            .unwrap_or(0);
+        let row = cluster_row(ctx, &spec, previous, ctx.now)?;
+        store::insert_cluster(ctx.conn, &row)?;
+        let ids: Vec<String> = match components {
+            Some(ids) => ids,
+            None => ctx
+                .catalog()
+                .components()
+                .iter()
+                .filter(|c| c.enabled)
+                .map(|c| c.id.to_string())
+                .collect(),
+        };
+        for (i, id) in ids.iter().enumerate() {
+            if ctx.catalog().component(id).is_none() {
+                return Err(Error::field(
+                    format!("$.components[{i}]"),
+                    format!("unknown component {id:?}"),
+                ));
+            }
+            let spec = AssignmentSpec {
+                enabled: true,
+                ..Default::default()
+            };
+            let assignment = assignment_row(ctx, &row, id, &spec)?;
+            store::put_assignment(ctx.conn, &assignment)?;
+        }
+        ctx.touch(&row.name);
+        ctx.audit(
+            "cluster.create",
+            &format!("cluster/{}", row.name),
+            None::<&serde_json::Value>,
+            Some(&audit_view(&row)),
+        );
+        Ok(row)
+    })
+}
+
+/// Replaces a cluster's settings; `check` is the `If-Match` guard.
+pub fn update(
+    state: &AppState,
+    caller: &Caller,
+    spec: ClusterSpec,
+    check: impl FnOnce(&ClusterRow) -> Result<(), Error>,
+    dry_run: bool,
+) -> Result<Outcome<ClusterRow>, Error> {
+    state.write(caller, dry_run, &format!("cluster {} changed", spec.name), |ctx| {
+        let before = store::cluster(ctx.conn, &spec.name)?.ok_or_else(|| not_found(&spec.name))?;
+        check(&before)?;
+        let row = cluster_row(ctx, &spec, before.revision, before.created_at)?;
+        store::update_cluster(ctx.conn, &row)?;
+        ctx.touch(&row.name);
+        ctx.audit(
+            "cluster.update",
+            &format!("cluster/{}", row.name),
+            Some(&audit_view(&before)),
+            Some(&audit_view(&row)),
+        );
+        Ok(row)
+    })
+}
+
+pub fn delete(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    check: impl FnOnce(&ClusterRow) -> Result<(), Error>,
+    dry_run: bool,
+) -> Result<Outcome<()>, Error> {
+    state.write(caller, dry_run, &format!("cluster {name} deleted"), |ctx| {
+        let before = store::cluster(ctx.conn, name)?.ok_or_else(|| not_found(name))?;
+        check(&before)?;
+        store::delete_cluster(ctx.conn, name)?;
+        ctx.audit(
+            "cluster.delete",
+            &format!("cluster/{name}"),
+            Some(&audit_view(&before)),
+            None::<&serde_json::Value>,
+        );
+        Ok(())
+    })
+}
+
+pub fn assignments(state: &AppState, cluster: &str) -> Result<Vec<AssignmentRow>, Error> {
+    let mut conn = state.conn()?;
+    store::cluster(&mut conn, cluster)?.ok_or_else(|| not_found(cluster))?;
+    Ok(store::assignments(&mut conn, cluster)?)
+}
+
+fn assignment_row(
+    ctx: &mut Ctx<'_>,
+    cluster: &ClusterRow,
+    component: &str,
+    spec: &AssignmentSpec,
+) -> Result<AssignmentRow, Error> {
+    let c = ctx.catalog().component(component).cloned().ok_or(Error::NotFound {
+        kind: "component",
+        name: component.to_owned(),
+    })?;
+    let tier = ctx.catalog().tier(&cluster.tier)?.clone();
+    let oci_tag = spec
+        .oci_tag
+        .as_deref()
+        .map(|t| field("$.oci_tag", OciTag::parse(t)))
+        .transpose()?;
+    if let Some(tag) = &oci_tag {
+        check_tag_for_tier(ctx, &tier, tag, Some(c.artifact.as_str()))?;
+    }
+    let path = spec
+        .component_path
+        .as_deref()
+        .map(|p| field("$.component_path", ComponentPath::parse(p)))
+        .transpose()?;
+    let expires_at = spec
+        .expires_at
+        .as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&Utc).naive_utc())
+                .map_err(|e| {
+                    Error::field(
+                        "$.expires_at",
+                        format!("must be an RFC 3339 time like 2026-12-01T00:00:00Z: {e}"),
+                    )
+                })
+        })
+        .transpose()?;
+    if let Some(reason) = &spec.reason {
+        if reason.len() > 200 {
+            return Err(Error::field("$.reason", "must be at most 200 characters"));
+        }
+    }
+    Ok(AssignmentRow {
+        cluster: cluster.name.clone(),
+        component: c.id.to_string(),
+        enabled: spec.enabled,
+        oci_tag: oci_tag.map(|t| t.to_string()),
+        component_path: path.map(|p| p.to_string()),
+        reason: spec.reason.clone(),
+        author: ctx.caller().actor.clone(),
+        created_at: ctx.now,
+        expires_at,
+    })
+}
+
+/// Sets a component's assignment on a cluster.
+pub fn put_assignment(
+    state: &AppState,
+    caller: &Caller,
+    cluster: &str,
+    component: &str,
+    spec: AssignmentSpec,
+    check: impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error>,
+    dry_run: bool,
+) -> Result<Outcome<AssignmentRow>, Error> {
+    state.write(caller, dry_run, &format!("{component} on {cluster} changed"), |ctx| {
+        let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
+        let before = store::assignment(ctx.conn, cluster, component)?;
+        check(before.as_ref())?;
+        let after = assignment_row(ctx, &row, component, &spec)?;
+        store::put_assignment(ctx.conn, &after)?;
+        ctx.touch(cluster);
+        let target = format!("cluster/{cluster}/components/{component}");
+        ctx.audit(
+            "assignment.put",
+            &target,
+            before.as_ref().map(audit_assignment).as_ref(),
+            Some(&audit_assignment(&after)),
+        );
+        Ok(after)
+    })
+}
+
+pub fn delete_assignment(
+    state: &AppState,
+    caller: &Caller,
+    cluster: &str,
+    component: &str,
+    check: impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error>,
+    dry_run: bool,
+) -> Result<Outcome<()>, Error> {
+    state.write(caller, dry_run, &format!("{component} removed from {cluster}"), |ctx| {
+        store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
+        let before = store::assignment(ctx.conn, cluster, component)?.ok_or(Error::NotFound {
+            kind: "assignment",
+            name: format!("{cluster}/{component}"),
+        })?;
+        check(Some(&before))?;
+        store::delete_assignment(ctx.conn, cluster, component)?;
+        ctx.touch(cluster);
+        let target = format!("cluster/{cluster}/components/{component}");
+        ctx.audit(
+            "assignment.delete",
+            &target,
+            Some(&audit_assignment(&before)),
+            None::<&serde_json::Value>,
+        );
+        Ok(())
+    })
+}
+
+/// What the audit log keeps of a cluster.
+fn audit_view(row: &ClusterRow) -> serde_json::Value {
+    serde_json::json!({
+        "name": row.name, "tier": row.tier, "labels": serde_json::from_str::<serde_json::Value>(&row.labels).unwrap_or_default(),
+        "enabled": row.enabled, "flux_namespace": row.flux_namespace, "oci_tag": row.oci_tag,
+    })
+}
+
+fn audit_assignment(row: &AssignmentRow) -> serde_json::Value {
+    serde_json::json!({
+        "enabled": row.enabled, "oci_tag": row.oci_tag, "component_path": row.component_path,
+        "reason": row.reason, "expires_at": row.expires_at.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    })
+}

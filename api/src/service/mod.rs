@@ -1,0 +1,346 @@
+//! The service's core: the shared state, reading the current catalog, and the one way to write.
+//!
+//! Every write runs through [`AppState::write`]: one transaction that takes the write lock,
+//! applies the change, re-resolves every cluster the change can affect, stores a new revision
+//! for each whose effective config changed, and appends the audit entries. A dry run does all
+//! of it and rolls back.
+
+pub mod artifacts;
+pub mod clusters;
+pub mod components;
+pub mod domain;
+pub mod fleet;
+mod plan;
+mod render;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use catalog::validate::load_value;
+use catalog::Catalog;
+use chrono::{NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::models::{CatalogRevisionRow, NewAuditRow};
+use crate::db::{self, DbConnection, Pool, PooledConnection};
+use crate::error::Error;
+use crate::store::{self, effective::sha256_hex};
+pub use plan::{ClusterChange, ComponentChange, TagPath};
+pub use render::{RenderCache, Rendered};
+
+/// Who is asking, for the audit log.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub actor: String,
+    pub request_id: String,
+}
+
+pub struct AppState {
+    pub pool: Pool,
+    catalog: Mutex<Option<(i64, Arc<Catalog>)>>,
+    pub renders: RenderCache,
+}
+
+impl AppState {
+    pub fn new(pool: Pool) -> Self {
+        AppState {
+            pool,
+            catalog: Mutex::new(None),
+            renders: RenderCache::default(),
+        }
+    }
+
+    pub fn conn(&self) -> Result<PooledConnection, Error> {
+        Ok(self.pool.get()?)
+    }
+
+    /// The current catalog and its revision.
+    pub fn catalog(&self, conn: &mut DbConnection) -> Result<(i64, Arc<Catalog>), Error> {
+        let Some(revision) = store::current_catalog_revision(conn)? else {
+            return Err(Error::Conflict(
+                "no catalog is loaded yet: import one with `platform-catalog import --catalog FILE`".into(),
+            ));
+        };
+        if let Some((cached, catalog)) = self.catalog.lock().map_err(poisoned)?.as_ref() {
+            if *cached == revision {
+                return Ok((revision, catalog.clone()));
+            }
+        }
+        let row =
+            store::current_catalog(conn)?.ok_or_else(|| Error::Internal("the catalog revision vanished".into()))?;
+        let catalog = Arc::new(parse_stored_catalog(&row)?);
+        *self.catalog.lock().map_err(poisoned)? = Some((row.revision, catalog.clone()));
+        Ok((row.revision, catalog))
+    }
+
+    /// Runs a write: see the module documentation.
+    pub fn write<T>(
+        &self,
+        caller: &Caller,
+        dry_run: bool,
+        reason: &str,
+        change: impl FnOnce(&mut Ctx<'_>) -> Result<T, Error>,
+    ) -> Result<Outcome<T>, Error> {
+        let mut conn = self.conn()?;
+        let mut kept: Option<Outcome<T>> = None;
+        let result = db::write_transaction(&mut conn, |conn| {
+            let (catalog_revision, catalog) = self.catalog(conn)?;
+            let mut ctx = Ctx {
+                conn,
+                catalog,
+                catalog_revision,
+                new_catalog: None,
+                caller,
+                now: Utc::now().naive_utc(),
+                touched: Touched::Some(BTreeSet::new()),
+                audit: Vec::new(),
+            };
+            let value = change(&mut ctx)?;
+            ctx.commit_catalog()?;
+            let changes = plan::recompute(&mut ctx, reason, !dry_run)?;
+            for row in &ctx.audit {
+                store::insert_audit(ctx.conn, row)?;
+            }
+            kept = Some(Outcome {
+                value,
+                changes,
+                catalog_revision: ctx.catalog_revision,
+                dry_run,
+            });
+            if dry_run {
+                return Err(Error::RolledBack);
+            }
+            Ok(())
+        });
+        match (result, kept) {
+            (Ok(()) | Err(Error::RolledBack), Some(outcome)) => Ok(outcome),
+            (Err(e), _) => Err(e),
+            (Ok(()), None) => Err(Error::Internal("a write finished without an outcome".into())),
+        }
+    }
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Internal("a cache lock was poisoned by a panic".into())
+}
+
+fn parse_stored_catalog(row: &CatalogRevisionRow) -> Result<Catalog, Error> {
+    let doc: Value = serde_json::from_str(&row.document)
+        .map_err(|e| Error::Internal(format!("catalog revision {} is not readable: {e}", row.revision)))?;
+    load_value(&format!("catalog revision {}", row.revision), doc)
+        .map(|l| l.catalog)
+        .map_err(|r| Error::Internal(format!("catalog revision {} no longer validates:\n{r}", row.revision)))
+}
+
+/// What a write did: its own result, the clusters whose effective config changed, and whether
+/// it was only a plan.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub value: T,
+    pub changes: Vec<ClusterChange>,
+    pub catalog_revision: i64,
+    pub dry_run: bool,
+}
+
+enum Touched {
+    All,
+    Some(BTreeSet<String>),
+}
+
+/// A write in progress: the connection inside the transaction, the catalog as it stands, and
+/// what the write has touched so far.
+pub struct Ctx<'a> {
+    pub conn: &'a mut DbConnection,
+    catalog: Arc<Catalog>,
+    catalog_revision: i64,
+    new_catalog: Option<(Catalog, String)>,
+    caller: &'a Caller,
+    pub now: NaiveDateTime,
+    touched: Touched,
+    audit: Vec<NewAuditRow>,
+}
+
+impl Ctx<'_> {
+    /// The catalog as this write sees it: changed if the write changed it.
+    pub fn catalog(&self) -> &Catalog {
+        self.new_catalog.as_ref().map(|(c, _)| c).unwrap_or(&self.catalog)
+    }
+
+    pub fn caller(&self) -> &Caller {
+        self.caller
+    }
+
+    /// Replaces the catalog with `document`, validated in full; every cluster is re-resolved.
+    pub fn set_catalog(&mut self, document: Value, source: &str) -> Result<&Catalog, Error> {
+        let loaded = load_value("catalog", document).map_err(Error::InvalidCatalog)?;
+        self.new_catalog = Some((loaded.catalog, source.to_owned()));
+        self.touched = Touched::All;
+        Ok(self.catalog())
+    }
+
+    /// Marks a cluster for re-resolution at the end of the write.
+    pub fn touch(&mut self, cluster: &str) {
+        if let Touched::Some(set) = &mut self.touched {
+            set.insert(cluster.to_owned());
+        }
+    }
+
+    pub fn touch_all(&mut self) {
+        self.touched = Touched::All;
+    }
+
+    /// Appends an audit entry; `before` and `after` are the resource as the API shows it.
+    pub fn audit(
+        &mut self,
+        action: &str,
+        target: &str,
+        before: Option<&impl Serialize>,
+        after: Option<&impl Serialize>,
+    ) {
+        let json = |v: &dyn erased::Json| v.json();
+        self.audit.push(NewAuditRow {
+            at: self.now,
+            actor: self.caller.actor.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before: before.map(|b| json(b)),
+            after: after.map(|a| json(a)),
+            request_id: self.caller.request_id.clone(),
+        });
+    }
+
+    fn commit_catalog(&mut self) -> Result<(), Error> {
+        let Some((catalog, source)) = &self.new_catalog else {
+            return Ok(());
+        };
+        let document = catalog.to_document().to_string();
+        let row = CatalogRevisionRow {
+            revision: self.catalog_revision + 1,
+            sha256: sha256_hex(document.as_bytes()),
+            document,
+            source: source.clone(),
+            actor: self.caller.actor.clone(),
+            created_at: self.now,
+        };
+        store::insert_catalog(self.conn, &row)?;
+        self.catalog_revision = row.revision;
+        Ok(())
+    }
+}
+
+mod erased {
+    /// Serialises anything to JSON text for the audit log.
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"unserializable\": {:?}}}", e.to_string()))
+        }
+    }
+}
+
+/// The current render of a cluster.
+pub fn current_render(state: &AppState, cluster: &str) -> Result<Arc<Rendered>, Error> {
+    let mut conn = state.conn()?;
+    let row = store::cluster(&mut conn, cluster)?.ok_or(Error::NotFound {
+        kind: "cluster",
+        name: cluster.to_owned(),
+    })?;
+    state.renders.get(&mut conn, cluster, row.revision)
+}
+
+/// A cluster's effective config at its current revision (or at `revision`), as stored.
+pub fn effective(
+    state: &AppState,
+    cluster: &str,
+    revision: Option<i64>,
+) -> Result<(i64, store::effective::EffectiveRecord), Error> {
+    let mut conn = state.conn()?;
+    let row = store::cluster(&mut conn, cluster)?.ok_or(Error::NotFound {
+        kind: "cluster",
+        name: cluster.to_owned(),
+    })?;
+    let n = revision.unwrap_or(row.revision);
+    let rev = store::revision(&mut conn, cluster, n)?.ok_or(Error::NotFound {
+        kind: "revision",
+        name: format!("{cluster}@{n}"),
+    })?;
+    Ok((n, store::effective::EffectiveRecord::decode(&rev.effective)?))
+}
+
+/// Loads a first catalog (or a new revision of it) outside any request: `import` and `serve --catalog`.
+pub fn import_catalog(state: &AppState, caller: &Caller, document: Value, source: &str) -> Result<Outcome<i64>, Error> {
+    let loaded = load_value(source, document).map_err(Error::InvalidCatalog)?;
+    let mut conn = state.conn()?;
+    let existing = store::current_catalog(&mut conn)?;
+    let new_doc = loaded.catalog.to_document();
+    if let Some(row) = &existing {
+        if row.sha256 == sha256_hex(new_doc.to_string().as_bytes()) {
+            return Ok(Outcome {
+                value: row.revision,
+                changes: Vec::new(),
+                catalog_revision: row.revision,
+                dry_run: false,
+            });
+        }
+    } else {
+        // The very first catalog: there is nothing for `write` to start from yet.
+        db::write_transaction(&mut conn, |conn| {
+            let document = new_doc.to_string();
+            let row = CatalogRevisionRow {
+                revision: 1,
+                sha256: sha256_hex(document.as_bytes()),
+                document,
+                source: source.to_owned(),
+                actor: caller.actor.clone(),
+                created_at: Utc::now().naive_utc(),
+            };
+            store::insert_catalog(conn, &row)?;
+            store::insert_audit(
+                conn,
+                &NewAuditRow {
+                    at: row.created_at,
+                    actor: caller.actor.clone(),
+                    action: "catalog.import".into(),
+                    target: "catalog".into(),
+                    before: None,
+                    after: Some(row.document.clone()),
+                    request_id: caller.request_id.clone(),
+                },
+            )?;
+            Ok::<_, Error>(())
+        })?;
+        return Ok(Outcome {
+            value: 1,
+            changes: Vec::new(),
+            catalog_revision: 1,
+            dry_run: false,
+        });
+    }
+    drop(conn);
+    state.write(caller, false, "catalog import", |ctx| {
+        let before = ctx.catalog().to_document();
+        ctx.set_catalog(new_doc.clone(), source)?;
+        ctx.audit("catalog.import", "catalog", Some(&before), Some(&new_doc));
+        Ok(ctx.catalog_revision + 1)
+    })
+}
+
+/// RFC 7396 JSON merge patch: `null` removes a field, objects merge, anything else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}

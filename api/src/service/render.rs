@@ -1,0 +1,111 @@
+//! Rendered revisions, cached: a revision never changes, so it is rendered once and served
+//! from memory after that.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use catalog::ids::{ArtifactId, Digest};
+use catalog::render::{render, DigestMode, RenderOptions};
+use catalog::resolve::EffectiveConfig;
+use catalog::OciTag;
+
+use crate::db::DbConnection;
+use crate::error::Error;
+use crate::store::{
+    self,
+    effective::{sha256_hex, EffectiveRecord},
+};
+
+/// One revision's renders, with the ETag of each body.
+#[derive(Debug)]
+pub struct Rendered {
+    pub revision: i64,
+    pub yaml: String,
+    pub yaml_etag: String,
+    pub json: String,
+    pub json_etag: String,
+    pub inputs: String,
+    pub inputs_etag: String,
+}
+
+/// Renders by (cluster, revision); bounded so a large fleet cannot exhaust memory.
+type Entries = HashMap<(String, i64), Arc<Rendered>>;
+
+#[derive(Default)]
+pub struct RenderCache {
+    entries: Mutex<Entries>,
+}
+
+const CACHE_LIMIT: usize = 20_000;
+
+fn etag(body: &str) -> String {
+    format!("\"{}\"", &sha256_hex(body.as_bytes())[..32])
+}
+
+impl RenderCache {
+    /// The render of `cluster` at `revision`, from the cache or rendered now.
+    pub fn get(&self, conn: &mut DbConnection, cluster: &str, revision: i64) -> Result<Arc<Rendered>, Error> {
+        let key = (cluster.to_owned(), revision);
+        if let Some(hit) = self.lock()?.get(&key) {
+            return Ok(hit.clone());
+        }
+        let row = store::revision(conn, cluster, revision)?.ok_or(Error::NotFound {
+            kind: "revision",
+            name: format!("{cluster}@{revision}"),
+        })?;
+        let config = EffectiveConfig::try_from(&EffectiveRecord::decode(&row.effective)?)?;
+        let digests = if config.pin_digest {
+            digest_map(conn)?
+        } else {
+            HashMap::new()
+        };
+        let opts = RenderOptions {
+            revision: Some(revision as u64),
+            digests: &digests,
+            mode: DigestMode::Require,
+        };
+        let rendering = render(&config, &opts).map_err(|e| match e {
+            catalog::Error::DigestUnresolved { .. } => Error::Conflict(format!(
+                "{e}; register the tag with its digest (POST /api/v1/artifacts/{{id}}/tags) before this cluster can be served"
+            )),
+            other => Error::Catalog(other),
+        })?;
+        let (yaml, json, inputs) = (rendering.to_yaml(), rendering.to_json(), rendering.inputs_json()?);
+        let rendered = Arc::new(Rendered {
+            revision,
+            yaml_etag: etag(&yaml),
+            json_etag: etag(&json),
+            inputs_etag: etag(&inputs),
+            yaml,
+            json,
+            inputs,
+        });
+        let mut entries = self.lock()?;
+        if entries.len() >= CACHE_LIMIT {
+            entries.clear();
+        }
+        entries.insert(key, rendered.clone());
+        Ok(rendered)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Entries>, Error> {
+        self.entries
+            .lock()
+            .map_err(|_| Error::Internal("the render cache lock was poisoned".into()))
+    }
+}
+
+fn digest_map(conn: &mut DbConnection) -> Result<HashMap<(ArtifactId, OciTag), Digest>, Error> {
+    let mut map = HashMap::new();
+    for row in store::all_tags(conn)? {
+        let Some(digest) = row.digest else { continue };
+        if let (Ok(a), Ok(t), Ok(d)) = (
+            ArtifactId::parse(&row.artifact_id),
+            OciTag::parse(&row.tag),
+            Digest::parse(&digest),
+        ) {
+            map.insert((a, t), d);
+        }
+    }
+    Ok(map)
+}

@@ -1,0 +1,257 @@
+//! The service's core paths over HTTP, on SQLite and PostgreSQL.
+
+use serde_json::json;
+
+use crate::both;
+use crate::support::app::{Backend, TestApp};
+
+both!(health_and_readiness_answer, |b: Backend| {
+    let app = TestApp::empty(b);
+    assert_eq!(app.get("/healthz").status, 200);
+    assert_eq!(app.get("/readyz").status, 200);
+});
+
+both!(components_list_in_id_order_with_resolved_defaults, |b: Backend| {
+    let app = TestApp::with_catalog(b);
+    let reply = app.get("/api/v1/components");
+    assert_eq!(reply.status, 200);
+    let ids: Vec<String> = reply
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["cert-manager", "external-dns", "grafana", "ingress-nginx", "prometheus"]
+    );
+    let grafana = app.get("/api/v1/components/grafana").json();
+    assert_eq!(grafana["artifact"], "platform");
+    assert_eq!(grafana["interval"], "10m");
+    assert_eq!(grafana["depends_on"], json!(["prometheus"]));
+});
+
+both!(a_new_component_is_validated_against_the_whole_catalog, |b: Backend| {
+    let app = TestApp::with_catalog(b);
+    let reply = app.post(
+        "/api/v1/components",
+        &json!({"id": "loki", "category": "observability", "component_path": "../loki", "depends_on": ["vault"]}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    let problem = reply.json();
+    let paths: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["$.component_path", "$.depends_on[0]"]);
+    assert_eq!(app.get("/api/v1/components/loki").status, 404);
+
+    let reply = app.post(
+        "/api/v1/components",
+        &json!({"id": "loki", "category": "observability", "component_path": "observability/loki/5.0.0"}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.json()["timeout"], "5m");
+});
+
+both!(
+    a_latest_default_tag_is_refused_naming_rule_tier_and_tag,
+    |b: Backend| {
+        let app = TestApp::with_catalog(b);
+        let reply = app.patch("/api/v1/components/grafana", &json!({"oci_tag": "latest"}));
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        let problem = reply.json();
+        assert_eq!(problem["errors"][0]["path"], "$.oci_tag");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("tier qa refuses tag \"latest\" (rule allow_mutable)"),
+            "{message}"
+        );
+    }
+);
+
+both!(
+    malformed_json_is_400_and_a_wrong_type_is_422_naming_the_field,
+    |b: Backend| {
+        let app = TestApp::with_catalog(b);
+        let reply = app.request("POST", "/api/v1/components", Some("{\"id\": "), &[]);
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        let reply = app.post(
+            "/api/v1/components",
+            &json!({"id": "x", "category": "c", "component_path": "p", "prune": "yes"}),
+        );
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(reply.json()["errors"][0]["path"], "$.prune");
+        let reply = app.post(
+            "/api/v1/components",
+            &json!({"id": "x", "category": "c", "component_path": "p", "colour": 1}),
+        );
+        assert_eq!(reply.status, 422);
+        assert!(
+            reply.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field `colour`"),
+            "{}",
+            reply.body
+        );
+    }
+);
+
+both!(an_oversized_body_is_413, |b: Backend| {
+    let app = TestApp::with_catalog(b);
+    let big = format!("{{\"id\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let reply = app.request("POST", "/api/v1/components", Some(&big), &[]);
+    assert_eq!(reply.status, 413, "{}", &reply.body[..reply.body.len().min(300)]);
+});
+
+both!(
+    clusters_get_every_component_and_render_deterministically,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let clusters = app.get("/api/v1/clusters?tier=prod").json();
+        let names: Vec<&str> = clusters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["prod-eu-1", "prod-us-1"]);
+        let render = app.get("/api/v1/clusters/prod-eu-1/render");
+        assert_eq!(render.status, 200, "{}", render.body);
+        assert_eq!(render.header("content-type"), Some("application/yaml"));
+        assert!(render
+            .body
+            .contains("    digest: sha256:7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5\n"));
+        let etag = render.header("etag").unwrap().to_owned();
+        let again = app.request(
+            "GET",
+            "/api/v1/clusters/prod-eu-1/render",
+            None,
+            &[("if-none-match", &etag)],
+        );
+        assert_eq!((again.status, again.body.as_str()), (304, ""));
+        let us = app.get("/api/v1/clusters/prod-us-1/render");
+        assert!(
+            !us.body.contains("name: external-dns"),
+            "external-dns is disabled on prod-us-1"
+        );
+    }
+);
+
+both!(
+    an_override_changes_the_effective_config_with_provenance_and_a_new_revision,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let before = app.get("/api/v1/clusters/dev-eu-1").json()["revision"]
+            .as_i64()
+            .unwrap();
+        let reply = app.put(
+            "/api/v1/clusters/dev-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-rc1", "component_path": "observability/grafana/7.3.9", "reason": "canary"}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let effective = app.get("/api/v1/clusters/dev-eu-1/effective").json();
+        assert_eq!(effective["revision"], before + 1);
+        let grafana = effective["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "grafana")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            grafana["oci_tag"],
+            json!({"value": "v1.1.0-rc1", "source": {"kind": "override", "detail": "canary"}})
+        );
+        // Writing the same override again changes nothing and makes no revision.
+        app.put(
+            "/api/v1/clusters/dev-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-rc1", "component_path": "observability/grafana/7.3.9", "reason": "canary"}),
+        );
+        assert_eq!(app.get("/api/v1/clusters/dev-eu-1").json()["revision"], before + 1);
+    }
+);
+
+both!(a_prerelease_override_is_refused_in_prod, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let reply = app.put(
+        "/api/v1/clusters/prod-eu-1/components/grafana",
+        &json!({"oci_tag": "v1.1.0-rc1"}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(rule allow_prerelease)"),
+        "{}",
+        reply.body
+    );
+    let reply = app.put(
+        "/api/v1/clusters/prod-eu-1/components/grafana",
+        &json!({"oci_tag": "v9.9.9"}),
+    );
+    assert_eq!(reply.status, 422);
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(rule require_known_tag)"),
+        "{}",
+        reply.body
+    );
+});
+
+both!(a_stale_if_match_is_412_and_the_current_one_succeeds, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let current = app.get("/api/v1/clusters/qa-eu-1");
+    let etag = current.header("etag").unwrap().to_owned();
+    let body = json!({"tier": "qa", "labels": {"region": "eu-west-2"}}).to_string();
+    let ok = app.request("PUT", "/api/v1/clusters/qa-eu-1", Some(&body), &[("if-match", &etag)]);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let stale = app.request("PUT", "/api/v1/clusters/qa-eu-1", Some(&body), &[("if-match", &etag)]);
+    assert_eq!(stale.status, 412, "{}", stale.body);
+});
+
+both!(a_dry_run_shows_the_plan_and_writes_nothing, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let reply = app.put(
+        "/api/v1/clusters/qa-eu-1/components/grafana?dry_run=true",
+        &json!({"oci_tag": "v1.1.0-1"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let plan = reply.json();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["changes"][0]["cluster"], "qa-eu-1");
+    assert_eq!(plan["changes"][0]["components"][0]["component"], "grafana");
+    assert_eq!(plan["changes"][0]["components"][0]["from"]["oci_tag"], "v1.1.0-rc1");
+    assert_eq!(plan["changes"][0]["components"][0]["to"]["oci_tag"], "v1.1.0-1");
+    let assignment = app.get("/api/v1/clusters/qa-eu-1/components").json();
+    let grafana = assignment
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["component"] == "grafana")
+        .unwrap()
+        .clone();
+    assert_eq!(grafana["oci_tag"], "v1.1.0-rc1");
+});
+
+both!(deleting_a_component_in_use_is_409_unless_forced, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    assert_eq!(app.delete("/api/v1/components/external-dns").status, 409);
+    let reply = app.delete("/api/v1/components/external-dns?force=true");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(!app
+        .get("/api/v1/clusters/dev-eu-1/render")
+        .body
+        .contains("external-dns"));
+    // grafana depends on prometheus: removing prometheus breaks the catalog.
+    let reply = app.delete("/api/v1/components/prometheus?force=true");
+    assert_eq!(reply.status, 422, "{}", reply.body);
+});
