@@ -73,7 +73,6 @@ fn database(backend: Backend) -> (Database, String) {
 pub struct TestApp {
     pub base: String,
     pub state: Arc<AppState>,
-    pub database_url: String,
     agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     _db: Database,
@@ -126,7 +125,6 @@ impl TestApp {
         TestApp {
             base,
             state,
-            database_url: url,
             agent: ureq::Agent::new_with_config(config),
             handle,
             _db: db,
