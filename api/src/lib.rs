@@ -5,6 +5,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;

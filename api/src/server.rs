@@ -27,16 +27,23 @@ pub fn open(database_url: &str, pool_size: u32) -> Result<Arc<AppState>, Error> 
 /// Serves the API on `listener` until SIGINT/SIGTERM, then drains in-flight requests.
 pub fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
+        let state = state.clone();
+        let metrics_state = state.clone();
         App::new()
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
                 let started = Instant::now();
                 let fut = srv.call(req);
+                let state = metrics_state.clone();
                 async move {
                     let res = fut.await;
                     let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
-                    let micros = started.elapsed().as_micros() as u64;
-                    tracing::info!(%method, %path, status, micros, "request");
+                    let elapsed = started.elapsed();
+                    state
+                        .metrics
+                        .record(method.as_str(), &route, status, elapsed.as_secs_f64());
+                    tracing::info!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
                     res
                 }
             })

@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
 use actix_web::{get, web, HttpResponse};
 use diesel::connection::SimpleConnection;
@@ -27,10 +27,22 @@ pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready\n"))
 }
 
+/// Prometheus metrics: requests by route and status, latency, renders served, pool use.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn get_metrics(state: Shared) -> HttpResponse {
+    let pool = state.pool.state();
+    let body = state
+        .metrics
+        .exposition(pool.connections, pool.idle_connections, state.pool.max_size());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get_healthz).service(get_readyz);
+    cfg.service(get_healthz).service(get_readyz).service(get_metrics);
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(get_healthz, get_readyz))]
+#[openapi(paths(get_healthz, get_readyz, get_metrics))]
 pub struct Doc;

@@ -66,6 +66,40 @@ struct BaseDoc;
 
 /// The OpenAPI document, generated from the routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = routes_doc();
+    problems_as_problem_json(&mut doc);
+    doc
+}
+
+/// Error bodies are `application/problem+json`; utoipa writes every body as JSON, so move
+/// each response whose schema is `Problem` to the right media type.
+fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else { continue };
+                let is_problem = response.content.get("application/json").is_some_and(|c| {
+                    matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
+                });
+                if is_problem {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response.content.insert(problem::PROBLEM_JSON.to_owned(), content);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn routes_doc() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
         .merge_from(components::Doc::openapi())
         .merge_from(clusters::Doc::openapi())

@@ -163,6 +163,7 @@ pub async fn get_cluster_render(
     name: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let q: RenderQuery = query(&req)?;
+    state.metrics.render_served();
     let rendered = blocking(move || service::current_render(&state, &name)).await?;
     Ok(match q.format {
         RenderFormat::Yaml => conditional(

@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::db::models::{CatalogRevisionRow, NewAuditRow};
 use crate::db::{self, DbConnection, Pool, PooledConnection};
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::store::{self, effective::sha256_hex};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered};
@@ -40,6 +41,7 @@ pub struct AppState {
     pub pool: Pool,
     catalog: Mutex<Option<(i64, Arc<Catalog>)>>,
     pub renders: RenderCache,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             pool,
             catalog: Mutex::new(None),
             renders: RenderCache::default(),
+            metrics: Metrics::default(),
         }
     }
 

@@ -1,0 +1,146 @@
+//! Prometheus metrics: requests by route and status, request latency, renders served, and the
+//! database pool. Kept in the shared state (no globals) and written out as text on `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Latency {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route pattern, status) → requests.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// route pattern → latency histogram.
+    latency: Mutex<BTreeMap<String, Latency>>,
+    renders: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one request; `route` is the matched pattern (`/api/v1/clusters/{name}`), so the
+    /// label set stays bounded whatever the paths.
+    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
+        }
+        if let Ok(mut latency) = self.latency.lock() {
+            let h = latency.entry(route.to_owned()).or_default();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    pub fn render_served(&self) {
+        self.renders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition, with the pool's current state.
+    pub fn exposition(&self, pool_connections: u32, pool_idle: u32, pool_max: u32) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP platform_catalog_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE platform_catalog_http_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((method, route, status), n) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "platform_catalog_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+        }
+        out.push_str("# HELP platform_catalog_http_request_duration_seconds Time to answer a request, by route.\n");
+        out.push_str("# TYPE platform_catalog_http_request_duration_seconds histogram\n");
+        if let Ok(latency) = self.latency.lock() {
+            for (route, h) in latency.iter() {
+                let route = escape(route);
+                for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                    let _ = writeln!(
+                        out,
+                        "platform_catalog_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "platform_catalog_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "platform_catalog_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "platform_catalog_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        out.push_str("# HELP platform_catalog_renders_served_total Cluster renders and inputs documents served.\n");
+        out.push_str("# TYPE platform_catalog_renders_served_total counter\n");
+        let _ = writeln!(
+            out,
+            "platform_catalog_renders_served_total {}",
+            self.renders.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP platform_catalog_db_pool_connections Database connections open, idle and allowed.\n");
+        out.push_str("# TYPE platform_catalog_db_pool_connections gauge\n");
+        let _ = writeln!(
+            out,
+            "platform_catalog_db_pool_connections{{state=\"open\"}} {pool_connections}"
+        );
+        let _ = writeln!(
+            out,
+            "platform_catalog_db_pool_connections{{state=\"idle\"}} {pool_idle}"
+        );
+        let _ = writeln!(out, "platform_catalog_db_pool_connections{{state=\"max\"}} {pool_max}");
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_pattern_and_latency_lands_in_buckets() {
+        let m = Metrics::default();
+        m.record("GET", "/api/v1/clusters/{name}/render", 200, 0.002);
+        m.record("GET", "/api/v1/clusters/{name}/render", 200, 0.2);
+        m.render_served();
+        let text = m.exposition(3, 1, 8);
+        assert!(text.contains(
+            "platform_catalog_http_requests_total{method=\"GET\",route=\"/api/v1/clusters/{name}/render\",status=\"200\"} 2\n"
+        ));
+        assert!(text.contains(
+            "platform_catalog_http_request_duration_seconds_bucket{route=\"/api/v1/clusters/{name}/render\",le=\"0.0025\"} 1\n"
+        ));
+        assert!(text.contains(
+            "platform_catalog_http_request_duration_seconds_bucket{route=\"/api/v1/clusters/{name}/render\",le=\"0.25\"} 2\n"
+        ));
+        assert!(text.contains("platform_catalog_renders_served_total 1\n"));
+        assert!(text.contains("platform_catalog_db_pool_connections{state=\"max\"} 8\n"));
+    }
+}

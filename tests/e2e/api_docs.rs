@@ -1,0 +1,89 @@
+//! The OpenAPI document, the docs page and the metrics.
+
+use crate::both;
+use crate::support::app::{Backend, TestApp};
+use crate::support::repo_root;
+
+/// `openapi/openapi.json` is generated from the code: regenerate it with
+/// `cargo run -q -- openapi > openapi/openapi.json` when this fails.
+#[test]
+fn the_committed_openapi_document_is_the_generated_one() {
+    let generated = platform_catalog::http::openapi()
+        .to_pretty_json()
+        .expect("the document serializes")
+        + "\n";
+    let committed = std::fs::read_to_string(repo_root().join("openapi/openapi.json")).expect("openapi/openapi.json");
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale: run `cargo run -q -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[test]
+fn every_operation_documents_its_errors_as_problem_json() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&platform_catalog::http::openapi().to_pretty_json().unwrap()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"].get("application/problem+json").is_some(),
+                        "{method} {path} {status} is not problem+json"
+                    );
+                }
+            }
+        }
+    }
+}
+
+both!(
+    the_service_serves_its_openapi_document_and_an_offline_docs_page,
+    |b: Backend| {
+        let app = TestApp::empty(b);
+        let served = app.get("/api-docs/openapi.json");
+        assert_eq!(served.status, 200);
+        assert_eq!(served.json()["info"]["title"], "Platform Catalog");
+        let page = app.get("/docs/");
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("swagger-ui"),
+            "{}",
+            &page.body[..page.body.len().min(300)]
+        );
+        assert!(
+            !page.body.contains("https://"),
+            "the docs page must not load anything from the internet"
+        );
+        let config = app.get("/docs/swagger-initializer.js");
+        assert_eq!(config.status, 200);
+        assert!(config.body.contains("\"validatorUrl\": \"none\""), "{}", config.body);
+    }
+);
+
+both!(metrics_count_requests_by_route_and_renders_served, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    app.get("/api/v1/clusters/dev-eu-1/render");
+    app.get("/api/v1/clusters/qa-eu-1/render");
+    app.get("/api/v1/clusters/nope/render");
+    let metrics = app.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains(
+        "platform_catalog_http_requests_total{method=\"GET\",route=\"/api/v1/clusters/{name}/render\",status=\"200\"} 2\n"
+    ), "{}", metrics.body);
+    assert!(metrics.body.contains(
+        "platform_catalog_http_requests_total{method=\"GET\",route=\"/api/v1/clusters/{name}/render\",status=\"404\"} 1\n"
+    ), "{}", metrics.body);
+    assert!(
+        metrics.body.contains("platform_catalog_renders_served_total 3\n"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("platform_catalog_db_pool_connections{state=\"max\"} 4\n"),
+        "{}",
+        metrics.body
+    );
+});
