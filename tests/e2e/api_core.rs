@@ -255,3 +255,38 @@ both!(deleting_a_component_in_use_is_409_unless_forced, |b: Backend| {
     let reply = app.delete("/api/v1/components/prometheus?force=true");
     assert_eq!(reply.status, 422, "{}", reply.body);
 });
+
+both!(
+    an_expired_override_stops_applying_and_the_sweep_records_a_revision,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+        let reply = app.put(
+            "/api/v1/clusters/dev-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.0.0-1", "reason": "rollback", "expires_at": expires}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let grafana_tag = |app: &TestApp| {
+            let effective = app.get("/api/v1/clusters/dev-eu-1/effective").json();
+            let c = effective["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "grafana")
+                .unwrap()
+                .clone();
+            (
+                effective["revision"].as_i64().unwrap(),
+                c["oci_tag"]["value"].as_str().unwrap().to_owned(),
+            )
+        };
+        let (revision, tag) = grafana_tag(&app);
+        assert_eq!(tag, "v1.0.0-1");
+        let sweeper = platform_catalog::service::expiry::Sweeper::default();
+        assert_eq!(sweeper.sweep(&app.state).unwrap(), 0, "nothing has expired yet");
+        std::thread::sleep(std::time::Duration::from_millis(1700));
+        assert_eq!(sweeper.sweep(&app.state).unwrap(), 1);
+        assert_eq!(grafana_tag(&app), (revision + 1, "v1.1.0".to_owned()));
+        assert_eq!(sweeper.sweep(&app.state).unwrap(), 0, "each expiry is handled once");
+    }
+);

@@ -152,9 +152,30 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, database = %crate::db::redact(&args.db.database_url), "serving; docs at http://{addr}/docs/");
     actix_web::rt::System::new()
-        .block_on(async move { server::run(listener, state)?.await })
+        .block_on(async move {
+            actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
+            server::run(listener, state)?.await
+        })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often expired overrides are looked for.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+async fn sweep_expired_overrides(state: std::sync::Arc<AppState>) {
+    let sweeper = std::sync::Arc::new(service::expiry::Sweeper::default());
+    let mut ticks = actix_web::rt::time::interval(SWEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        let (state, sweeper) = (state.clone(), sweeper.clone());
+        match actix_web::web::block(move || sweeper.sweep(&state)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(clusters = n, "expired overrides: new revisions"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "expired overrides: sweep failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "expired overrides: sweep did not run"),
+        }
+    }
 }
 
 pub fn migrate(db: DatabaseArgs) -> Result<ExitCode, Error> {

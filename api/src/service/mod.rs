@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod clusters;
 pub mod components;
 pub mod domain;
+pub mod expiry;
 pub mod fleet;
 mod plan;
 mod render;

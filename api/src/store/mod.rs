@@ -244,3 +244,25 @@ pub fn audit(conn: &mut DbConnection, q: &AuditQuery) -> Result<Vec<AuditRow>> {
         .select(AuditRow::as_select())
         .load(conn)
 }
+
+/// Overrides whose expiry fell in `(after, until]` (all expired ones when `after` is `None`).
+pub fn expired_overrides(
+    conn: &mut DbConnection,
+    after: Option<NaiveDateTime>,
+    until: NaiveDateTime,
+) -> Result<Vec<AssignmentRow>> {
+    let mut q = assignments::table
+        .filter(assignments::expires_at.le(until))
+        .filter(
+            assignments::oci_tag
+                .is_not_null()
+                .or(assignments::component_path.is_not_null()),
+        )
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(assignments::expires_at.gt(after));
+    }
+    q.order((assignments::cluster, assignments::component))
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
