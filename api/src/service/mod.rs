@@ -10,8 +10,11 @@ pub mod clusters;
 pub mod components;
 pub mod domain;
 pub mod fleet;
+pub mod overrides;
 mod plan;
+pub mod releases;
 mod render;
+pub mod tiers;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
