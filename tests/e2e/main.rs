@@ -1,6 +1,8 @@
 //! End-to-end tests: run the `platform-catalog` binary as users and scripts do.
 
+mod api_catalog;
 mod api_core;
+mod api_releases;
 mod cli_render;
 mod cli_tags;
 mod cli_validate;
