@@ -1,7 +1,10 @@
-//! End-to-end tests: run the `platform-catalog` binary as users and scripts do.
+//! End-to-end tests: the `platform-catalog` binary as users and scripts run it, and the service
+//! over HTTP on SQLite and PostgreSQL.
 
+mod api_catalog;
 mod api_core;
 mod api_docs;
+mod api_releases;
 mod cli_render;
 mod cli_tags;
 mod cli_validate;

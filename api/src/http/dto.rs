@@ -130,6 +130,117 @@ pub struct AssignmentDto {
     pub expires_at: Option<String>,
 }
 
+/// An artifact: an OCI repository holding builds of the platform monorepo.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArtifactDto {
+    pub id: String,
+    pub url: String,
+    /// The release every component follows unless it names its own tag.
+    pub oci_tag: String,
+    /// How many builds (tags) are registered for it.
+    pub tag_count: i64,
+}
+
+/// A build to register, as CI does after each push.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// The OCI tag, e.g. `v1.2.0` or the hotfix `v1.2.0-1`.
+    pub tag: String,
+    /// `sha256:<64 hex>`, as the registry reports it; may be added later if unknown now.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// What kind of build a tag names (hotfix-aware, DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKindDto {
+    Release,
+    Hotfix,
+    Prerelease,
+    /// Not a version (`latest`, `sha-abc`): it never orders and can change what it names.
+    Mutable,
+}
+
+/// A registered build of an artifact.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TagDto {
+    pub tag: String,
+    pub digest: Option<String>,
+    /// RFC 3339 UTC.
+    pub registered_at: String,
+    pub kind: TagKindDto,
+}
+
+/// A tier's tag policy (DESIGN.md §4).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierPolicyDto {
+    /// Whether moving tags (`latest`, `main`, non-versions) may run.
+    pub allow_mutable: bool,
+    /// Whether pre-release tags (`-rc1`, `-beta`) may run; hotfix tags always may.
+    pub allow_prerelease: bool,
+    /// Render `ref.digest` instead of `ref.tag`.
+    pub pin_digest: bool,
+    /// Tags must be registered for their artifact.
+    pub require_known_tag: bool,
+    /// A regular expression every tag must match; absent or null for none.
+    #[serde(default)]
+    pub pattern: Option<String>,
+}
+
+/// An environment class with its policy.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TierDto {
+    pub name: String,
+    pub policy: TierPolicyDto,
+}
+
+/// A release: the artifact's default tag moves, or (with `components`) those components' own.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseInput {
+    pub artifact: String,
+    /// The build to release; it must pass every tier's policy.
+    pub oci_tag: String,
+    /// Absent: move the artifact's default (components with their own tag keep it). Present:
+    /// set these components' own tag (and path, when given) instead.
+    #[serde(default)]
+    pub components: Option<Vec<ReleaseComponentInput>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseComponentInput {
+    pub id: String,
+    /// The component's new version directory inside the build, when it changes.
+    #[serde(default)]
+    pub component_path: Option<String>,
+}
+
+/// An override a release has caught up with: its tag is not newer than the default.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StaleOverrideDto {
+    pub cluster: String,
+    pub component: String,
+    pub override_tag: String,
+    /// What the cluster runs without the override (cluster pin or catalog default).
+    pub default_tag: String,
+    /// Why the override was made (hotfix, canary, …).
+    pub reason: Option<String>,
+}
+
+/// Which stale overrides to collapse; `{}` collapses every one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollapseInput {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub component: Option<String>,
+}
+
 /// The tag and path a component runs.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TagPathDto {

@@ -1,12 +1,16 @@
 //! The HTTP API: routes, the OpenAPI document generated from them, and the server.
 
+pub mod artifacts;
 pub mod clusters;
 pub mod components;
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod overrides;
 pub mod problem;
+pub mod releases;
 pub mod render;
+pub mod tiers;
 
 use std::sync::Arc;
 
@@ -104,6 +108,10 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(components::Doc::openapi())
         .merge_from(clusters::Doc::openapi())
         .merge_from(render::Doc::openapi())
+        .merge_from(artifacts::Doc::openapi())
+        .merge_from(tiers::Doc::openapi())
+        .merge_from(releases::Doc::openapi())
+        .merge_from(overrides::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
@@ -119,7 +127,11 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::scope("/api/v1")
                     .configure(components::routes)
                     .configure(clusters::routes)
-                    .configure(render::routes),
+                    .configure(render::routes)
+                    .configure(artifacts::routes)
+                    .configure(tiers::routes)
+                    .configure(releases::routes)
+                    .configure(overrides::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))

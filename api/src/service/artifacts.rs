@@ -2,19 +2,64 @@
 
 use catalog::ids::Digest;
 use catalog::tag::Version;
-use catalog::{ArtifactId, OciTag};
+use catalog::{Artifact, OciTag};
 use serde::{Deserialize, Serialize};
 
-use super::{AppState, Caller};
+use super::{AppState, Caller, Outcome};
 use crate::db::models::ArtifactTagRow;
 use crate::error::Error;
 use crate::store;
 
-/// Whether a registration created the tag or found it already there with the same digest.
+/// Whether a registration created the tag, gave a known tag its first digest, or found it
+/// already there with the same digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
     Created,
+    DigestAdded,
     Unchanged,
+}
+
+/// An artifact of the catalog with how many builds are registered for it.
+#[derive(Debug, Clone)]
+pub struct ArtifactSummary {
+    pub artifact: Artifact,
+    pub tag_count: i64,
+}
+
+/// The catalog's artifacts, in declared order.
+pub fn list(state: &AppState) -> Result<Vec<ArtifactSummary>, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    catalog
+        .artifacts()
+        .iter()
+        .map(|a| {
+            Ok(ArtifactSummary {
+                artifact: a.clone(),
+                tag_count: store::tag_count(&mut conn, a.id.as_str())?,
+            })
+        })
+        .collect()
+}
+
+pub fn get(state: &AppState, id: &str) -> Result<ArtifactSummary, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    let artifact = catalog
+        .artifacts()
+        .iter()
+        .find(|a| a.id.as_str() == id)
+        .cloned()
+        .ok_or_else(|| not_found(id))?;
+    let tag_count = store::tag_count(&mut conn, id)?;
+    Ok(ArtifactSummary { artifact, tag_count })
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        kind: "artifact",
+        name: id.to_owned(),
+    }
 }
 
 fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
@@ -30,19 +75,14 @@ pub fn register_tag(
     artifact: &str,
     tag: &str,
     digest: Option<&str>,
-) -> Result<(Registered, ArtifactTagRow), Error> {
+    dry_run: bool,
+) -> Result<Outcome<(Registered, ArtifactTagRow)>, Error> {
     let tag = field("$.tag", OciTag::parse(tag))?;
     let digest = digest.map(|d| field("$.digest", Digest::parse(d))).transpose()?;
-    let outcome = state.write(caller, false, &format!("tag {tag} registered for {artifact}"), |ctx| {
-        let known = ctx
-            .catalog()
-            .artifact(&field("artifact", ArtifactId::parse(artifact))?)
-            .is_some();
-        if !known {
-            return Err(Error::NotFound {
-                kind: "artifact",
-                name: artifact.to_owned(),
-            });
+    let reason = format!("tag {tag} registered for {artifact}");
+    state.write(caller, dry_run, &reason, |ctx| {
+        if !ctx.catalog().artifacts().iter().any(|a| a.id.as_str() == artifact) {
+            return Err(not_found(artifact));
         }
         let existing = store::tag(ctx.conn, artifact, tag.as_str())?;
         let target = format!("artifact/{artifact}/tags/{tag}");
@@ -63,7 +103,7 @@ pub fn register_tag(
                     Some(&serde_json::json!({"digest": d.as_str()})),
                 );
                 Ok((
-                    Registered::Created,
+                    Registered::DigestAdded,
                     ArtifactTagRow {
                         digest: Some(d.to_string()),
                         ..row
@@ -84,8 +124,7 @@ pub fn register_tag(
                 Ok((Registered::Created, row))
             }
         }
-    })?;
-    Ok(outcome.value)
+    })
 }
 
 fn view(row: &ArtifactTagRow) -> serde_json::Value {
@@ -97,12 +136,18 @@ fn view(row: &ArtifactTagRow) -> serde_json::Value {
 pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<ArtifactTagRow>, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
-    let id = field("artifact", ArtifactId::parse(artifact))?;
-    catalog.artifact(&id).ok_or(Error::NotFound {
-        kind: "artifact",
-        name: artifact.to_owned(),
-    })?;
-    let policy = tier.map(|t| catalog.tier(t).cloned()).transpose()?;
+    if !catalog.artifacts().iter().any(|a| a.id.as_str() == artifact) {
+        return Err(not_found(artifact));
+    }
+    // The artifact exists, so an unknown tier is the query's fault, not a missing resource.
+    let policy = tier
+        .map(|t| {
+            catalog
+                .tier(t)
+                .cloned()
+                .map_err(|e| Error::field("tier", e.to_string()))
+        })
+        .transpose()?;
     let mut rows: Vec<(Option<Version>, ArtifactTagRow)> = Vec::new();
     for row in store::tags(&mut conn, artifact)? {
         let Ok(tag) = OciTag::parse(&row.tag) else { continue };
@@ -142,9 +187,9 @@ pub struct TagEntry {
 pub fn import_tags(state: &AppState, caller: &Caller, doc: &TagsDocument) -> Result<usize, Error> {
     let mut created = 0;
     for (i, t) in doc.tags.iter().enumerate() {
-        let (registered, _) = register_tag(state, caller, &t.artifact, &t.tag, t.digest.as_deref())
+        let outcome = register_tag(state, caller, &t.artifact, &t.tag, t.digest.as_deref(), false)
             .map_err(|e| Error::Invalid(format!("tags[{i}] ({} {}): {e}", t.artifact, t.tag)))?;
-        created += usize::from(registered == Registered::Created);
+        created += usize::from(outcome.value.0 != Registered::Unchanged);
     }
     Ok(created)
 }

@@ -11,8 +11,11 @@ pub mod components;
 pub mod domain;
 pub mod expiry;
 pub mod fleet;
+pub mod overrides;
 mod plan;
+pub mod releases;
 mod render;
+pub mod tiers;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

@@ -49,6 +49,14 @@ pub fn tag(conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Option<
         .optional()
 }
 
+/// How many builds are registered for an artifact.
+pub fn tag_count(conn: &mut DbConnection, artifact: &str) -> Result<i64> {
+    artifact_tags::table
+        .filter(artifact_tags::artifact_id.eq(artifact))
+        .count()
+        .get_result(conn)
+}
+
 pub fn all_tags(conn: &mut DbConnection) -> Result<Vec<ArtifactTagRow>> {
     artifact_tags::table.select(ArtifactTagRow::as_select()).load(conn)
 }

@@ -1,0 +1,139 @@
+//! `/api/v1/artifacts`: the catalog's artifacts and their registered builds (tags).
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use catalog::tag::TagKind;
+use catalog::OciTag;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::dto::{ArtifactDto, TagDto, TagInput, TagKindDto};
+use super::extract::{caller, query, Body, WriteParams};
+use super::problem::Problem;
+use super::{blocking, etag_of, respond_write, Shared};
+use crate::db::models::ArtifactTagRow;
+use crate::error::Error;
+use crate::service::artifacts::{self, ArtifactSummary, Registered};
+
+impl From<&ArtifactSummary> for ArtifactDto {
+    fn from(s: &ArtifactSummary) -> Self {
+        ArtifactDto {
+            id: s.artifact.id.to_string(),
+            url: s.artifact.url.to_string(),
+            oci_tag: s.artifact.oci_tag.to_string(),
+            tag_count: s.tag_count,
+        }
+    }
+}
+
+impl From<&ArtifactTagRow> for TagDto {
+    fn from(r: &ArtifactTagRow) -> Self {
+        // Stored tags were parsed when registered; one that no longer parses orders nowhere.
+        let kind = match OciTag::parse(&r.tag).ok().and_then(|t| t.version().map(|v| v.kind())) {
+            Some(TagKind::Release) => TagKindDto::Release,
+            Some(TagKind::Hotfix) => TagKindDto::Hotfix,
+            Some(TagKind::PreRelease) => TagKindDto::Prerelease,
+            None => TagKindDto::Mutable,
+        };
+        TagDto {
+            tag: r.tag.clone(),
+            digest: r.digest.clone(),
+            registered_at: r
+                .registered_at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            kind,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TagQuery {
+    /// Only tags this tier's policy allows.
+    tier: Option<String>,
+}
+
+/// List the catalog's artifacts, in declared order.
+#[utoipa::path(get, path = "/api/v1/artifacts", tag = "artifacts",
+    responses((status = 200, body = [ArtifactDto]), (status = 409, description = "No catalog loaded", body = Problem)))]
+#[get("/artifacts")]
+pub async fn list_artifacts(state: Shared) -> Result<HttpResponse, Error> {
+    let list = blocking(move || artifacts::list(&state)).await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(ArtifactDto::from).collect::<Vec<_>>()))
+}
+
+/// Show one artifact with how many builds are registered for it.
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}", tag = "artifacts",
+    params(("id" = String, Path, description = "Artifact id")),
+    responses((status = 200, body = ArtifactDto, headers(("ETag" = String))), (status = 404, body = Problem),
+        (status = 409, description = "No catalog loaded", body = Problem)))]
+#[get("/artifacts/{id}")]
+pub async fn get_artifact(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    let summary = blocking(move || artifacts::get(&state, &id)).await?;
+    let dto = ArtifactDto::from(&summary);
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag_of(&dto))).json(dto))
+}
+
+/// Register a build: 201 when new, 200 when the same tag and digest are known already. Tags
+/// are immutable: the same tag with another digest is 409.
+#[utoipa::path(post, path = "/api/v1/artifacts/{id}/tags", tag = "artifacts",
+    params(("id" = String, Path, description = "Artifact id"), WriteParams), request_body = TagInput,
+    responses((status = 201, description = "Registered", body = TagDto),
+        (status = 200, description = "Known already (or its digest was added); on a dry run, the plan", body = TagDto),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The tag is registered with another digest", body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+#[post("/artifacts/{id}/tags")]
+pub async fn register_artifact_tag(
+    state: Shared,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<TagInput>,
+) -> Result<HttpResponse, Error> {
+    let params: WriteParams = query(&req)?;
+    let caller = caller(&req);
+    let input = body.0;
+    let outcome = blocking(move || {
+        artifacts::register_tag(
+            &state,
+            &caller,
+            &id,
+            &input.tag,
+            input.digest.as_deref(),
+            params.dry_run,
+        )
+    })
+    .await?;
+    let status = match outcome.value.0 {
+        Registered::Created => StatusCode::CREATED,
+        Registered::DigestAdded | Registered::Unchanged => StatusCode::OK,
+    };
+    respond_write(outcome, status, |(_, row)| TagDto::from(row))
+}
+
+/// List an artifact's registered builds, newest first in the hotfix-aware order; moving tags
+/// come last. `?tier=` keeps only the tags that tier's policy allows.
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}/tags", tag = "artifacts",
+    params(("id" = String, Path, description = "Artifact id"), TagQuery),
+    responses((status = 200, body = [TagDto]), (status = 404, body = Problem),
+        (status = 409, description = "No catalog loaded", body = Problem),
+        (status = 422, description = "Unknown tier", body = Problem)))]
+#[get("/artifacts/{id}/tags")]
+pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    let q: TagQuery = query(&req)?;
+    let rows = blocking(move || artifacts::tags(&state, &id, q.tier.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(TagDto::from).collect::<Vec<_>>()))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_artifacts)
+        .service(get_artifact)
+        .service(register_artifact_tag)
+        .service(list_artifact_tags);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_artifacts, get_artifact, register_artifact_tag, list_artifact_tags))]
+pub struct Doc;

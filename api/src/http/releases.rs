@@ -1,0 +1,50 @@
+//! `/api/v1/releases`: moving the catalog's default tag to a new build.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+
+use super::dto::{PlanDto, ReleaseInput};
+use super::extract::{caller, query, Body, WriteParams};
+use super::problem::Problem;
+use super::{blocking, Shared};
+use crate::error::Error;
+use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
+
+/// Release a build: without `components` the artifact's default tag moves (components with
+/// their own tag keep it); with them, those components' own tag (and path) move instead.
+/// Every tier's policy must allow the tag. Answers with what changed on which cluster.
+#[utoipa::path(post, path = "/api/v1/releases", tag = "releases", params(WriteParams), request_body = ReleaseInput,
+    responses((status = 200, description = "What changed (on a dry run, what would)", body = PlanDto),
+        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
+        (status = 422, description = "A tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)))]
+#[post("/releases")]
+pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
+    let params: WriteParams = query(&req)?;
+    let caller = caller(&req);
+    let input = body.0;
+    let spec = ReleaseSpec {
+        artifact: input.artifact,
+        oci_tag: input.oci_tag,
+        components: input.components.map(|list| {
+            list.into_iter()
+                .map(|c| ReleaseComponent {
+                    id: c.id,
+                    component_path: c.component_path,
+                })
+                .collect()
+        }),
+    };
+    let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
+    Ok(HttpResponse::Ok().json(PlanDto::new(
+        outcome.dry_run,
+        outcome.catalog_revision,
+        &outcome.changes,
+    )))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_release);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_release))]
+pub struct Doc;

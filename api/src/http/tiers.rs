@@ -1,0 +1,89 @@
+//! `/api/v1/tiers`: the ordered environment classes and their tag policies.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, put, web, HttpRequest, HttpResponse};
+use catalog::Tier;
+
+use super::dto::{TierDto, TierPolicyDto};
+use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
+use super::problem::Problem;
+use super::{blocking, etag_of, respond_write, Shared};
+use crate::error::Error;
+use crate::service::tiers::{self, PolicySpec};
+
+impl From<&Tier> for TierDto {
+    fn from(t: &Tier) -> Self {
+        let p = &t.policy;
+        TierDto {
+            name: t.name.to_string(),
+            policy: TierPolicyDto {
+                allow_mutable: p.allow_mutable,
+                allow_prerelease: p.allow_prerelease,
+                pin_digest: p.pin_digest,
+                require_known_tag: p.require_known_tag,
+                pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
+            },
+        }
+    }
+}
+
+fn matches(req: &HttpRequest) -> impl FnOnce(&Tier) -> Result<(), Error> {
+    let expected = if_match(req);
+    move |current| check_if_match(expected.as_deref(), &etag_of(&TierDto::from(current)))
+}
+
+/// List the tiers in their order, lowest first, with their policies.
+#[utoipa::path(get, path = "/api/v1/tiers", tag = "tiers",
+    responses((status = 200, body = [TierDto]), (status = 409, description = "No catalog loaded", body = Problem)))]
+#[get("/tiers")]
+pub async fn list_tiers(state: Shared) -> Result<HttpResponse, Error> {
+    let list = blocking(move || tiers::list(&state)).await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(TierDto::from).collect::<Vec<_>>()))
+}
+
+/// Show one tier and its policy.
+#[utoipa::path(get, path = "/api/v1/tiers/{name}", tag = "tiers", params(("name" = String, Path, description = "Tier name")),
+    responses((status = 200, body = TierDto, headers(("ETag" = String))), (status = 404, body = Problem),
+        (status = 409, description = "No catalog loaded", body = Problem)))]
+#[get("/tiers/{name}")]
+pub async fn get_tier(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
+    let tier = blocking(move || tiers::get(&state, &name)).await?;
+    let dto = TierDto::from(&tier);
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag_of(&dto))).json(dto))
+}
+
+/// Replace a tier's policy (a new catalog revision). Refused when a default tag, or a pin or
+/// override on one of the tier's clusters, would break it; `If-Match` guards against lost updates.
+#[utoipa::path(put, path = "/api/v1/tiers/{name}", tag = "tiers",
+    params(("name" = String, Path, description = "Tier name"), WriteParams), request_body = TierPolicyDto,
+    responses((status = 200, description = "The tier; on a dry run, the plan (PlanDto)", body = TierDto, headers(("ETag" = String))),
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+#[put("/tiers/{name}")]
+pub async fn replace_tier(
+    state: Shared,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: Body<TierPolicyDto>,
+) -> Result<HttpResponse, Error> {
+    let params: WriteParams = query(&req)?;
+    let (caller, check) = (caller(&req), matches(&req));
+    let p = body.0;
+    let spec = PolicySpec {
+        allow_mutable: p.allow_mutable,
+        allow_prerelease: p.allow_prerelease,
+        pin_digest: p.pin_digest,
+        require_known_tag: p.require_known_tag,
+        pattern: p.pattern,
+    };
+    let outcome = blocking(move || tiers::put_policy(&state, &caller, &name, spec, check, params.dry_run)).await?;
+    respond_write(outcome, StatusCode::OK, |t| TierDto::from(t))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_tiers).service(get_tier).service(replace_tier);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_tiers, get_tier, replace_tier))]
+pub struct Doc;

@@ -1,0 +1,216 @@
+//! Releases: moving the catalog's default tag to a new build, the normal flow, in one write.
+
+use std::collections::BTreeMap;
+
+use catalog::{Artifact, OciTag, PolicyRule};
+use serde_json::{json, Value};
+
+use super::{AppState, Caller, Ctx, Outcome};
+use crate::error::{Error, FieldError};
+use crate::store;
+
+/// A release as a caller asks for it, before checks.
+#[derive(Debug, Clone)]
+pub struct ReleaseSpec {
+    pub artifact: String,
+    pub oci_tag: String,
+    /// `None` moves the artifact's default; `Some` moves these components' own tags instead.
+    pub components: Option<Vec<ReleaseComponent>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReleaseComponent {
+    pub id: String,
+    pub component_path: Option<String>,
+}
+
+/// Releases `spec.oci_tag`: checked against every tier's policy (a default runs everywhere),
+/// then written as a new catalog revision that re-resolves every cluster.
+pub fn release(state: &AppState, caller: &Caller, spec: ReleaseSpec, dry_run: bool) -> Result<Outcome<()>, Error> {
+    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
+    if let Some(list) = &spec.components {
+        if list.is_empty() {
+            return Err(Error::field(
+                "$.components",
+                "name at least one component, or leave `components` out to move the artifact's default tag",
+            ));
+        }
+        for (i, c) in list.iter().enumerate() {
+            if list[..i].iter().any(|earlier| earlier.id == c.id) {
+                return Err(Error::field(
+                    format!("$.components[{i}].id"),
+                    format!("{:?} is listed twice", c.id),
+                ));
+            }
+        }
+    }
+    let reason = format!("release {tag} of {}", spec.artifact);
+    state.write(caller, dry_run, &reason, |ctx| {
+        let artifact = ctx
+            .catalog()
+            .artifacts()
+            .iter()
+            .find(|a| a.id.as_str() == spec.artifact)
+            .cloned()
+            .ok_or_else(|| unknown_artifact(ctx, &spec.artifact))?;
+        check_policies(ctx, &artifact, &tag)?;
+        let current = ctx.catalog().to_document();
+        let mut doc = current.clone();
+        // Catalog index of each listed component -> its index in the request.
+        let mut listed: BTreeMap<usize, usize> = BTreeMap::new();
+        match &spec.components {
+            None => {
+                let index = ctx
+                    .catalog()
+                    .artifacts()
+                    .iter()
+                    .position(|a| a.id == artifact.id)
+                    .ok_or_else(|| Error::Internal("the released artifact vanished".into()))?;
+                set(&mut doc, "artifacts", index, "oci_tag", tag.as_str())?;
+            }
+            Some(list) => {
+                for (i, c) in list.iter().enumerate() {
+                    let index = component_index(ctx, &artifact, i, &c.id)?;
+                    set(&mut doc, "components", index, "oci_tag", tag.as_str())?;
+                    if let Some(path) = &c.component_path {
+                        set(&mut doc, "components", index, "component_path", path)?;
+                    }
+                    listed.insert(index, i);
+                }
+            }
+        }
+        // Releasing what is already the default changes nothing: no revision, no audit entry.
+        if doc == current {
+            return Ok(());
+        }
+        if let Err(e) = ctx.set_catalog(doc.clone(), "api").map(drop) {
+            return Err(rebase(e, &listed, &doc));
+        }
+        let view = |doc: &Value| release_view(doc, &artifact, &listed);
+        ctx.audit(
+            "release",
+            &format!("artifact/{}", artifact.id),
+            Some(&view(&current)),
+            Some(&view(&doc)),
+        );
+        Ok(())
+    })
+}
+
+fn unknown_artifact(ctx: &Ctx<'_>, name: &str) -> Error {
+    let known: Vec<&str> = ctx.catalog().artifacts().iter().map(|a| a.id.as_str()).collect();
+    Error::field(
+        "$.artifact",
+        format!("unknown artifact {name:?} (known: {})", known.join(", ")),
+    )
+}
+
+/// Every tier must allow the tag, know it when it requires known tags, and know its digest
+/// when it pins digests (or its clusters could not be served after the release).
+fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag) -> Result<(), Error> {
+    let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
+    for tier in ctx.catalog().tiers() {
+        tier.policy.check_known(&tier.name, tag, row.is_some())?;
+        if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
+            return Err(Error::Catalog(catalog::Error::PolicyRefused {
+                rule: PolicyRule::PinDigest,
+                tier: tier.name.to_string(),
+                tag: tag.to_string(),
+                detail: format!(
+                    "the tier pins digests and no digest is registered for the tag of artifact {}; register it with its digest first",
+                    artifact.id
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// The catalog index of the request's `i`-th component, which must belong to `artifact`.
+fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &str) -> Result<usize, Error> {
+    let path = format!("$.components[{i}].id");
+    let components = ctx.catalog().components();
+    let index = components
+        .iter()
+        .position(|c| c.id.as_str() == id)
+        .ok_or_else(|| Error::field(&path, format!("unknown component {id:?}")))?;
+    if components[index].artifact != artifact.id {
+        return Err(Error::field(
+            path,
+            format!(
+                "component {id} is built into artifact {}, not {}",
+                components[index].artifact, artifact.id
+            ),
+        ));
+    }
+    Ok(index)
+}
+
+fn set(doc: &mut Value, list: &str, index: usize, key: &str, value: &str) -> Result<(), Error> {
+    doc.get_mut(list)
+        .and_then(|l| l.get_mut(index))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| Error::Internal(format!("a catalog document without {list}[{index}]")))?
+        .insert(key.to_owned(), value.into());
+    Ok(())
+}
+
+/// What the audit log keeps of a release: the artifact's default and the listed components.
+fn release_view(doc: &Value, artifact: &Artifact, listed: &BTreeMap<usize, usize>) -> Value {
+    let default = doc
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .and_then(|l| {
+            l.iter()
+                .find(|a| a.get("id").and_then(Value::as_str) == Some(artifact.id.as_str()))
+        })
+        .and_then(|a| a.get("oci_tag"))
+        .cloned();
+    let components: Vec<Value> = listed
+        .keys()
+        .filter_map(|&i| doc.get("components")?.get(i).cloned())
+        .collect();
+    json!({"artifact": artifact.id.as_str(), "oci_tag": default, "components": components})
+}
+
+/// Catalog findings become findings about the request: a tag the catalog refuses is about
+/// `$.oci_tag`, a listed component's path about that entry of `$.components`.
+fn rebase(e: Error, listed: &BTreeMap<usize, usize>, doc: &Value) -> Error {
+    let Error::InvalidCatalog(report) = e else { return e };
+    let errors: Vec<FieldError> = report
+        .errors()
+        .map(|d| {
+            let message = format!("{} [{}]", d.message, d.rule);
+            let located = locate(&d.path).and_then(|(list, index, field)| {
+                let id = doc.get(list)?.get(index)?.get("id")?.as_str()?;
+                match (list, field) {
+                    (_, "oci_tag") => Some(FieldError {
+                        path: "$.oci_tag".into(),
+                        message: format!("{} {id}: {message}", &list[..list.len() - 1]),
+                    }),
+                    ("components", "component_path") => Some(FieldError {
+                        path: format!("$.components[{}].component_path", listed.get(&index)?),
+                        message: message.clone(),
+                    }),
+                    _ => None,
+                }
+            });
+            located.unwrap_or(FieldError {
+                path: d.path.clone(),
+                message,
+            })
+        })
+        .collect();
+    let detail = match errors.first() {
+        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
+        _ => format!("the release breaks {} catalog rule(s)", errors.len()),
+    };
+    Error::Validation { detail, errors }
+}
+
+/// `$.components[3].oci_tag` -> `("components", 3, "oci_tag")`.
+fn locate(path: &str) -> Option<(&str, usize, &str)> {
+    let (list, rest) = path.strip_prefix("$.")?.split_once('[')?;
+    let (index, field) = rest.split_once("].")?;
+    Some((list, index.parse().ok()?, field))
+}

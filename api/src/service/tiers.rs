@@ -1,0 +1,232 @@
+//! Tiers and their tag policies: a policy change is a new catalog revision, validated as a whole.
+
+use catalog::resolve::Assignment;
+use catalog::{Catalog, OciTag, Tier};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::{AppState, Caller, Ctx, Outcome};
+use crate::error::{Error, FieldError};
+use crate::store;
+
+/// A tier policy as a caller asks for it, before checks.
+#[derive(Debug, Clone)]
+pub struct PolicySpec {
+    pub allow_mutable: bool,
+    pub allow_prerelease: bool,
+    pub pin_digest: bool,
+    pub require_known_tag: bool,
+    pub pattern: Option<String>,
+}
+
+/// Tiers in their order, lowest first.
+pub fn list(state: &AppState) -> Result<Vec<Tier>, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    Ok(catalog.tiers().to_vec())
+}
+
+pub fn get(state: &AppState, name: &str) -> Result<Tier, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    Ok(catalog.tier(name)?.clone())
+}
+
+/// Replaces a tier's policy. Refused (422, naming the policy field) when the catalog's default
+/// tags, or the pins and overrides of the tier's clusters, would break it. `check` is the
+/// `If-Match` guard.
+pub fn put_policy(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    spec: PolicySpec,
+    check: impl FnOnce(&Tier) -> Result<(), Error>,
+    dry_run: bool,
+) -> Result<Outcome<Tier>, Error> {
+    state.write(caller, dry_run, &format!("tier {name} policy changed"), |ctx| {
+        let before = ctx.catalog().tier(name)?.clone();
+        check(&before)?;
+        let current = ctx.catalog().to_document();
+        let mut doc = current.clone();
+        let index = ctx
+            .catalog()
+            .tiers()
+            .iter()
+            .position(|t| t.name == before.name)
+            .ok_or_else(|| Error::Internal(format!("tier {name} vanished from its catalog")))?;
+        let slot = doc
+            .get_mut("tiers")
+            .and_then(|t| t.get_mut(index))
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| Error::Internal("a catalog document without its tiers".into()))?;
+        slot.insert("policy".into(), policy_document(&spec));
+        // The same policy again is no change: no catalog revision, no audit entry.
+        if doc == current {
+            return Ok(before);
+        }
+        if let Err(e) = ctx.set_catalog(doc.clone(), "api").map(drop) {
+            return Err(rebase(e, index, &doc));
+        }
+        let after = ctx.catalog().tier(name)?.clone();
+        check_store(ctx, &before, &after)?;
+        ctx.audit(
+            "tier.update",
+            &format!("tier/{name}"),
+            Some(&tier_view(&before)),
+            Some(&tier_view(&after)),
+        );
+        Ok(after)
+    })
+}
+
+fn policy_document(spec: &PolicySpec) -> Value {
+    let mut policy = Map::new();
+    policy.insert("allow_mutable".into(), spec.allow_mutable.into());
+    policy.insert("allow_prerelease".into(), spec.allow_prerelease.into());
+    policy.insert("pin_digest".into(), spec.pin_digest.into());
+    policy.insert("require_known_tag".into(), spec.require_known_tag.into());
+    if let Some(pattern) = &spec.pattern {
+        policy.insert("pattern".into(), pattern.clone().into());
+    }
+    Value::Object(policy)
+}
+
+fn tier_view(tier: &Tier) -> Value {
+    let p = &tier.policy;
+    json!({
+        "name": tier.name.as_str(), "allow_mutable": p.allow_mutable, "allow_prerelease": p.allow_prerelease,
+        "pin_digest": p.pin_digest, "require_known_tag": p.require_known_tag,
+        "pattern": p.pattern.as_ref().map(|r| r.as_str()),
+    })
+}
+
+/// The rules catalog validation cannot see, since they need the store: registered tags and
+/// digests for the defaults (checked only when the rule is switched on, so an unrelated change
+/// is not blocked by an old gap), and the pins and live overrides of the tier's clusters.
+fn check_store(ctx: &mut Ctx<'_>, before: &Tier, after: &Tier) -> Result<(), Error> {
+    let catalog = ctx.catalog().clone();
+    let mut errors = Vec::new();
+    let (new_known, new_digest) = (
+        after.policy.require_known_tag && !before.policy.require_known_tag,
+        after.policy.pin_digest && !before.policy.pin_digest,
+    );
+    if new_known || new_digest {
+        for (who, artifact, tag) in defaults(&catalog) {
+            let row = store::tag(ctx.conn, &artifact, tag.as_str())?;
+            if new_known && row.is_none() {
+                errors.push(FieldError {
+                    path: "$.require_known_tag".into(),
+                    message: format!("{who} is \"{tag}\", which is not registered for artifact {artifact}"),
+                });
+            } else if new_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
+                errors.push(FieldError {
+                    path: "$.pin_digest".into(),
+                    message: format!("{who} is \"{tag}\", for which no digest of artifact {artifact} is registered"),
+                });
+            }
+        }
+    }
+    let now = DateTime::<Utc>::from_naive_utc_and_offset(ctx.now, Utc);
+    for row in store::clusters(ctx.conn)?
+        .into_iter()
+        .filter(|r| r.tier == after.name.as_str())
+    {
+        let mut tags: Vec<(String, OciTag)> = Vec::new();
+        if let Some(pin) = &row.oci_tag {
+            tags.push((format!("cluster {} pins", row.name), stored_tag(pin)?));
+        }
+        for a in store::assignments(ctx.conn, &row.name)? {
+            let a = Assignment::try_from(&a)?;
+            let live = a.expires_at.is_none_or(|at| at > now);
+            if let (Some(tag), true) = (a.oci_tag, live) {
+                tags.push((format!("cluster {} overrides {} with", row.name, a.component), tag));
+            }
+        }
+        for (who, tag) in tags {
+            if let Err(catalog::Error::PolicyRefused { rule, detail, .. }) = after.policy.check(&after.name, &tag) {
+                errors.push(FieldError {
+                    path: format!("$.{rule}"),
+                    message: format!("{who} \"{tag}\": {detail}; change or collapse it first"),
+                });
+            }
+        }
+    }
+    match errors.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::Validation {
+            detail: match errors.len() {
+                1 => format!("{}: {}", first.path, first.message),
+                n => format!("the policy is broken by {n} tag(s) in use"),
+            },
+            errors,
+        }),
+    }
+}
+
+fn stored_tag(raw: &str) -> Result<OciTag, Error> {
+    OciTag::parse(raw).map_err(|e| Error::Internal(format!("a stored tag no longer parses: {e}")))
+}
+
+/// Every default tag of the catalog: each artifact's, and each component's own.
+fn defaults(catalog: &Catalog) -> Vec<(String, String, OciTag)> {
+    let artifacts = catalog.artifacts().iter().map(|a| {
+        let who = format!("the default tag of artifact {}", a.id);
+        (who, a.id.to_string(), a.oci_tag.clone())
+    });
+    let components = catalog.components().iter().filter_map(|c| {
+        let who = format!("the own tag of component {}", c.id);
+        Some((who, c.artifact.to_string(), c.oci_tag.clone()?))
+    });
+    artifacts.chain(components).collect()
+}
+
+/// Findings about `$.tiers[index].policy` become findings about the request body (`$`); a
+/// default tag the new policy refuses is a finding about the policy field (the rule) that
+/// refuses it, naming the tag's owner.
+fn rebase(e: Error, index: usize, doc: &Value) -> Error {
+    let Error::InvalidCatalog(report) = e else { return e };
+    let policy = format!("$.tiers[{index}].policy");
+    let tier = format!("$.tiers[{index}]");
+    let errors: Vec<FieldError> = report
+        .errors()
+        .map(|d| {
+            let message = format!("{} [{}]", d.message, d.rule);
+            if let Some(rest) = d.path.strip_prefix(&policy).or_else(|| d.path.strip_prefix(&tier)) {
+                return FieldError {
+                    path: format!("${rest}"),
+                    message,
+                };
+            }
+            match owner(doc, &d.path) {
+                Some(who) if ["allow_mutable", "allow_prerelease", "pattern"].contains(&d.rule.as_str()) => {
+                    FieldError {
+                        path: format!("$.{}", d.rule),
+                        message: format!("{who} ({}): {message}", d.path),
+                    }
+                }
+                _ => FieldError {
+                    path: d.path.clone(),
+                    message,
+                },
+            }
+        })
+        .collect();
+    let detail = match errors.first() {
+        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
+        _ => format!("the policy breaks {} catalog rule(s)", errors.len()),
+    };
+    Error::Validation { detail, errors }
+}
+
+/// Who owns the default tag at `path` (`$.artifacts[0].oci_tag`, `$.components[2].oci_tag`).
+fn owner(doc: &Value, path: &str) -> Option<String> {
+    let rest = path.strip_prefix("$.")?.strip_suffix(".oci_tag")?;
+    let (list, index) = rest.split_once('[')?;
+    let index: usize = index.strip_suffix(']')?.parse().ok()?;
+    let id = doc.get(list)?.get(index)?.get("id")?.as_str()?;
+    match list {
+        "artifacts" => Some(format!("the default tag of artifact {id}")),
+        "components" => Some(format!("the own tag of component {id}")),
+        _ => None,
+    }
+}
