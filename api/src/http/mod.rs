@@ -1,12 +1,15 @@
 //! The HTTP API: routes, the OpenAPI document generated from them, and the server.
 
+pub mod audit;
 pub mod clusters;
 pub mod components;
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod paging;
 pub mod problem;
 pub mod render;
+pub mod revisions;
 
 use std::sync::Arc;
 
@@ -70,6 +73,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge_from(components::Doc::openapi())
         .merge_from(clusters::Doc::openapi())
         .merge_from(render::Doc::openapi())
+        .merge_from(revisions::Doc::openapi())
+        .merge_from(audit::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
@@ -85,7 +90,9 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::scope("/api/v1")
                     .configure(components::routes)
                     .configure(clusters::routes)
-                    .configure(render::routes),
+                    .configure(render::routes)
+                    .configure(revisions::routes)
+                    .configure(audit::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))

@@ -10,8 +10,10 @@ pub mod clusters;
 pub mod components;
 pub mod domain;
 pub mod fleet;
+pub mod history;
 mod plan;
 mod render;
+pub mod rollback;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
