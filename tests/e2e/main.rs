@@ -4,6 +4,7 @@
 mod api_catalog;
 mod api_core;
 mod api_docs;
+mod api_history;
 mod api_releases;
 mod cli_render;
 mod cli_tags;

@@ -1,15 +1,18 @@
 //! The HTTP API: routes, the OpenAPI document generated from them, and the server.
 
 pub mod artifacts;
+pub mod audit;
 pub mod clusters;
 pub mod components;
 pub mod dto;
 pub mod extract;
 pub mod health;
 pub mod overrides;
+pub mod paging;
 pub mod problem;
 pub mod releases;
 pub mod render;
+pub mod revisions;
 pub mod tiers;
 
 use std::sync::Arc;
@@ -112,6 +115,8 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(tiers::Doc::openapi())
         .merge_from(releases::Doc::openapi())
         .merge_from(overrides::Doc::openapi())
+        .merge_from(revisions::Doc::openapi())
+        .merge_from(audit::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
@@ -131,7 +136,9 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(artifacts::routes)
                     .configure(tiers::routes)
                     .configure(releases::routes)
-                    .configure(overrides::routes),
+                    .configure(overrides::routes)
+                    .configure(revisions::routes)
+                    .configure(audit::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))

@@ -372,7 +372,7 @@ fn audit_view(row: &ClusterRow) -> serde_json::Value {
     })
 }
 
-fn audit_assignment(row: &AssignmentRow) -> serde_json::Value {
+pub(super) fn audit_assignment(row: &AssignmentRow) -> serde_json::Value {
     serde_json::json!({
         "enabled": row.enabled, "oci_tag": row.oci_tag, "component_path": row.component_path,
         "reason": row.reason, "expires_at": row.expires_at.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),

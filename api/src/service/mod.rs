@@ -11,10 +11,12 @@ pub mod components;
 pub mod domain;
 pub mod expiry;
 pub mod fleet;
+pub mod history;
 pub mod overrides;
 mod plan;
 pub mod releases;
 mod render;
+pub mod rollback;
 pub mod tiers;
 
 use std::collections::BTreeSet;

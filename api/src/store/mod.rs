@@ -189,7 +189,7 @@ pub fn revision(conn: &mut DbConnection, cluster: &str, revision: i64) -> Result
         .optional()
 }
 
-/// Revisions newest first, without their effective configs.
+/// Revisions newest first, only those older than `before` when given.
 pub fn revisions(
     conn: &mut DbConnection,
     cluster: &str,

@@ -97,3 +97,4 @@ pub fn kubectl_installed() -> bool {
 }
 
 pub mod app;
+pub mod http;

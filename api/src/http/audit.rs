@@ -1,0 +1,122 @@
+//! `/api/v1/audit`: the append-only log of every write, newest first.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::dto::Page;
+use super::extract::query;
+use super::paging;
+use super::problem::Problem;
+use super::{blocking, Shared};
+use crate::db::models::AuditRow;
+use crate::error::Error;
+use crate::service::history;
+use crate::store::AuditQuery;
+
+const CURSOR_KIND: &str = "audit";
+
+/// One write, as the audit log keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    /// What was done, as `resource.verb`: `cluster.create`, `assignment.put`, `cluster.rollback`, …
+    pub action: String,
+    /// What it was done to: `cluster/{name}`, `cluster/{name}/components/{id}`, `catalog`, …
+    pub target: String,
+    /// The target before the write; `null` when it did not exist.
+    #[schema(value_type = Object, nullable = true)]
+    pub before: Option<Value>,
+    /// The target after the write; `null` when it no longer exists.
+    #[schema(value_type = Object, nullable = true)]
+    pub after: Option<Value>,
+    /// The `X-Request-Id` of the request that wrote it (or one the service made up).
+    pub request_id: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditListQuery {
+    /// Only entries about this target, e.g. `cluster/prod-eu-1`.
+    target: Option<String>,
+    /// Only entries written by this actor.
+    actor: Option<String>,
+    /// Only entries at or after this RFC 3339 time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    since: Option<String>,
+    /// Items per page, 1 to 500; default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// Entries were written as JSON; one that is not is shown as the text it is rather than lost.
+fn json_or_text(stored: &Option<String>) -> Option<Value> {
+    stored
+        .as_deref()
+        .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
+}
+
+impl From<&AuditRow> for AuditEntryDto {
+    fn from(r: &AuditRow) -> Self {
+        AuditEntryDto {
+            id: r.id,
+            at: r.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            before: json_or_text(&r.before),
+            after: json_or_text(&r.after),
+            request_id: r.request_id.clone(),
+        }
+    }
+}
+
+fn since(raw: &str) -> Result<chrono::NaiveDateTime, Error> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc).naive_utc())
+        .map_err(|e| {
+            // An unescaped `+` in a query string arrives as a space.
+            let hint = match raw.contains(' ') {
+                true => "; write a `+` offset as %2B, or use Z",
+                false => "",
+            };
+            Error::field(
+                "since",
+                format!("must be an RFC 3339 time like 2026-12-01T00:00:00Z, not {raw:?} ({e}){hint}"),
+            )
+        })
+}
+
+/// List audit entries, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "history", params(AuditListQuery),
+    responses((status = 200, body = Page<AuditEntryDto>), (status = 422, body = Problem)))]
+#[get("/audit")]
+pub async fn list_audit(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: AuditListQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
+    let filter = AuditQuery {
+        target: q.target,
+        actor: q.actor,
+        since: q.since.as_deref().map(since).transpose()?,
+        before: paging::decode_cursor(CURSOR_KIND, q.cursor.as_deref())?,
+        limit: limit + 1,
+    };
+    let rows = blocking(move || history::audit(&state, &filter)).await?;
+    let page = paging::page(rows, limit, CURSOR_KIND, |r| r.id, |r| AuditEntryDto::from(r));
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_audit);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_audit))]
+pub struct Doc;

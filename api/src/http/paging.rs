@@ -1,0 +1,98 @@
+//! List paging (DESIGN.md §9): `?limit=` and an opaque `cursor`, refused by name when malformed.
+//!
+//! Lists come newest first keyed by an increasing number (a revision, an audit id); the cursor
+//! is the key of the last item shown, so a page never repeats or skips an item even while
+//! writes append new ones at the head.
+
+use super::dto::Page;
+use crate::error::Error;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+/// `?limit=`: absent means the default; anything but an integer in 1..=500 is refused.
+pub fn limit(raw: Option<&str>) -> Result<i64, Error> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(Error::field(
+            "limit",
+            format!("must be an integer from 1 to {MAX_LIMIT}, not {raw:?}"),
+        )),
+    }
+}
+
+/// A cursor names its list (`kind`) so one list's cursor is not silently accepted by another.
+/// Hex keeps it opaque and URL-safe without another dependency.
+pub fn encode_cursor(kind: &str, key: i64) -> String {
+    format!("{kind}:{key}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key a cursor carries; a cursor this service did not hand out for `kind` is refused.
+pub fn decode_cursor(kind: &str, raw: Option<&str>) -> Result<Option<i64>, Error> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let refused = || {
+        Error::field(
+            "cursor",
+            "is not a cursor this list handed out; pass next_cursor from the previous page unchanged",
+        )
+    };
+    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 64 {
+        return Err(refused());
+    }
+    let bytes = (0..raw.len())
+        .step_by(2)
+        .map(|i| raw.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(refused)?;
+    let text = String::from_utf8(bytes).map_err(|_| refused())?;
+    let key = text
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(refused)?;
+    Ok(Some(key))
+}
+
+/// A page from rows fetched with `limit + 1`: the extra row only says another page exists.
+pub fn page<R, D>(mut rows: Vec<R>, limit: i64, kind: &str, key: impl Fn(&R) -> i64, dto: impl Fn(&R) -> D) -> Page<D> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => Some(encode_cursor(kind, key(last))),
+        _ => None,
+    };
+    Page {
+        items: rows.iter().map(dto).collect(),
+        next_cursor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_lists_and_garbage() {
+        let c = encode_cursor("rev", 42);
+        assert_eq!(decode_cursor("rev", Some(&c)).ok().flatten(), Some(42));
+        assert!(decode_cursor("audit", Some(&c)).is_err());
+        for bad in ["", "zz", "abc", "7265763a30", "7265763a2d31"] {
+            assert!(decode_cursor("rev", Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_outside_1_to_500_are_refused() {
+        assert_eq!(limit(None).ok(), Some(DEFAULT_LIMIT));
+        assert_eq!(limit(Some("500")).ok(), Some(500));
+        for bad in ["0", "501", "-1", "ten", ""] {
+            assert!(limit(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}
