@@ -1,0 +1,91 @@
+//! Benchmark: a release that moves 1,000 clusters, committed on SQLite and on PostgreSQL.
+//! Target: under 1 s for the commit on each backend, on a 2-core machine.
+//!
+//! `cargo bench -p platform-catalog --bench release` (PostgreSQL from
+//! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
+//! skipped with a note when it does not answer).
+
+use std::time::Instant;
+
+use diesel::connection::SimpleConnection;
+use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
+use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
+use platform_catalog::service::releases::{release, ReleaseSpec};
+use platform_catalog::service::{import_catalog, AppState, Caller};
+
+const CLUSTERS: usize = 1000;
+
+fn caller() -> Caller {
+    Caller { actor: "bench".into(), request_id: "bench".into() }
+}
+
+fn digest(n: usize) -> String {
+    format!("sha256:{:064x}", n + 1)
+}
+
+fn setup(url: &str) -> std::sync::Arc<AppState> {
+    let state = platform_catalog::server::open(url, 4).expect("the database opens");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("COMPONENTS.yaml")).expect("the example catalog");
+    let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("a valid catalog");
+    import_catalog(&state, &caller(), loaded.catalog.to_document(), "bench").expect("import");
+    let tags = ["v1.1.0", "v1.1.0-1", "v1.2.0", "v1.3.0", "v1.4.0"];
+    let doc = TagsDocument {
+        tags: tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TagEntry { artifact: "platform".into(), tag: (*t).into(), digest: Some(digest(i)) })
+            .collect(),
+    };
+    import_tags(&state, &caller(), &doc).expect("tags");
+    let clusters = (0..CLUSTERS)
+        .map(|i| ClusterEntry {
+            name: format!("c{i:04}"),
+            tier: ["dev", "qa", "prod"][i % 3].into(),
+            labels: Default::default(),
+            enabled: true,
+            flux_namespace: None,
+            oci_tag: None,
+            components: Default::default(),
+        })
+        .collect();
+    let started = Instant::now();
+    fleet::import(&state, &caller(), ClustersDocument { clusters }).expect("clusters");
+    eprintln!("  setup: {CLUSTERS} clusters created in {:.1} s", started.elapsed().as_secs_f64());
+    state
+}
+
+fn measure(backend: &str, url: &str) {
+    eprintln!("{backend}:");
+    let state = setup(url);
+    for tag in ["v1.2.0", "v1.3.0", "v1.4.0"] {
+        let spec = ReleaseSpec { artifact: "platform".into(), oci_tag: tag.into(), components: None };
+        let started = Instant::now();
+        let outcome = release(&state, &caller(), spec, false).expect("the release commits");
+        let elapsed = started.elapsed();
+        println!(
+            "{backend}: release {tag} moved {} clusters, committed in {:.0} ms",
+            outcome.changes.len(),
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("platform-catalog-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    measure("sqlite", &dir.join("bench.db").display().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let admin = std::env::var("PLATFORM_CATALOG_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Ok(mut conn) = platform_catalog::db::connect(&admin) else {
+        eprintln!("postgresql: skipped, {admin} does not answer");
+        return;
+    };
+    let name = format!("pc_bench_{}", std::process::id());
+    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("a bench database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+    measure("postgresql", &format!("{base}/{name}"));
+    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
