@@ -16,7 +16,10 @@ use platform_catalog::service::{import_catalog, AppState, Caller};
 const CLUSTERS: usize = 1000;
 
 fn caller() -> Caller {
-    Caller { actor: "bench".into(), request_id: "bench".into() }
+    Caller {
+        actor: "bench".into(),
+        request_id: "bench".into(),
+    }
 }
 
 fn digest(n: usize) -> String {
@@ -34,7 +37,11 @@ fn setup(url: &str) -> std::sync::Arc<AppState> {
         tags: tags
             .iter()
             .enumerate()
-            .map(|(i, t)| TagEntry { artifact: "platform".into(), tag: (*t).into(), digest: Some(digest(i)) })
+            .map(|(i, t)| TagEntry {
+                artifact: "platform".into(),
+                tag: (*t).into(),
+                digest: Some(digest(i)),
+            })
             .collect(),
     };
     import_tags(&state, &caller(), &doc).expect("tags");
@@ -51,7 +58,10 @@ fn setup(url: &str) -> std::sync::Arc<AppState> {
         .collect();
     let started = Instant::now();
     fleet::import(&state, &caller(), ClustersDocument { clusters }).expect("clusters");
-    eprintln!("  setup: {CLUSTERS} clusters created in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  setup: {CLUSTERS} clusters created in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     state
 }
 
@@ -59,7 +69,11 @@ fn measure(backend: &str, url: &str) {
     eprintln!("{backend}:");
     let state = setup(url);
     for tag in ["v1.2.0", "v1.3.0", "v1.4.0"] {
-        let spec = ReleaseSpec { artifact: "platform".into(), oci_tag: tag.into(), components: None };
+        let spec = ReleaseSpec {
+            artifact: "platform".into(),
+            oci_tag: tag.into(),
+            components: None,
+        };
         let started = Instant::now();
         let outcome = release(&state, &caller(), spec, false).expect("the release commits");
         let elapsed = started.elapsed();
@@ -84,8 +98,12 @@ fn main() {
         return;
     };
     let name = format!("pc_bench_{}", std::process::id());
-    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("a bench database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+    conn.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("a bench database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin.clone());
     measure("postgresql", &format!("{base}/{name}"));
     let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }

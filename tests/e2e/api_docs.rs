@@ -87,3 +87,16 @@ both!(metrics_count_requests_by_route_and_renders_served, |b: Backend| {
         metrics.body
     );
 });
+
+both!(the_api_shows_which_catalog_revision_is_loaded, |b: Backend| {
+    let app = TestApp::empty(b);
+    let none = app.get("/api/v1/catalog");
+    assert_eq!(none.status, 409, "{}", none.body);
+    let app = TestApp::with_catalog(b);
+    let catalog = app.get("/api/v1/catalog").json();
+    assert_eq!(catalog["revision"], 1);
+    assert_eq!(catalog["tiers"], serde_json::json!(["dev", "qa", "prod"]));
+    assert_eq!(catalog["components"], 5);
+    app.patch("/api/v1/components/grafana", &serde_json::json!({"interval": "15m"}));
+    assert_eq!(app.get("/api/v1/catalog").json()["revision"], 2);
+});

@@ -98,22 +98,30 @@ pub struct WriteParams {
 
 /// Query strings whose refusals name the parameter.
 pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, Error> {
-    serde_urlencoded_compat(req.query_string())
+    parse_query(req.query_string())
 }
 
-fn serde_urlencoded_compat<T: DeserializeOwned>(qs: &str) -> Result<T, Error> {
-    web::Query::<T>::from_query(qs)
-        .map(web::Query::into_inner)
-        .map_err(|e| {
-            let message = e.to_string().trim_start_matches("Query deserialize error: ").to_owned();
-            Error::Validation {
-                detail: format!("query: {message}"),
-                errors: vec![FieldError {
-                    path: "query".into(),
-                    message,
-                }],
-            }
-        })
+fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, Error> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(qs.as_bytes()));
+    serde_path_to_error::deserialize(pairs).map_err(|e| {
+        let message = e.inner().to_string();
+        // Unknown and missing parameters name themselves in the message; others via the path.
+        let path = match e.path().to_string().as_str() {
+            "." => backticked(&message).unwrap_or("query").to_owned(),
+            p => p.to_owned(),
+        };
+        Error::Validation {
+            detail: format!("{path}: {message}"),
+            errors: vec![FieldError { path, message }],
+        }
+    })
+}
+
+/// The first `name` in a serde message like "unknown field `colour`, expected …".
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
 }
 
 /// The `If-Match` header, when given.
@@ -153,5 +161,34 @@ pub fn caller(req: &HttpRequest) -> Caller {
     Caller {
         actor: "anonymous".into(),
         request_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Q {
+        limit: Option<u32>,
+        #[serde(default)]
+        dry_run: bool,
+    }
+
+    fn path_of(qs: &str) -> String {
+        match parse_query::<Q>(qs) {
+            Err(Error::Validation { errors, .. }) => errors[0].path.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_refusals_name_the_parameter() {
+        assert_eq!(path_of("limit=ten"), "limit");
+        assert_eq!(path_of("dry_run=maybe"), "dry_run");
+        assert_eq!(path_of("colour=red"), "colour");
+        assert!(parse_query::<Q>("limit=5&dry_run=true").is_ok());
     }
 }

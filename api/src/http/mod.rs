@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod audit;
+pub mod catalog;
 pub mod clusters;
 pub mod components;
 pub mod dto;
@@ -108,6 +109,7 @@ fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
 
 fn routes_doc() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
+        .merge_from(catalog::Doc::openapi())
         .merge_from(components::Doc::openapi())
         .merge_from(clusters::Doc::openapi())
         .merge_from(render::Doc::openapi())
@@ -130,6 +132,7 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
             .service(
                 web::scope("/api/v1")
+                    .configure(catalog::routes)
                     .configure(components::routes)
                     .configure(clusters::routes)
                     .configure(render::routes)

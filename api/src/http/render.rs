@@ -214,5 +214,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(get_cluster_effective, get_cluster_render, get_cluster_inputs))]
+#[openapi(
+    paths(get_cluster_effective, get_cluster_render, get_cluster_inputs),
+    components(schemas(RenderFormat))
+)]
 pub struct Doc;
