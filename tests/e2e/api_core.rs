@@ -231,6 +231,11 @@ both!(a_dry_run_shows_the_plan_and_writes_nothing, |b: Backend| {
     assert_eq!(plan["changes"][0]["components"][0]["component"], "grafana");
     assert_eq!(plan["changes"][0]["components"][0]["from"]["oci_tag"], "v1.1.0-rc1");
     assert_eq!(plan["changes"][0]["components"][0]["to"]["oci_tag"], "v1.1.0-1");
+    assert_eq!(
+        plan["changes"][0]["diff"],
+        "--- grafana\n+++ grafana\n   annotations:\n-    platform-catalog.io/oci-tag: v1.1.0-rc1\n\
+         +    platform-catalog.io/oci-tag: v1.1.0-1\n   ref:\n-    tag: v1.1.0-rc1\n+    tag: v1.1.0-1\n"
+    );
     let assignment = app.get("/api/v1/clusters/qa-eu-1/components").json();
     let grafana = assignment
         .as_array()

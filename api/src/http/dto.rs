@@ -262,6 +262,9 @@ pub struct ClusterChangeDto {
     pub from_revision: Option<i64>,
     pub to_revision: i64,
     pub components: Vec<ComponentChangeDto>,
+    /// On a dry run: the rendered diff, component by component (`-` goes, `+` comes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 /// What a write does: on a dry run, the plan; otherwise what it did.
@@ -296,6 +299,7 @@ impl From<&ClusterChange> for ClusterChangeDto {
             from_revision: c.from_revision,
             to_revision: c.to_revision,
             components: c.components.iter().map(Into::into).collect(),
+            diff: c.diff.clone(),
         }
     }
 }

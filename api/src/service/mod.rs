@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod clusters;
 pub mod components;
+mod diff;
 pub mod domain;
 pub mod expiry;
 pub mod fleet;

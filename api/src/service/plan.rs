@@ -34,6 +34,9 @@ pub struct ClusterChange {
     pub to_revision: i64,
     /// Components whose tag or path changed, or that appeared or went.
     pub components: Vec<ComponentChange>,
+    /// On a dry run, the rendered diff of the components that change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     #[serde(skip)]
     pub before: Option<EffectiveRecord>,
     #[serde(skip)]
@@ -99,6 +102,11 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         }
     }
     let now = DateTime::<Utc>::from_naive_utc_and_offset(ctx.now, Utc);
+    let digests = if store_revisions {
+        Default::default()
+    } else {
+        super::render::digest_map(ctx.conn)?
+    };
     let mut changes = Vec::new();
     for row in rows {
         let cluster: Cluster = (&row).try_into()?;
@@ -143,11 +151,16 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
             )?;
             store::set_cluster_revision(ctx.conn, &row.name, next, ctx.now)?;
         }
+        let diff = match store_revisions {
+            true => None,
+            false => Some(super::diff::rendered_diff(before.as_ref(), &record, &digests)?),
+        };
         changes.push(ClusterChange {
             cluster: row.name.clone(),
             from_revision: latest.map(|l| l.revision),
             to_revision: next,
             components: component_changes(before.as_ref(), &record),
+            diff,
             before,
             after: record,
         });

@@ -95,7 +95,7 @@ impl RenderCache {
     }
 }
 
-fn digest_map(conn: &mut DbConnection) -> Result<HashMap<(ArtifactId, OciTag), Digest>, Error> {
+pub(super) fn digest_map(conn: &mut DbConnection) -> Result<HashMap<(ArtifactId, OciTag), Digest>, Error> {
     let mut map = HashMap::new();
     for row in store::all_tags(conn)? {
         let Some(digest) = row.digest else { continue };
