@@ -14,7 +14,8 @@ use crate::error::Error;
 
 /// Platform Catalog: which build of each platform component every Kubernetes cluster runs.
 ///
-/// Exit codes: 0 success, 1 invalid input (a finding, a refused tag), 2 usage or I/O error.
+/// Exit codes: 0 success, 1 invalid input (a finding, a refused tag), 2 usage or I/O error,
+/// 3 an internal or database failure.
 #[derive(Debug, Parser)]
 #[command(name = "platform-catalog", version, propagate_version = true)]
 pub struct Cli {
