@@ -124,8 +124,16 @@ pub async fn get_cluster_effective(state: Shared, name: web::Path<String>) -> Re
     Ok(HttpResponse::Ok().json(EffectiveDto::new(revision, &record)))
 }
 
+/// The cluster's current render: from memory when fresh, else from the database.
+async fn current_render(state: Shared, name: String) -> Result<std::sync::Arc<service::Rendered>, Error> {
+    match state.renders.current(&name) {
+        Some(hit) => Ok(hit),
+        None => blocking(move || service::current_render(&state, &name)).await,
+    }
+}
+
 /// Answers with `body` unless the caller already has it (`If-None-Match`).
-fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str, body: &str) -> HttpResponse {
+fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str, body: &bytes::Bytes) -> HttpResponse {
     let seen = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -143,7 +151,7 @@ fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str,
     if fresh {
         response.finish()
     } else {
-        response.content_type(content_type).body(body.to_owned())
+        response.content_type(content_type).body(body.clone())
     }
 }
 
@@ -164,7 +172,7 @@ pub async fn get_cluster_render(
 ) -> Result<HttpResponse, Error> {
     let q: RenderQuery = query(&req)?;
     state.metrics.render_served();
-    let rendered = blocking(move || service::current_render(&state, &name)).await?;
+    let rendered = current_render(state, name.into_inner()).await?;
     Ok(match q.format {
         RenderFormat::Yaml => conditional(
             &req,

@@ -188,7 +188,7 @@ pub async fn get_cluster_revision(state: Shared, path: web::Path<(String, String
         catalog_revision: r.row.catalog_revision,
         effective: EffectiveDto::new(r.row.revision, &r.record),
         render: RevisionRenderDto {
-            yaml: rendered.yaml.clone(),
+            yaml: String::from_utf8_lossy(&rendered.yaml).into_owned(),
             etag: rendered.yaml_etag.clone(),
         },
     };

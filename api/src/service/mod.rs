@@ -123,6 +123,9 @@ impl AppState {
             }
             Ok(())
         });
+        if result.is_ok() {
+            self.renders.forget_current();
+        }
         match (result, kept) {
             (Ok(()) | Err(Error::RolledBack), Some(outcome)) => Ok(outcome),
             (Err(e), _) => Err(e),
@@ -258,7 +261,9 @@ pub fn current_render(state: &AppState, cluster: &str) -> Result<Arc<Rendered>, 
         kind: "cluster",
         name: cluster.to_owned(),
     })?;
-    state.renders.get(&mut conn, cluster, row.revision)
+    let rendered = state.renders.get(&mut conn, cluster, row.revision)?;
+    state.renders.remember_current(cluster, row.revision);
+    Ok(rendered)
 }
 
 /// A cluster's effective config at its current revision (or at `revision`), as stored.

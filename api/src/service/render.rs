@@ -2,7 +2,10 @@
 //! from memory after that.
 
 use std::collections::HashMap;
+
+use bytes::Bytes;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use catalog::ids::{ArtifactId, Digest};
 use catalog::render::{render, DigestMode, RenderOptions};
@@ -20,20 +23,27 @@ use crate::store::{
 #[derive(Debug)]
 pub struct Rendered {
     pub revision: i64,
-    pub yaml: String,
+    /// Bodies as shared bytes: serving one is a reference count, not a copy.
+    pub yaml: Bytes,
     pub yaml_etag: String,
-    pub json: String,
+    pub json: Bytes,
     pub json_etag: String,
-    pub inputs: String,
+    pub inputs: Bytes,
     pub inputs_etag: String,
 }
 
 /// Renders by (cluster, revision); bounded so a large fleet cannot exhaust memory.
 type Entries = HashMap<(String, i64), Arc<Rendered>>;
 
+/// How long a cluster's current revision is trusted without asking the database. Writes made
+/// by this process forget it at once; a write by another replica shows after at most this long.
+const CURRENT_FOR: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub struct RenderCache {
     entries: Mutex<Entries>,
+    /// cluster → (current revision, when it was read).
+    current: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
 const CACHE_LIMIT: usize = 20_000;
@@ -76,9 +86,9 @@ impl RenderCache {
             yaml_etag: etag(&yaml),
             json_etag: etag(&json),
             inputs_etag: etag(&inputs),
-            yaml,
-            json,
-            inputs,
+            yaml: Bytes::from(yaml),
+            json: Bytes::from(json),
+            inputs: Bytes::from(inputs),
         });
         let mut entries = self.lock()?;
         if entries.len() >= CACHE_LIMIT {
@@ -86,6 +96,34 @@ impl RenderCache {
         }
         entries.insert(key, rendered.clone());
         Ok(rendered)
+    }
+
+    /// The current render when both the revision and its render are in memory: no database,
+    /// no blocking thread. Clusters polling an unchanged config are served from here.
+    pub fn current(&self, cluster: &str) -> Option<Arc<Rendered>> {
+        let revision = {
+            let current = self.current.lock().ok()?;
+            let (revision, read_at) = current.get(cluster)?;
+            (read_at.elapsed() < CURRENT_FOR).then_some(*revision)?
+        };
+        self.entries.lock().ok()?.get(&(cluster.to_owned(), revision)).cloned()
+    }
+
+    /// Records a cluster's current revision as just read from the database.
+    pub fn remember_current(&self, cluster: &str, revision: i64) {
+        if let Ok(mut current) = self.current.lock() {
+            if current.len() >= CACHE_LIMIT {
+                current.clear();
+            }
+            current.insert(cluster.to_owned(), (revision, Instant::now()));
+        }
+    }
+
+    /// Forgets every current revision: called after each committed write.
+    pub fn forget_current(&self) {
+        if let Ok(mut current) = self.current.lock() {
+            current.clear();
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Entries>, Error> {
