@@ -53,6 +53,14 @@ pub enum Error {
     #[error("the request body is over the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
 
+    /// No valid bearer token: missing, malformed, unknown, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+
+    /// A valid token whose role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+
     /// `If-Match` named a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -91,7 +99,9 @@ impl Error {
             | Error::NotFound { .. }
             | Error::Conflict(_)
             | Error::PreconditionFailed(_)
-            | Error::PayloadTooLarge { .. } => 1,
+            | Error::PayloadTooLarge { .. }
+            | Error::Unauthorized(_)
+            | Error::Forbidden(_) => 1,
             Error::Migration(_) | Error::Database(_) | Error::Pool(_) | Error::RolledBack | Error::Internal(_) => 3,
         }
     }

@@ -2,14 +2,16 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
 
 use crate::db;
 use crate::error::Error;
 use crate::http;
+use crate::http::access::{self, AccessSettings};
 use crate::service::AppState;
 
 /// Opens the database, runs pending migrations, and builds the shared state.
@@ -24,12 +26,43 @@ pub fn open(database_url: &str, pool_size: u32) -> Result<Arc<AppState>, Error> 
     Ok(Arc::new(AppState::new(pool)))
 }
 
+/// How the HTTP server treats requests.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub access: AccessSettings,
+    /// Bodies over this are refused with 413.
+    pub max_body_bytes: usize,
+    /// A client must send its request head within this, or it gets 408.
+    pub client_request_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            access: AccessSettings::default(),
+            max_body_bytes: http::extract::BODY_LIMIT,
+            client_request_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Serves the API on `listener` until SIGINT/SIGTERM, then drains in-flight requests.
-pub fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<Server> {
+pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         let state = state.clone();
         let metrics_state = state.clone();
+        let guard_state = state.clone();
+        let access_settings = settings.access;
+        // Middleware runs outside in: logging and metrics see every answer, including the
+        // guard's 401 and 403; the guard runs before any handler.
         App::new()
+            .wrap(from_fn(http::docs_headers))
+            .wrap(from_fn(move |req, next| {
+                access::guard(access_settings, guard_state.clone(), req, next)
+            }))
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
@@ -47,8 +80,11 @@ pub fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<Serve
                     res
                 }
             })
-            .configure(http::configure(state.clone()))
+            .configure(http::configure(state.clone(), settings.max_body_bytes))
     })
+    .client_request_timeout(settings.client_request_timeout)
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .keep_alive(settings.keep_alive)
     .shutdown_timeout(30)
     .listen(listener)?
     .run();

@@ -68,7 +68,7 @@ both!(
         assert!(whole.get("next_cursor").is_none(), "{whole}");
 
         let newest = &paged[0];
-        assert_eq!(newest["actor"], "anonymous");
+        assert_eq!(newest["actor"], "test-admin");
         assert_eq!(newest["reason"], "grafana on dev-eu-1 changed");
         assert!(newest["catalog_revision"].as_i64().unwrap() >= 1);
         let created = newest["created_at"].as_str().unwrap();
@@ -284,8 +284,8 @@ both!(
             .map(|e| format!("{} {} {}", e["action"], e["actor"], e["request_id"]))
             .collect();
         let expected = [
-            r#""cluster.rollback" "anonymous" "ghi""#,
-            r#""cluster.create" "anonymous" "abc""#,
+            r#""cluster.rollback" "test-admin" "ghi""#,
+            r#""cluster.create" "test-admin" "abc""#,
         ];
         assert_eq!(summary, expected);
         assert_eq!(cluster[1]["before"], Value::Null);
@@ -329,7 +329,7 @@ both!(audit_filters_by_target_actor_and_since_and_pages, |b: Backend| {
     let first = audit(&app, "target=cluster/dev-eu-1/components/grafana");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0]["after"]["reason"], "first");
-    let mine = audit(&app, "actor=anonymous");
+    let mine = audit(&app, "actor=test-admin");
     assert_eq!(mine.len(), 2);
     assert!(audit(&app, "actor=test").iter().all(|e| e["actor"] == "test"));
 

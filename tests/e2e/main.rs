@@ -1,6 +1,7 @@
 //! End-to-end tests: the `platform-catalog` binary as users and scripts run it, and the service
 //! over HTTP on SQLite and PostgreSQL.
 
+mod api_access;
 mod api_catalog;
 mod api_core;
 mod api_docs;

@@ -3,6 +3,7 @@
 mod render;
 mod service;
 mod tags;
+mod tokens;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,9 @@ enum Command {
     Export(service::ExportArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage API tokens directly on the database.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Import(args) => service::import(args),
         Command::Export(args) => service::export(args),
         Command::Openapi => service::openapi(),
+        Command::Token(cmd) => tokens::run(cmd),
     }
 }
 

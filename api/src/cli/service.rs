@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::read_file;
 use crate::error::Error;
+use crate::http::access::{AccessSettings, AuthMode};
 use crate::service::artifacts::{self, TagsDocument};
 use crate::service::fleet::{self, ClustersDocument};
 use crate::service::{self, AppState, Caller};
@@ -23,6 +24,12 @@ pub struct DatabaseArgs {
     /// Database connections kept open.
     #[arg(long, env = "PLATFORM_CATALOG_POOL_SIZE", default_value_t = 8)]
     pool_size: u32,
+}
+
+impl DatabaseArgs {
+    pub fn url(&self) -> &str {
+        &self.database_url
+    }
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +52,19 @@ pub struct ServeArgs {
     /// Register the builds in this tags file at start (`tags: [{artifact, tag, digest}]`).
     #[arg(long, env = "PLATFORM_CATALOG_TAGS", value_name = "FILE")]
     tags: Option<PathBuf>,
+
+    /// `token` (default): every request but health, docs and metrics needs a bearer token.
+    /// `none`: local development only; allowed on a loopback --bind, every caller is an admin.
+    #[arg(long, env = "PLATFORM_CATALOG_AUTH", value_enum, default_value_t = AuthMode::Token)]
+    auth: AuthMode,
+
+    /// Require a viewer token for /metrics (public by default).
+    #[arg(long, env = "PLATFORM_CATALOG_METRICS_AUTH")]
+    metrics_auth: bool,
+
+    /// Refuse request bodies over this many bytes with 413.
+    #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
+    max_body_bytes: usize,
 }
 
 #[derive(Debug, Args)]
@@ -139,9 +159,41 @@ fn import_files(state: &AppState, files: Files<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether every address `bind` names is a loopback one.
+fn is_loopback(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    bind.to_socket_addrs()
+        .map(|addrs| {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        })
+        .unwrap_or(false)
+}
+
 pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     server::init_tracing();
+    if args.auth == AuthMode::None {
+        if !is_loopback(&args.bind) {
+            return Err(Error::Usage(format!(
+                "--auth none is for local development and needs a loopback --bind (like 127.0.0.1:8080), not {}",
+                args.bind
+            )));
+        }
+        tracing::warn!("--auth none: authentication is OFF; every request acts as `anonymous` with admin rights");
+    }
     let state = server::open(&args.db.database_url, args.db.pool_size)?;
+    let first_admin = match args.auth {
+        AuthMode::Token => service::tokens::first_admin(&state)?,
+        AuthMode::None => None,
+    };
+    let settings = server::Settings {
+        access: AccessSettings {
+            mode: args.auth,
+            metrics_auth: args.metrics_auth,
+        },
+        max_body_bytes: args.max_body_bytes,
+        ..server::Settings::default()
+    };
     let files = Files {
         catalog: args.catalog.as_deref(),
         tags: args.tags.as_deref(),
@@ -150,11 +202,20 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     import_files(&state, files)?;
     let listener = TcpListener::bind(&args.bind).map_err(|e| Error::Usage(format!("--bind {}: {e}", args.bind)))?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(token) = first_admin {
+        // Shown once, here, and never again: only its hash is stored.
+        eprintln!(
+            "\nFirst start: created the admin token \"admin\". It is shown only this once; keep it safe:\n\n    \
+             TOKEN={token}\n\nUse it as a bearer token:\n\n    \
+             curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/clusters\n\n\
+             Issue more with POST /api/v1/tokens or `platform-catalog token create`.\n"
+        );
+    }
     tracing::info!(%addr, database = %crate::db::redact(&args.db.database_url), "serving; docs at http://{addr}/docs/");
     actix_web::rt::System::new()
         .block_on(async move {
             actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
-            server::run(listener, state)?.await
+            server::run(listener, state, settings)?.await
         })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;
     Ok(ExitCode::SUCCESS)

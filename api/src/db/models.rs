@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters};
+use super::schema::{
+    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = catalog_revisions)]
@@ -92,4 +94,33 @@ pub struct NewAuditRow {
     pub before: Option<String>,
     pub after: Option<String>,
     pub request_id: String,
+}
+
+/// An API token as stored: the hash of its secret, never the secret.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub token_id: String,
+    pub secret_sha256: String,
+    pub role: String,
+    pub cluster: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct NewTokenRow {
+    pub name: String,
+    pub token_id: String,
+    pub secret_sha256: String,
+    pub role: String,
+    pub cluster: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
 }

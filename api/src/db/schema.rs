@@ -82,6 +82,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_id -> Text,
+        secret_sha256 -> Text,
+        role -> Text,
+        cluster -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -91,4 +106,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     cluster_revisions,
     audit_log,
+    api_tokens,
 );

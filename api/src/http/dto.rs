@@ -321,3 +321,44 @@ pub struct Page<T> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// An API token as listed: never its secret or its hash.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenDto {
+    pub name: String,
+    /// `admin`, `operator`, `viewer` or `cluster`.
+    pub role: String,
+    /// The cluster a `cluster` token may read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Who issued it.
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    /// Recorded at most once a minute.
+    pub last_used_at: Option<String>,
+}
+
+/// A token just issued: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenCreatedDto {
+    /// Send it as `Authorization: Bearer <token>`; it cannot be shown again.
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenDto,
+}
+
+/// A token to issue.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    pub name: String,
+    /// `admin`, `operator`, `viewer` or `cluster`.
+    pub role: String,
+    /// Required for (and only for) a `cluster` token.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Lifetime like `30d`, `12h`, `90m`; without it the token does not expire.
+    #[serde(default)]
+    pub expires: Option<String>,
+}

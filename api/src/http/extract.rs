@@ -7,16 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{Error, FieldError};
+use crate::service::tokens::Principal;
 use crate::service::Caller;
 
-/// The largest JSON body accepted.
+/// The largest JSON body accepted by default (`--max-body-bytes`).
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The body limit in force, as app data, so refusals can name it.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// How deeply a JSON body may nest arrays and objects; deeper bodies are refused before
+/// deserializing, so no request can make the parser recurse without bound.
+pub const MAX_JSON_DEPTH: usize = 32;
 
 /// A JSON body. Malformed JSON is 400; a body of the wrong shape is 422 naming the field.
 pub struct Body<T>(pub T);
@@ -32,6 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let limit = req.app_data::<BodyLimit>().map_or(BODY_LIMIT, |l| l.0);
         Box::pin(async move {
             if let Some(ct) = content_type {
                 if !ct.starts_with("application/json") && !ct.starts_with("application/merge-patch+json") {
@@ -41,9 +51,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 }
             }
             let bytes = bytes.await.map_err(|e| match e.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => Error::PayloadTooLarge { limit: BODY_LIMIT },
+                Some(PayloadError::Overflow) => Error::PayloadTooLarge { limit },
                 _ => match e.as_response_error().status_code().as_u16() {
-                    413 => Error::PayloadTooLarge { limit: BODY_LIMIT },
+                    413 => Error::PayloadTooLarge { limit },
                     _ => Error::BadRequest(format!("cannot read the request body: {e}")),
                 },
             })?;
@@ -54,6 +64,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 
 /// Parses JSON with the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    check_depth(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -73,6 +84,36 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     de.end()
         .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Refuses JSON that nests deeper than [`MAX_JSON_DEPTH`], counting brackets outside strings.
+fn check_depth(bytes: &[u8]) -> Result<(), Error> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Error::BadRequest(format!(
+                        "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels [max-json-depth]"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// serde_json appends "at line 1 column 42"; the path says where more usefully.
@@ -145,8 +186,8 @@ pub fn check_if_match(expected: Option<&str>, current: &str) -> Result<(), Error
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-/// Who made the request: until tokens exist every caller is `anonymous`; the request id comes
-/// from `X-Request-Id` when the caller sets one.
+/// Who made the request: the authenticated token's name (`anonymous` under `--auth none`); the
+/// request id comes from `X-Request-Id` when the caller sets one.
 pub fn caller(req: &HttpRequest) -> Caller {
     let request_id = req
         .headers()
@@ -158,10 +199,11 @@ pub fn caller(req: &HttpRequest) -> Caller {
             let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
             format!("{:x}-{n}", chrono::Utc::now().timestamp_millis())
         });
-    Caller {
-        actor: "anonymous".into(),
-        request_id,
-    }
+    let actor = req
+        .extensions()
+        .get::<Principal>()
+        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone());
+    Caller { actor, request_id }
 }
 
 #[cfg(test)]
@@ -190,5 +232,17 @@ mod tests {
         assert_eq!(path_of("dry_run=maybe"), "dry_run");
         assert_eq!(path_of("colour=red"), "colour");
         assert!(parse_query::<Q>("limit=5&dry_run=true").is_ok());
+    }
+
+    #[test]
+    fn bodies_nested_too_deeply_are_refused_before_parsing() {
+        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        match parse_json::<serde_json::Value>(deep.as_bytes()) {
+            Err(Error::BadRequest(m)) => assert!(m.contains("max-json-depth"), "{m}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let fine = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        assert!(parse_json::<serde_json::Value>(fine.as_bytes()).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"["}"#).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, the OpenAPI document generated from them, and the server.
 
+pub mod access;
 pub mod artifacts;
 pub mod audit;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod releases;
 pub mod render;
 pub mod revisions;
 pub mod tiers;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -75,6 +77,7 @@ struct BaseDoc;
 /// The OpenAPI document, generated from the routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = routes_doc();
+    access::document(&mut doc);
     problems_as_problem_json(&mut doc);
     doc
 }
@@ -119,17 +122,22 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(overrides::Doc::openapi())
         .merge_from(revisions::Doc::openapi())
         .merge_from(audit::Doc::openapi())
+        .merge_from(tokens::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
-/// Registers every route on an app.
-pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Registers every route on an app; bodies over `max_body_bytes` are refused with 413.
+///
+/// There is deliberately no CORS configuration: no `Access-Control-*` header is ever sent, so
+/// browsers keep other origins from reading the API with a user's token.
+pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let swagger = SwaggerUi::new("/docs/{_:.*}")
             .url("/api-docs/openapi.json", openapi())
             .config(Config::default().validator_url("none"));
         cfg.app_data(web::Data::from(state))
-            .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+            .app_data(web::PayloadConfig::new(max_body_bytes))
+            .app_data(extract::BodyLimit(max_body_bytes))
             .service(
                 web::scope("/api/v1")
                     .configure(catalog::routes)
@@ -141,10 +149,34 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(releases::routes)
                     .configure(overrides::routes)
                     .configure(revisions::routes)
-                    .configure(audit::routes),
+                    .configure(audit::routes)
+                    .configure(tokens::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))
             .service(swagger);
     }
+}
+
+/// The docs page may run only its own vendored scripts and styles, never inside a frame.
+/// Swagger UI sets inline styles and draws icons as `data:` images, hence those two allowances.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Adds the browser hardening headers to the docs page.
+pub async fn docs_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::header::{self, HeaderValue};
+    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let mut res = next.call(req).await?;
+    if docs {
+        let headers = res.headers_mut();
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP));
+    }
+    Ok(res)
 }

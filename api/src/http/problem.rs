@@ -51,6 +51,8 @@ impl Error {
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             },
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +74,8 @@ impl Error {
             Error::Catalog(catalog::Error::Unknown { .. }) | Error::NotFound { .. } => "not-found",
             Error::Catalog(_) => "invalid-value",
             Error::Conflict(_) => "conflict",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
             Error::PreconditionFailed(_) => "precondition-failed",
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::Pool(_) | Error::Connect(..) => "unavailable",
@@ -134,8 +138,14 @@ impl ResponseError for Error {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        HttpResponse::build(status)
-            .content_type(PROBLEM_JSON)
-            .json(self.problem())
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: tell the client which scheme to authenticate with.
+            response.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"platform-catalog\"",
+            ));
+        }
+        response.content_type(PROBLEM_JSON).json(self.problem())
     }
 }

@@ -19,6 +19,7 @@ pub mod releases;
 mod render;
 pub mod rollback;
 pub mod tiers;
+pub mod tokens;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

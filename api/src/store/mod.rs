@@ -7,8 +7,11 @@ use diesel::prelude::*;
 
 use crate::db::models::{
     ArtifactTagRow, AssignmentRow, AuditRow, CatalogRevisionRow, ClusterRevisionRow, ClusterRow, NewAuditRow,
+    NewTokenRow, TokenRow,
 };
-use crate::db::schema::{artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters};
+use crate::db::schema::{
+    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
+};
 use crate::db::DbConnection;
 
 pub type Result<T> = std::result::Result<T, diesel::result::Error>;
@@ -273,4 +276,49 @@ pub fn expired_overrides(
     q.order((assignments::cluster, assignments::component))
         .select(AssignmentRow::as_select())
         .load(conn)
+}
+
+pub fn tokens(conn: &mut DbConnection) -> Result<Vec<TokenRow>> {
+    api_tokens::table
+        .order(api_tokens::name)
+        .select(TokenRow::as_select())
+        .load(conn)
+}
+
+pub fn token_count(conn: &mut DbConnection) -> Result<i64> {
+    api_tokens::table.count().get_result(conn)
+}
+
+pub fn token_by_token_id(conn: &mut DbConnection, token_id: &str) -> Result<Option<TokenRow>> {
+    api_tokens::table
+        .filter(api_tokens::token_id.eq(token_id))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn token_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<TokenRow>> {
+    api_tokens::table
+        .filter(api_tokens::name.eq(name))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_token(conn: &mut DbConnection, row: &NewTokenRow) -> Result<()> {
+    diesel::insert_into(api_tokens::table)
+        .values(row.clone())
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete_token(conn: &mut DbConnection, name: &str) -> Result<usize> {
+    diesel::delete(api_tokens::table.filter(api_tokens::name.eq(name))).execute(conn)
+}
+
+pub fn touch_token(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> Result<()> {
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::last_used_at.eq(Some(at)))
+        .execute(conn)
+        .map(drop)
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use platform_catalog::service::tokens::{NewToken, Role};
 use platform_catalog::service::{self, AppState, Caller};
 use serde_json::Value;
 
@@ -73,6 +74,8 @@ fn database(backend: Backend) -> (Database, String) {
 pub struct TestApp {
     pub base: String,
     pub state: Arc<AppState>,
+    /// The admin token every request carries unless it says otherwise.
+    pub token: String,
     agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     _db: Database,
@@ -97,6 +100,19 @@ impl Reply {
     }
 }
 
+/// Issues a token through the service layer, as `platform-catalog token create` does.
+pub fn issue(state: &AppState, name: &str, role: Role, cluster: Option<&str>) -> String {
+    let new = NewToken {
+        name: name.into(),
+        role,
+        cluster: cluster.map(str::to_owned),
+        expires_at: None,
+    };
+    service::tokens::create(state, &system(), new)
+        .expect("a test token can be issued")
+        .1
+}
+
 fn system() -> Caller {
     Caller {
         actor: "test".into(),
@@ -107,6 +123,11 @@ fn system() -> Caller {
 impl TestApp {
     /// A service over an empty database.
     pub fn empty(backend: Backend) -> TestApp {
+        TestApp::with_settings(backend, platform_catalog::server::Settings::default())
+    }
+
+    /// A service over an empty database, with these server settings.
+    pub fn with_settings(backend: Backend, settings: platform_catalog::server::Settings) -> TestApp {
         let (db, url) = database(backend);
         let state = platform_catalog::server::open(&url, 4).expect("the service opens its database");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -115,16 +136,19 @@ impl TestApp {
         let server_state = state.clone();
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = platform_catalog::server::run(listener, server_state).expect("the server starts");
+                let server =
+                    platform_catalog::server::run(listener, server_state, settings).expect("the server starts");
                 tx.send(server.handle()).expect("the test waits for the handle");
                 server.await
             })
         });
         let handle = rx.recv().expect("the server reports its handle");
         let config = ureq::Agent::config_builder().http_status_as_error(false).build();
+        let token = issue(&state, "test-admin", Role::Admin, None);
         TestApp {
             base,
             state,
+            token,
             agent: ureq::Agent::new_with_config(config),
             handle,
             _db: db,
@@ -150,7 +174,31 @@ impl TestApp {
         app
     }
 
+    /// Issues a token through the service layer and returns its text.
+    pub fn issue(&self, name: &str, role: Role, cluster: Option<&str>) -> String {
+        issue(&self.state, name, role, cluster)
+    }
+
+    /// A request carrying the admin token (unless `headers` sets `Authorization`).
     pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let bearer = format!("Bearer {}", self.token);
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            all.push(("authorization", &bearer));
+        }
+        self.send(method, path, body, &all)
+    }
+
+    /// A request carrying `token`, or no token at all.
+    pub fn request_as(&self, token: Option<&str>, method: &str, path: &str, body: Option<&str>) -> Reply {
+        match token {
+            Some(t) => self.send(method, path, body, &[("authorization", &format!("Bearer {t}"))]),
+            None => self.send(method, path, body, &[]),
+        }
+    }
+
+    /// Exactly these headers, no token added.
+    pub fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let url = format!("{}{path}", self.base);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         if body.is_some() {

@@ -1,0 +1,96 @@
+//! `/api/v1/tokens`: issuing, listing and revoking API tokens (admin only).
+
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::{NaiveDateTime, SecondsFormat, Utc};
+
+use super::dto::{TokenCreatedDto, TokenDto, TokenInput};
+use super::extract::{caller, Body};
+use super::problem::Problem;
+use super::{blocking, Shared};
+use crate::error::Error;
+use crate::service::tokens::{self, NewToken, Role, Token};
+
+fn ts(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl From<&Token> for TokenDto {
+    fn from(t: &Token) -> Self {
+        TokenDto {
+            name: t.name.clone(),
+            role: t.role.as_str().to_owned(),
+            cluster: t.cluster.clone(),
+            created_by: t.created_by.clone(),
+            created_at: ts(t.created_at),
+            expires_at: t.expires_at.map(ts),
+            last_used_at: t.last_used_at.map(ts),
+        }
+    }
+}
+
+impl TryFrom<TokenInput> for NewToken {
+    type Error = Error;
+
+    fn try_from(input: TokenInput) -> Result<NewToken, Error> {
+        let role = Role::parse(&input.role)
+            .ok_or_else(|| Error::field("$.role", "the role is one of admin, operator, viewer, cluster"))?;
+        let expires_at = match input.expires.as_deref() {
+            None => None,
+            Some(text) => {
+                Some(Utc::now().naive_utc() + tokens::parse_duration(text).map_err(|m| Error::field("$.expires", m))?)
+            }
+        };
+        Ok(NewToken {
+            name: input.name,
+            role,
+            cluster: input.cluster,
+            expires_at,
+        })
+    }
+}
+
+/// List the tokens: name, role, cluster and dates; never a secret.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = [TokenDto])))]
+#[get("/tokens")]
+pub async fn list_tokens(state: Shared) -> Result<HttpResponse, Error> {
+    let list = blocking(move || tokens::list(&state)).await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(TokenDto::from).collect::<Vec<_>>()))
+}
+
+/// Issue a token. The response is the only time its secret is shown; only a hash is stored.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = TokenInput,
+    responses((status = 201, body = TokenCreatedDto), (status = 400, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+#[post("/tokens")]
+pub async fn create_token(state: Shared, req: HttpRequest, body: Body<TokenInput>) -> Result<HttpResponse, Error> {
+    let (caller, new) = (caller(&req), NewToken::try_from(body.0)?);
+    let (token, secret) = blocking(move || tokens::create(&state, &caller, new)).await?;
+    let dto = TokenCreatedDto {
+        token: secret,
+        info: TokenDto::from(&token),
+    };
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(dto))
+}
+
+/// Revoke a token: the next request that carries it is refused with 401.
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "Token name")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = Problem)))]
+#[delete("/tokens/{name}")]
+pub async fn revoke_token(state: Shared, req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, Error> {
+    let caller = caller(&req);
+    blocking(move || tokens::revoke(&state, &caller, &name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_tokens).service(create_token).service(revoke_token);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_tokens, create_token, revoke_token),
+    components(schemas(TokenDto, TokenCreatedDto, TokenInput))
+)]
+pub struct Doc;

@@ -1,0 +1,316 @@
+//! API tokens: issuing, checking and revoking them. Only a hash of each secret is stored.
+//!
+//! A token reads `pcat_<id>_<secret>`: `<id>` (12 hex characters) is public and finds the row,
+//! `<secret>` (32 random bytes as hex) is checked against the stored SHA-256 in constant time.
+
+use chrono::{Duration, NaiveDateTime, Utc};
+
+use super::{AppState, Caller};
+use crate::db;
+use crate::db::models::{NewAuditRow, NewTokenRow, TokenRow};
+use crate::error::Error;
+use crate::store::{self, effective::sha256_hex};
+
+const PREFIX: &str = "pcat_";
+const ID_BYTES: usize = 6;
+const SECRET_BYTES: usize = 32;
+
+/// How stale `last_used_at` may be before a request refreshes it: at most one write a minute
+/// per token, not one per request.
+const LAST_USE_GRANULARITY: Duration = Duration::seconds(60);
+
+/// What a token may do; see `http::access` for the routes each role reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Only its own cluster's render and inputs.
+    Cluster,
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Operator, Role::Viewer, Role::Cluster];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+            Role::Cluster => "cluster",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who an authenticated request acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    /// The cluster a `cluster` token belongs to.
+    pub cluster: Option<String>,
+}
+
+/// A token as the API and the CLI show it: never the secret, never the hash.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub name: String,
+    pub role: Role,
+    pub cluster: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl TryFrom<TokenRow> for Token {
+    type Error = Error;
+
+    fn try_from(row: TokenRow) -> Result<Token, Error> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| Error::Internal(format!("token {:?} has an unknown role {:?}", row.name, row.role)))?;
+        Ok(Token {
+            name: row.name,
+            role,
+            cluster: row.cluster,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+        })
+    }
+}
+
+/// A token to issue.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    pub cluster: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Equal-length byte strings compared without an early exit, so timing does not reveal how
+/// much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn random_hex(bytes: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("no randomness for a token: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Parses a duration like `30d`, `12h`, `90m`, `3600s` or `2w`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30d, 12h, 90m or 3600s"))?;
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => None,
+    };
+    match d {
+        Some(d) if n > 0 => Ok(d),
+        _ => Err(format!("{s:?} is not a positive duration like 30d, 12h, 90m or 3600s")),
+    }
+}
+
+fn check(new: &NewToken) -> Result<(), Error> {
+    let name_ok = !new.name.is_empty()
+        && new.name.len() <= 63
+        && new
+            .name
+            .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && new
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(Error::field(
+            "$.name",
+            "a token name is 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+        ));
+    }
+    match (new.role, &new.cluster) {
+        (Role::Cluster, None) => Err(Error::field("$.cluster", "a cluster token names its cluster")),
+        (Role::Cluster, Some(_)) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(Error::field("$.cluster", "only cluster tokens name a cluster")),
+    }
+}
+
+/// Issues a token; returns it as shown and the secret token text, which is never stored.
+pub fn create(state: &AppState, caller: &Caller, new: NewToken) -> Result<(Token, String), Error> {
+    check(&new)?;
+    let token_id = random_hex(ID_BYTES)?;
+    let secret = random_hex(SECRET_BYTES)?;
+    let now = Utc::now().naive_utc();
+    let row = NewTokenRow {
+        name: new.name.clone(),
+        token_id: token_id.clone(),
+        secret_sha256: sha256_hex(secret.as_bytes()),
+        role: new.role.as_str().to_owned(),
+        cluster: new.cluster.clone(),
+        created_by: caller.actor.clone(),
+        created_at: now,
+        expires_at: new.expires_at,
+    };
+    let token = Token {
+        name: new.name,
+        role: new.role,
+        cluster: new.cluster,
+        created_by: caller.actor.clone(),
+        created_at: now,
+        expires_at: new.expires_at,
+        last_used_at: None,
+    };
+    let mut conn = state.conn()?;
+    db::write_transaction(&mut conn, |conn| {
+        if store::token_by_name(conn, &row.name)?.is_some() {
+            return Err(Error::Conflict(format!("a token named {:?} exists already", row.name)));
+        }
+        store::insert_token(conn, &row)?;
+        store::insert_audit(conn, &audit_row(caller, "token.create", &token, now))?;
+        Ok(())
+    })?;
+    Ok((token, format!("{PREFIX}{token_id}_{secret}")))
+}
+
+/// The audit entry for a token change: what the token list shows, nothing secret.
+fn audit_row(caller: &Caller, action: &str, token: &Token, at: NaiveDateTime) -> NewAuditRow {
+    let shown = serde_json::json!({
+        "name": token.name,
+        "role": token.role.as_str(),
+        "cluster": token.cluster,
+        "expires_at": token.expires_at.map(|t| t.and_utc().to_rfc3339()),
+    })
+    .to_string();
+    let (before, after) = match action {
+        "token.revoke" => (Some(shown), None),
+        _ => (None, Some(shown)),
+    };
+    NewAuditRow {
+        at,
+        actor: caller.actor.clone(),
+        action: action.to_owned(),
+        target: format!("token/{}", token.name),
+        before,
+        after,
+        request_id: caller.request_id.clone(),
+    }
+}
+
+pub fn list(state: &AppState) -> Result<Vec<Token>, Error> {
+    let mut conn = state.conn()?;
+    store::tokens(&mut conn)?.into_iter().map(Token::try_from).collect()
+}
+
+/// Deletes a token; the next request that carries it is refused.
+pub fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error> {
+    let mut conn = state.conn()?;
+    db::write_transaction(&mut conn, |conn| {
+        let row = store::token_by_name(conn, name)?.ok_or_else(|| Error::NotFound {
+            kind: "token",
+            name: name.to_owned(),
+        })?;
+        let token = Token::try_from(row)?;
+        store::delete_token(conn, name)?;
+        store::insert_audit(conn, &audit_row(caller, "token.revoke", &token, Utc::now().naive_utc()))?;
+        Ok(())
+    })
+}
+
+/// Who `presented` (an `Authorization: Bearer` value) is, or `None` for an unknown, malformed,
+/// expired or revoked token.
+pub fn authenticate(state: &AppState, presented: &str) -> Result<Option<Principal>, Error> {
+    let Some((token_id, secret)) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')) else {
+        return Ok(None);
+    };
+    if token_id.len() != ID_BYTES * 2 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let mut conn = state.conn()?;
+    let Some(row) = store::token_by_token_id(&mut conn, token_id)? else {
+        return Ok(None);
+    };
+    if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), row.secret_sha256.as_bytes()) {
+        return Ok(None);
+    }
+    let now = Utc::now().naive_utc();
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    if row.last_used_at.is_none_or(|at| now - at >= LAST_USE_GRANULARITY) {
+        // Bookkeeping only: a failure to record it must not refuse the request.
+        if let Err(e) = store::touch_token(&mut conn, row.id, now) {
+            tracing::warn!(token = %row.name, error = %e, "cannot record the token's last use");
+        }
+    }
+    let token = Token::try_from(row)?;
+    Ok(Some(Principal {
+        name: token.name,
+        role: token.role,
+        cluster: token.cluster,
+    }))
+}
+
+/// On a first start (no tokens at all) issues the `admin` token; returns its text to show once.
+pub fn first_admin(state: &AppState) -> Result<Option<String>, Error> {
+    let mut conn = state.conn()?;
+    if store::token_count(&mut conn)? > 0 {
+        return Ok(None);
+    }
+    drop(conn);
+    let caller = Caller {
+        actor: "platform-catalog".into(),
+        request_id: "first-start".into(),
+    };
+    let new = NewToken {
+        name: "admin".into(),
+        role: Role::Admin,
+        cluster: None,
+        expires_at: None,
+    };
+    match create(state, &caller, new) {
+        Ok((_, secret)) => Ok(Some(secret)),
+        // Another replica starting at the same moment issued it first.
+        Err(Error::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::days(30)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::minutes(90)));
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("d").is_err());
+    }
+}
