@@ -309,3 +309,40 @@ mod tests {
         assert!(!Access::Admin.allows(&who(Role::Operator, None), None));
     }
 }
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    /// The table and the document name the same operations (the docs page aside), so neither
+    /// can gain a route the other does not know.
+    #[test]
+    fn the_table_and_the_openapi_document_agree() {
+        let doc = crate::http::openapi();
+        let mut documented = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("PATCH", &item.patch),
+            ] {
+                if op.is_some() {
+                    assert!(
+                        required(method, path).is_some(),
+                        "{method} {path} is not in the access table"
+                    );
+                    documented.push((method, path.as_str()));
+                }
+            }
+        }
+        for (method, path, _) in TABLE {
+            let docs_page = path.starts_with("/docs") || path.starts_with("/api-docs");
+            assert!(
+                docs_page || documented.contains(&(*method, *path)),
+                "{method} {path} is in the access table but not in the document"
+            );
+        }
+    }
+}
