@@ -429,8 +429,13 @@ struct Served {
 
 impl Served {
     fn start(db: &str) -> (Served, String) {
+        Served::start_with(db, &[])
+    }
+
+    fn start_with(db: &str, extra: &[&str]) -> (Served, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_platform-catalog"))
             .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -534,4 +539,17 @@ fn the_first_start_prints_an_admin_token_once_and_stores_only_its_hash() {
     assert_eq!(get(&base, "/api/v1/clusters", Some(&token)), 200);
     let log = served.stop();
     assert!(!log.contains("TOKEN="), "{log}");
+}
+
+#[test]
+fn auth_none_warns_at_every_start_and_issues_no_token() {
+    let dir = Scratch::new();
+    let db = dir.path().join("catalog.db").display().to_string();
+    for _ in 0..2 {
+        let (served, base) = Served::start_with(&db, &["--auth", "none"]);
+        assert_eq!(get(&base, "/api/v1/tokens", None), 200);
+        let log = served.stop();
+        assert!(log.contains("authentication is OFF"), "{log}");
+        assert!(!log.contains("TOKEN="), "{log}");
+    }
 }
