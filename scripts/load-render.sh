@@ -38,6 +38,9 @@ clusters:
 CLUSTERS
 
 cargo build --release --quiet
+# Flux on a cluster reads its render with a cluster token; the load does the same.
+token=$(target/release/platform-catalog token create --database-url "$database_url" \
+    --name "load-$(date +%s)" --role cluster --cluster prod-load-1 2>/dev/null)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 RUST_LOG=warn target/release/platform-catalog serve --bind "127.0.0.1:$port" --database-url "$database_url" \
     --catalog "$work/components.yaml" --tags "$work/tags.yaml" --clusters "$work/clusters.yaml" &
@@ -45,6 +48,6 @@ server=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 
 url="http://127.0.0.1:$port/api/v1/clusters/prod-load-1/render"
-bytes=$(curl -sf "$url" | wc -c)
+bytes=$(curl -sf -H "Authorization: Bearer $token" "$url" | wc -c)
 echo "render: $bytes bytes, $components components"
-wrk --threads 2 --connections 32 --duration "${DURATION:-15s}" --latency "$url"
+wrk --threads 2 --connections 32 --duration "${DURATION:-15s}" --latency -H "Authorization: Bearer $token" "$url"

@@ -50,6 +50,7 @@ pub struct AppState {
     catalog: Mutex<Option<(i64, Arc<Catalog>)>>,
     pub renders: RenderCache,
     pub metrics: Metrics,
+    pub verified: tokens::VerifiedTokens,
 }
 
 impl AppState {
@@ -59,6 +60,7 @@ impl AppState {
             catalog: Mutex::new(None),
             renders: RenderCache::default(),
             metrics: Metrics::default(),
+            verified: tokens::VerifiedTokens::default(),
         }
     }
 

@@ -223,7 +223,9 @@ pub fn list(state: &AppState) -> Result<Vec<Token>, Error> {
 /// Deletes a token; the next request that carries it is refused.
 pub fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error> {
     let mut conn = state.conn()?;
-    db::write_transaction(&mut conn, |conn| {
+    // Forget verified tokens before and after: no request may pass on the revoked one.
+    state.verified.forget();
+    let revoked = db::write_transaction(&mut conn, |conn| {
         let row = store::token_by_name(conn, name)?.ok_or_else(|| Error::NotFound {
             kind: "token",
             name: name.to_owned(),
@@ -232,12 +234,67 @@ pub fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error
         store::delete_token(conn, name)?;
         store::insert_audit(conn, &audit_row(caller, "token.revoke", &token, Utc::now().naive_utc()))?;
         Ok(())
-    })
+    });
+    state.verified.forget();
+    revoked
+}
+
+/// How long a verified token is trusted without reading it again. Tokens issued or revoked by
+/// this process take effect at once (the memory is cleared); a revocation made through another
+/// replica takes effect within this long.
+const TRUST_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Tokens verified in the last [`TRUST_FOR`], keyed by the SHA-256 of the presented text (the
+/// secret itself is never kept), so a busy client is not a database query per request.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<String, Verified>>,
+}
+
+/// A verified principal, its token's expiry, and when it was verified.
+type Verified = (Principal, Option<NaiveDateTime>, std::time::Instant);
+
+impl VerifiedTokens {
+    /// The principal of a recently verified, unexpired token.
+    pub fn get(&self, presented: &str) -> Option<Principal> {
+        let entries = self.entries.lock().ok()?;
+        let (principal, expires_at, verified) = entries.get(&sha256_hex(presented.as_bytes()))?;
+        let live = verified.elapsed() < TRUST_FOR && expires_at.is_none_or(|at| at > Utc::now().naive_utc());
+        live.then(|| principal.clone())
+    }
+
+    fn remember(&self, presented: &str, principal: &Principal, expires_at: Option<NaiveDateTime>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= 10_000 {
+                entries.clear();
+            }
+            let key = sha256_hex(presented.as_bytes());
+            entries.insert(key, (principal.clone(), expires_at, std::time::Instant::now()));
+        }
+    }
+
+    /// Forgets every verified token: after any token is issued or revoked here.
+    pub fn forget(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
 }
 
 /// Who `presented` (an `Authorization: Bearer` value) is, or `None` for an unknown, malformed,
 /// expired or revoked token.
 pub fn authenticate(state: &AppState, presented: &str) -> Result<Option<Principal>, Error> {
+    if let Some(principal) = state.verified.get(presented) {
+        return Ok(Some(principal));
+    }
+    let found = authenticate_stored(state, presented)?;
+    if let Some((principal, expires_at)) = &found {
+        state.verified.remember(presented, principal, *expires_at);
+    }
+    Ok(found.map(|(p, _)| p))
+}
+
+fn authenticate_stored(state: &AppState, presented: &str) -> Result<Option<(Principal, Option<NaiveDateTime>)>, Error> {
     let Some((token_id, secret)) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')) else {
         return Ok(None);
     };
@@ -261,12 +318,16 @@ pub fn authenticate(state: &AppState, presented: &str) -> Result<Option<Principa
             tracing::warn!(token = %row.name, error = %e, "cannot record the token's last use");
         }
     }
+    let expires_at = row.expires_at;
     let token = Token::try_from(row)?;
-    Ok(Some(Principal {
-        name: token.name,
-        role: token.role,
-        cluster: token.cluster,
-    }))
+    Ok(Some((
+        Principal {
+            name: token.name,
+            role: token.role,
+            cluster: token.cluster,
+        },
+        expires_at,
+    )))
 }
 
 /// On a first start (no tokens at all) issues the `admin` token; returns its text to show once.
