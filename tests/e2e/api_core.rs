@@ -114,7 +114,7 @@ both!(
     |b: Backend| {
         let app = TestApp::with_fleet(b);
         let clusters = app.get("/api/v1/clusters?tier=prod").json();
-        let names: Vec<&str> = clusters
+        let names: Vec<&str> = clusters["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -295,3 +295,28 @@ both!(
         assert_eq!(sweeper.sweep(&app.state).unwrap(), 0, "each expiry is handled once");
     }
 );
+
+both!(clusters_list_a_page_at_a_time_in_name_order, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let mut names = Vec::new();
+    let mut path = "/api/v1/clusters?limit=3".to_owned();
+    loop {
+        let page = app.get(&path).json();
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/clusters?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["dev-eu-1", "prod-eu-1", "prod-us-1", "qa-eu-1"]);
+    let bad = app.get("/api/v1/clusters?cursor=zz");
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.json()["errors"][0]["path"], "cursor");
+    assert_eq!(app.get("/api/v1/clusters?limit=0").json()["errors"][0]["path"], "limit");
+});

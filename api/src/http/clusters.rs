@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, PlanDto};
+use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, Page, PlanDto};
 use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
+use super::paging;
 use super::problem::Problem;
 use super::{blocking, etag_of, respond_write, Shared};
 use crate::db::models::{AssignmentRow, ClusterRow};
@@ -92,11 +93,15 @@ pub struct ClusterQuery {
     label: Option<String>,
     /// Only clusters that run this component.
     component: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
-/// List clusters, in name order.
+/// List clusters, in name order, a page at a time.
 #[utoipa::path(get, path = "/api/v1/clusters", tag = "clusters", params(ClusterQuery),
-    responses((status = 200, body = [ClusterDto]), (status = 422, body = Problem)))]
+    responses((status = 200, body = Page<ClusterDto>), (status = 422, body = Problem)))]
 #[get("/clusters")]
 pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: ClusterQuery = query(&req)?;
@@ -108,14 +113,27 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
                 .ok_or_else(|| Error::field("label", "must be key=value"))?,
         ),
     };
+    let limit = paging::limit(q.limit.as_deref())? as usize;
+    let after = paging::decode_name_cursor("clusters", q.cursor.as_deref())?;
     let filter = ClusterFilter {
         tier: q.tier,
         label,
         component: q.component,
     };
     let rows = blocking(move || clusters::list(&state, &filter)).await?;
-    let dtos = rows.iter().map(ClusterDto::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(dtos))
+    let mut rest = rows
+        .iter()
+        .filter(|r| after.as_ref().is_none_or(|a| r.name.as_str() > a.as_str()));
+    let items = rest
+        .by_ref()
+        .take(limit)
+        .map(ClusterDto::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = match (rest.next(), items.last()) {
+        (Some(_), Some(last)) => Some(paging::encode_name_cursor("clusters", &last.name)),
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
 /// Register a cluster; it gets every enabled catalog component unless `components` says otherwise.

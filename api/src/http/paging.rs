@@ -30,6 +30,38 @@ pub fn encode_cursor(kind: &str, key: i64) -> String {
     format!("{kind}:{key}").bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A cursor for lists ordered by name: the last name shown.
+pub fn encode_name_cursor(kind: &str, name: &str) -> String {
+    format!("{kind}:{name}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name a name cursor carries; refused like [`decode_cursor`].
+pub fn decode_name_cursor(kind: &str, raw: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let refused = || {
+        Error::field(
+            "cursor",
+            "is not a cursor this list handed out; pass next_cursor from the previous page unchanged",
+        )
+    };
+    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 512 {
+        return Err(refused());
+    }
+    let bytes = (0..raw.len())
+        .step_by(2)
+        .map(|i| raw.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(refused)?;
+    let text = String::from_utf8(bytes).map_err(|_| refused())?;
+    let name = text
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .filter(|n| !n.is_empty());
+    name.map(|n| Some(n.to_owned())).ok_or_else(refused)
+}
+
 /// The key a cursor carries; a cursor this service did not hand out for `kind` is refused.
 pub fn decode_cursor(kind: &str, raw: Option<&str>) -> Result<Option<i64>, Error> {
     let Some(raw) = raw else {
