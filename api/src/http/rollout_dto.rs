@@ -47,7 +47,8 @@ pub struct WaveInput {
     /// Clusters changed per step; default: the whole wave at once.
     #[serde(default)]
     pub batch_size: Option<u32>,
-    /// Minimum time (`10m`, `2h`) after this wave's step before the next step may apply.
+    /// Minimum time (`10m`, `2h`) after each of this wave's steps before the next step (or the
+    /// completion) may apply.
     #[serde(default)]
     pub soak: Option<String>,
     /// Recorded; nothing reports failures yet, so it is not enforced.

@@ -21,6 +21,7 @@ pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Res
             let hint = if r.state == "paused" { "; resume it first" } else { "" };
             return Err(Error::Conflict(format!("rollout {id} is {}{hint}", r.state)));
         }
+        check_soak(ctx, &r)?;
         match r.steps.iter().find(|s| s.applied_at.is_none()) {
             Some(step) => apply_step(ctx, &r, step.index),
             None => complete(ctx, &r),
@@ -30,7 +31,6 @@ pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Res
 }
 
 fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
-    check_soak(ctx, r, index)?;
     let step = r
         .steps
         .iter()
@@ -70,9 +70,10 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The wave of the step before `index` may ask for a soak time after it was applied.
-fn check_soak(ctx: &Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
-    let Some(prev) = r.steps.iter().find(|s| s.index + 1 == index) else {
+/// The wave of the last applied step may ask for a soak time before the next step (or the
+/// completion) applies.
+fn check_soak(ctx: &Ctx<'_>, r: &Rollout) -> Result<(), Error> {
+    let Some(prev) = r.steps.iter().rev().find(|s| s.applied_at.is_some()) else {
         return Ok(());
     };
     let (Some(applied), Some(soak)) = (

@@ -29,7 +29,7 @@ pub struct Wave {
     pub clusters: Vec<String>,
     /// Clusters changed per step; `None` means the whole wave in one step.
     pub batch_size: Option<u32>,
-    /// Minimum time after this wave's last applied step before the next step.
+    /// Minimum time after each of this wave's steps before the next step (or completion).
     pub soak: Option<String>,
     pub max_failures: u32,
     pub approval: String,
