@@ -182,6 +182,20 @@ both!(a_paused_rollout_refuses_to_advance_until_resumed, |b: Backend| {
     register_v120(&app);
     let r = grafana_rollout(&app);
     let id = &r["id"];
+    let viewer = app.issue("viewer", platform_catalog::service::tokens::Role::Viewer, None);
+    let shown = app.request_as(Some(&viewer), "GET", &format!("/api/v1/rollouts/{id}"), None);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let denied = app.request_as(
+        Some(&viewer),
+        "POST",
+        &format!("/api/v1/rollouts/{id}/advance"),
+        Some("{}"),
+    );
+    assert_eq!(
+        denied.status, 403,
+        "viewers read rollouts but do not move them: {}",
+        denied.body
+    );
     let early = app.post(&format!("/api/v1/rollouts/{id}/pause"), &json!({}));
     assert_eq!(early.status, 409, "a planned rollout is not running: {}", early.body);
     act(&app, id, "advance");
@@ -194,6 +208,13 @@ both!(a_paused_rollout_refuses_to_advance_until_resumed, |b: Backend| {
         refused.body
     );
     assert_eq!(effective_tag(&app, "qa-eu-1", "grafana").1, "override");
+    // A catalog change re-resolves every cluster at once; the applied step's pin stays on top.
+    let patched = app.patch("/api/v1/components/prometheus", &json!({"interval": "15m"}));
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        effective_tag(&app, "dev-eu-1", "grafana"),
+        ("v1.2.0".into(), "rollout".into())
+    );
     assert_eq!(act(&app, id, "resume")["rollout"]["state"], "running");
     let out = act(&app, id, "advance");
     assert_eq!(out["rollout"]["steps_applied"], 2);
