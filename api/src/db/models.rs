@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
+    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters, rollout_pins,
+    rollout_steps, rollouts,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -123,4 +124,62 @@ pub struct NewTokenRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
+}
+
+/// A rollout as stored; `component_paths` and `waves` are JSON (see the migration).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rollouts)]
+pub struct RolloutRow {
+    pub id: i64,
+    pub kind: String,
+    pub artifact: String,
+    pub component: Option<String>,
+    pub oci_tag: String,
+    pub component_paths: String,
+    pub waves: String,
+    pub state: String,
+    pub current_step: i64,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = rollouts)]
+pub struct NewRolloutRow {
+    pub kind: String,
+    pub artifact: String,
+    pub component: Option<String>,
+    pub oci_tag: String,
+    pub component_paths: String,
+    pub waves: String,
+    pub state: String,
+    pub current_step: i64,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub reason: Option<String>,
+}
+
+/// One step of a rollout; `clusters` is JSON: each cluster with from/to per component.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rollout_steps)]
+pub struct RolloutStepRow {
+    pub rollout: i64,
+    pub step_index: i64,
+    pub wave: i64,
+    pub clusters: String,
+    pub applied_at: Option<NaiveDateTime>,
+}
+
+/// What an applied step sets for one component on one cluster.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rollout_pins)]
+pub struct RolloutPinRow {
+    pub rollout: i64,
+    pub cluster: String,
+    pub component: String,
+    pub oci_tag: Option<String>,
+    pub component_path: Option<String>,
 }

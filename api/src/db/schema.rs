@@ -97,6 +97,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rollouts (id) {
+        id -> BigInt,
+        kind -> Text,
+        artifact -> Text,
+        component -> Nullable<Text>,
+        oci_tag -> Text,
+        component_paths -> Text,
+        waves -> Text,
+        state -> Text,
+        current_step -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rollout_steps (rollout, step_index) {
+        rollout -> BigInt,
+        step_index -> BigInt,
+        wave -> BigInt,
+        clusters -> Text,
+        applied_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rollout_pins (cluster, component) {
+        rollout -> BigInt,
+        cluster -> Text,
+        component -> Text,
+        oci_tag -> Nullable<Text>,
+        component_path -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -107,4 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cluster_revisions,
     audit_log,
     api_tokens,
+    rollouts,
+    rollout_steps,
+    rollout_pins,
 );

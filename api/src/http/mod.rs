@@ -15,6 +15,8 @@ pub mod problem;
 pub mod releases;
 pub mod render;
 pub mod revisions;
+pub mod rollout_dto;
+pub mod rollouts;
 pub mod tiers;
 pub mod tokens;
 
@@ -121,6 +123,7 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(releases::Doc::openapi())
         .merge_from(overrides::Doc::openapi())
         .merge_from(revisions::Doc::openapi())
+        .merge_from(rollouts::Doc::openapi())
         .merge_from(audit::Doc::openapi())
         .merge_from(tokens::Doc::openapi())
         .merge_from(health::Doc::openapi())
@@ -149,6 +152,7 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(releases::routes)
                     .configure(overrides::routes)
                     .configure(revisions::routes)
+                    .configure(rollouts::routes)
                     .configure(audit::routes)
                     .configure(tokens::routes),
             )

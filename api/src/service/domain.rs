@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use catalog::ids::{ComponentPath, Namespace};
-use catalog::resolve::{Assignment, Cluster};
+use catalog::resolve::{Assignment, Cluster, RolloutPin};
 use catalog::{ClusterName, ComponentId, OciTag, TierName};
 use chrono::{DateTime, Utc};
 
-use crate::db::models::{AssignmentRow, ClusterRow};
+use crate::db::models::{AssignmentRow, ClusterRow, RolloutPinRow};
 use crate::error::Error;
 
 fn stored<T>(what: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
@@ -57,6 +57,26 @@ impl TryFrom<&AssignmentRow> for Assignment {
             expires_at: row
                 .expires_at
                 .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)),
+        })
+    }
+}
+
+impl TryFrom<&RolloutPinRow> for RolloutPin {
+    type Error = Error;
+    fn try_from(row: &RolloutPinRow) -> Result<Self, Error> {
+        Ok(RolloutPin {
+            rollout: row.rollout.to_string(),
+            component: stored("rollout pin component", ComponentId::parse(&row.component))?,
+            oci_tag: row
+                .oci_tag
+                .as_deref()
+                .map(|t| stored("rollout pin tag", OciTag::parse(t)))
+                .transpose()?,
+            component_path: row
+                .component_path
+                .as_deref()
+                .map(|p| stored("rollout pin path", ComponentPath::parse(p)))
+                .transpose()?,
         })
     }
 }

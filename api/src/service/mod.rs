@@ -18,6 +18,7 @@ mod plan;
 pub mod releases;
 mod render;
 pub mod rollback;
+pub mod rollouts;
 pub mod tiers;
 pub mod tokens;
 

@@ -4,7 +4,7 @@ use catalog::resolve::{stale_overrides, Assignment, Cluster};
 use catalog::Catalog;
 use serde_json::json;
 
-use super::{AppState, Caller, Outcome};
+use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::AssignmentRow;
 use crate::db::DbConnection;
 use crate::error::Error;
@@ -45,6 +45,14 @@ pub fn collapse(
     dry_run: bool,
 ) -> Result<Outcome<Vec<StaleOverride>>, Error> {
     state.write(caller, dry_run, "stale overrides collapsed", |ctx| {
+        collapse_in(ctx, filter)
+    })
+}
+
+/// Collapses, inside a write, every stale override the filter selects against the catalog as
+/// the write sees it (so a write that moved a default collapses what that made stale).
+pub fn collapse_in(ctx: &mut Ctx<'_>, filter: &OverrideFilter) -> Result<Vec<StaleOverride>, Error> {
+    {
         let catalog = ctx.catalog().clone();
         check_filter(ctx.conn, &catalog, filter, "$.")?;
         let found = find(ctx.conn, &catalog, filter)?;
@@ -72,7 +80,7 @@ pub fn collapse(
             );
         }
         Ok(found.into_iter().map(|(s, _)| s).collect())
-    })
+    }
 }
 
 /// A filter naming a cluster or component that does not exist is refused: a typo would

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use catalog::resolve::{resolve, Assignment, Cluster};
+use catalog::resolve::{resolve, Assignment, Cluster, RolloutPin};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::store::{self, effective::EffectiveRecord};
 
 /// The build and path a component runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TagPath {
     pub oci_tag: String,
     pub component_path: String,
@@ -92,6 +92,7 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         }
     };
     let mut assignments: BTreeMap<String, Vec<Assignment>> = BTreeMap::new();
+    let mut pins: BTreeMap<String, Vec<RolloutPin>> = BTreeMap::new();
     let all = matches!(ctx.touched, Touched::All);
     if all {
         for row in store::all_assignments(ctx.conn)? {
@@ -99,6 +100,9 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
                 .entry(row.cluster.clone())
                 .or_default()
                 .push((&row).try_into()?);
+        }
+        for row in store::rollouts::all_pins(ctx.conn)? {
+            pins.entry(row.cluster.clone()).or_default().push((&row).try_into()?);
         }
     }
     let now = DateTime::<Utc>::from_naive_utc_and_offset(ctx.now, Utc);
@@ -117,7 +121,18 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
                 .map(Assignment::try_from)
                 .collect::<Result<_, _>>()?,
         };
-        let config = resolve(ctx.catalog(), &cluster, &mine, &[], now).map_err(|e| match e {
+        // Rollout pins sit on top of everything else and change nothing underneath, so deleting
+        // a rollout's pins (its abort) resolves each cluster exactly as before the rollout —
+        // the same record, hence a byte-equal render but for the revision — unless something
+        // else changed meanwhile, which then shows as it would have without the rollout.
+        let my_pins = match all {
+            true => pins.remove(&row.name).unwrap_or_default(),
+            false => store::rollouts::pins_of_cluster(ctx.conn, &row.name)?
+                .iter()
+                .map(RolloutPin::try_from)
+                .collect::<Result<_, _>>()?,
+        };
+        let config = resolve(ctx.catalog(), &cluster, &mine, &my_pins, now).map_err(|e| match e {
             catalog::Error::Unknown { kind: "tier", name, .. } => Error::Conflict(format!(
                 "cluster {} is in tier {name:?}, which the catalog would no longer have",
                 row.name

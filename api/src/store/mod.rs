@@ -1,6 +1,7 @@
 //! Queries over either backend, in terms of rows. One function per question; no business rules.
 
 pub mod effective;
+pub mod rollouts;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -115,6 +116,7 @@ pub fn set_cluster_revision(conn: &mut DbConnection, name: &str, revision: i64, 
 }
 
 pub fn delete_cluster(conn: &mut DbConnection, name: &str) -> Result<()> {
+    rollouts::delete_pins_of_cluster(conn, name)?;
     diesel::delete(assignments::table.filter(assignments::cluster.eq(name))).execute(conn)?;
     diesel::delete(clusters::table.find(name)).execute(conn).map(drop)
 }

@@ -1,0 +1,223 @@
+//! Wire types of `/api/v1/rollouts`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::dto::{ClusterChangeDto, ComponentChangeDto, TagPathDto};
+use crate::service::rollouts::{Rollout, RolloutSpec, StepComponent, WaveSpec};
+use crate::service::ClusterChange;
+
+/// A rollout to plan: exactly one of `component` or `release`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutInput {
+    /// One catalog component: its own tag (and path) moves.
+    #[serde(default)]
+    pub component: Option<String>,
+    /// An artifact id: every component following its default tag moves, then the default.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The build to roll out; every target cluster's tier policy must allow it.
+    pub oci_tag: String,
+    /// New version directories, per moved component.
+    #[serde(default)]
+    pub component_paths: BTreeMap<String, String>,
+    /// Absent: one canary cluster of the lowest tier, then each tier in order, the last tier
+    /// (prod) in batches of 10%.
+    #[serde(default)]
+    pub waves: Option<Vec<WaveInput>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A wave: the clusters every given selector matches, among those no earlier wave took.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaveInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// Clusters changed per step; default: the whole wave at once.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Minimum time (`10m`, `2h`) after each of this wave's steps before the next step (or the
+    /// completion) may apply.
+    #[serde(default)]
+    pub soak: Option<String>,
+    /// Recorded; nothing reports failures yet, so it is not enforced.
+    #[serde(default)]
+    pub max_failures: Option<u32>,
+    /// `manual` (default). `auto` is refused until a rollout runner exists.
+    #[serde(default)]
+    pub approval: Option<String>,
+}
+
+impl From<RolloutInput> for RolloutSpec {
+    fn from(i: RolloutInput) -> Self {
+        RolloutSpec {
+            component: i.component,
+            release: i.release,
+            oci_tag: i.oci_tag,
+            component_paths: i.component_paths,
+            waves: i.waves.map(|w| {
+                w.into_iter()
+                    .map(|w| WaveSpec {
+                        name: w.name,
+                        tiers: w.tiers,
+                        labels: w.labels,
+                        clusters: w.clusters,
+                        batch_size: w.batch_size,
+                        soak: w.soak,
+                        max_failures: w.max_failures,
+                        approval: w.approval,
+                    })
+                    .collect()
+            }),
+            reason: i.reason,
+        }
+    }
+}
+
+/// A rollout and its progress.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RolloutDto {
+    pub id: i64,
+    /// `component` or `release`.
+    pub kind: String,
+    pub artifact: String,
+    pub component: Option<String>,
+    pub oci_tag: String,
+    /// Each moved component and its new path (`null`: the path stays).
+    pub component_paths: BTreeMap<String, Option<String>>,
+    /// `planned`, `running`, `paused`, `completed` or `aborted`.
+    pub state: String,
+    pub steps_applied: i64,
+    pub steps_total: usize,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub reason: Option<String>,
+    pub waves: Vec<WaveDto>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WaveDto {
+    pub name: String,
+    pub tiers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub clusters: Vec<String>,
+    pub batch_size: Option<u32>,
+    pub soak: Option<String>,
+    pub max_failures: u32,
+    pub approval: String,
+    pub steps: Vec<StepDto>,
+}
+
+/// One step: its clusters with from/to per component (as planned), and when it was applied.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepDto {
+    pub index: i64,
+    pub applied_at: Option<String>,
+    pub clusters: Vec<StepClusterDto>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepClusterDto {
+    pub cluster: String,
+    pub components: Vec<ComponentChangeDto>,
+}
+
+/// What a rollout action did (on a dry run, would do): the rollout after it, and the clusters
+/// whose effective config changed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RolloutActionDto {
+    pub dry_run: bool,
+    pub rollout: RolloutDto,
+    pub changes: Vec<ClusterChangeDto>,
+}
+
+fn time(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn change(c: &StepComponent) -> ComponentChangeDto {
+    let tp = |t: &crate::service::TagPath| TagPathDto {
+        oci_tag: t.oci_tag.clone(),
+        component_path: t.component_path.clone(),
+    };
+    ComponentChangeDto {
+        component: c.component.clone(),
+        from: c.from.as_ref().map(tp),
+        to: Some(tp(&c.to)),
+    }
+}
+
+impl From<&Rollout> for RolloutDto {
+    fn from(r: &Rollout) -> Self {
+        let waves = r
+            .waves
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WaveDto {
+                name: w.name.clone(),
+                tiers: w.tiers.clone(),
+                labels: w.labels.clone(),
+                clusters: w.clusters.clone(),
+                batch_size: w.batch_size,
+                soak: w.soak.clone(),
+                max_failures: w.max_failures,
+                approval: w.approval.clone(),
+                steps: r
+                    .steps
+                    .iter()
+                    .filter(|s| s.wave == i as i64)
+                    .map(|s| StepDto {
+                        index: s.index,
+                        applied_at: s.applied_at.map(time),
+                        clusters: s
+                            .clusters
+                            .iter()
+                            .map(|c| StepClusterDto {
+                                cluster: c.cluster.clone(),
+                                components: c.components.iter().map(change).collect(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        RolloutDto {
+            id: r.id,
+            kind: r.kind.clone(),
+            artifact: r.artifact.clone(),
+            component: r.component.clone(),
+            oci_tag: r.oci_tag.clone(),
+            component_paths: r.component_paths.clone(),
+            state: r.state.clone(),
+            steps_applied: r.steps_applied,
+            steps_total: r.steps.len(),
+            created_by: r.created_by.clone(),
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+            reason: r.reason.clone(),
+            waves,
+        }
+    }
+}
+
+impl RolloutActionDto {
+    pub fn new(dry_run: bool, rollout: &Rollout, changes: &[ClusterChange]) -> Self {
+        RolloutActionDto {
+            dry_run,
+            rollout: rollout.into(),
+            changes: changes.iter().map(Into::into).collect(),
+        }
+    }
+}

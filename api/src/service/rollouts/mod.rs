@@ -1,0 +1,402 @@
+//! Rollouts: a tag (and paths) of one component or a whole release, moved across the fleet
+//! in waves of steps (DESIGN.md §2, §5).
+//!
+//! The plan is fixed when the rollout is created: every step's clusters, with from/to per
+//! component, are stored. An applied step leaves rollout pins, which resolution puts above
+//! everything else; completion moves the catalog default and drops the pins, abort just drops
+//! them. Step actions live in [`steps`], wave planning in [`waves`].
+
+mod steps;
+pub mod waves;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use catalog::{Artifact, ComponentPath, OciTag, PolicyRule};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, Caller, Ctx, Outcome, TagPath};
+use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
+use crate::error::Error;
+use crate::store::{self, effective::EffectiveRecord, rollouts as db};
+pub use steps::{abort, advance, pause, resume};
+use waves::{Target, Wave};
+
+/// States in which a rollout holds (or will hold) its clusters and components.
+pub const ACTIVE: [&str; 3] = ["planned", "running", "paused"];
+
+/// A rollout as a caller asks for it, before checks.
+#[derive(Clone, Debug, Default)]
+pub struct RolloutSpec {
+    pub component: Option<String>,
+    /// An artifact id: every component following its default tag moves.
+    pub release: Option<String>,
+    pub oci_tag: String,
+    pub component_paths: BTreeMap<String, String>,
+    pub waves: Option<Vec<WaveSpec>>,
+    pub reason: Option<String>,
+}
+
+/// A wave as a caller asks for it; every selector given must match.
+#[derive(Clone, Debug, Default)]
+pub struct WaveSpec {
+    pub name: Option<String>,
+    pub tiers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub clusters: Vec<String>,
+    pub batch_size: Option<u32>,
+    pub soak: Option<String>,
+    pub max_failures: Option<u32>,
+    pub approval: Option<String>,
+}
+
+/// One component's planned change on one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepComponent {
+    pub component: String,
+    pub from: Option<TagPath>,
+    pub to: TagPath,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepCluster {
+    pub cluster: String,
+    pub components: Vec<StepComponent>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub index: i64,
+    pub wave: i64,
+    pub clusters: Vec<StepCluster>,
+    pub applied_at: Option<NaiveDateTime>,
+}
+
+/// A rollout with its waves and steps, as stored.
+#[derive(Clone, Debug)]
+pub struct Rollout {
+    pub id: i64,
+    pub kind: String,
+    pub artifact: String,
+    pub component: Option<String>,
+    pub oci_tag: String,
+    /// Each component the rollout moves -> its new path, `None` to keep the path.
+    pub component_paths: BTreeMap<String, Option<String>>,
+    pub state: String,
+    pub steps_applied: i64,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub reason: Option<String>,
+    pub waves: Vec<Wave>,
+    pub steps: Vec<Step>,
+}
+
+fn internal(what: &str, e: serde_json::Error) -> Error {
+    Error::Internal(format!("a stored rollout's {what} is not readable: {e}"))
+}
+
+/// Reads a rollout and its steps; 404 when there is none.
+pub fn load(conn: &mut crate::db::DbConnection, id: i64) -> Result<Rollout, Error> {
+    let row = db::get(conn, id)?.ok_or(Error::NotFound {
+        kind: "rollout",
+        name: id.to_string(),
+    })?;
+    let steps = db::steps(conn, id)?;
+    view(row, steps)
+}
+
+fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
+    let steps = steps
+        .into_iter()
+        .map(|s| {
+            Ok(Step {
+                index: s.step_index,
+                wave: s.wave,
+                clusters: serde_json::from_str(&s.clusters).map_err(|e| internal("step", e))?,
+                applied_at: s.applied_at,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(Rollout {
+        id: row.id,
+        kind: row.kind,
+        artifact: row.artifact,
+        component: row.component,
+        oci_tag: row.oci_tag,
+        component_paths: serde_json::from_str(&row.component_paths).map_err(|e| internal("paths", e))?,
+        state: row.state,
+        steps_applied: row.current_step,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        reason: row.reason,
+        waves: serde_json::from_str(&row.waves).map_err(|e| internal("waves", e))?,
+        steps,
+    })
+}
+
+/// Every rollout, newest first.
+pub fn list(state: &AppState) -> Result<Vec<Rollout>, Error> {
+    let mut conn = state.conn()?;
+    let rows = db::all(&mut conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let steps = db::steps(&mut conn, row.id)?;
+            view(row, steps)
+        })
+        .collect()
+}
+
+pub fn get(state: &AppState, id: i64) -> Result<Rollout, Error> {
+    let mut conn = state.conn()?;
+    load(&mut conn, id)
+}
+
+/// Plans and stores a rollout in state `planned`; nothing changes on any cluster yet.
+pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
+    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
+    let kind = match (&spec.component, &spec.release) {
+        (Some(_), None) => "component",
+        (None, Some(_)) => "release",
+        _ => {
+            return Err(Error::field(
+                "$",
+                "name exactly one of `component` (one component) or `release` (an artifact)",
+            ))
+        }
+    };
+    let mut paths: BTreeMap<String, ComponentPath> = BTreeMap::new();
+    for (id, p) in &spec.component_paths {
+        let path =
+            ComponentPath::parse(p).map_err(|e| Error::field(format!("$.component_paths.{id}"), e.to_string()))?;
+        paths.insert(id.clone(), path);
+    }
+    state.write(caller, dry_run, "rollout planned", |ctx| {
+        let (artifact, components) = moved(ctx, &spec)?;
+        if let Some(id) = paths.keys().find(|id| !components.contains(*id)) {
+            return Err(Error::field(
+                format!("$.component_paths.{id}"),
+                format!("the rollout does not move {id}"),
+            ));
+        }
+        let targets = targets(ctx, &components, &tag, &paths)?;
+        if targets.is_empty() {
+            return Err(Error::field("$", "no enabled cluster runs what the rollout would move"));
+        }
+        check_policies(ctx, &artifact, &tag, &targets)?;
+        let known: BTreeSet<String> = store::clusters(ctx.conn)?.into_iter().map(|c| c.name).collect();
+        let planned: Vec<Target> = targets.iter().map(|(t, _)| t.clone()).collect();
+        let plan = waves::plan(ctx.catalog(), &planned, spec.waves.as_deref(), &known)?;
+        check_conflicts(ctx, &targets)?;
+        let component_paths: BTreeMap<&String, Option<&str>> = components
+            .iter()
+            .map(|c| (c, paths.get(c).map(ComponentPath::as_str)))
+            .collect();
+        let waves: Vec<&Wave> = plan.iter().map(|(w, _)| w).collect();
+        let json = |v: &dyn erased_json::Json| v.json();
+        let id = db::insert(
+            ctx.conn,
+            &NewRolloutRow {
+                kind: kind.into(),
+                artifact: artifact.id.to_string(),
+                component: spec.component.clone(),
+                oci_tag: tag.to_string(),
+                component_paths: json(&component_paths),
+                waves: json(&waves),
+                state: "planned".into(),
+                current_step: 0,
+                created_by: ctx.caller().actor.clone(),
+                created_at: ctx.now,
+                updated_at: ctx.now,
+                reason: spec.reason.clone(),
+            },
+        )?;
+        let by_name: BTreeMap<&str, &StepCluster> = targets.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
+        let mut index = 0;
+        for (wave, (_, steps)) in plan.iter().enumerate() {
+            for names in steps {
+                let clusters: Vec<&StepCluster> =
+                    names.iter().filter_map(|n| by_name.get(n.as_str()).copied()).collect();
+                db::insert_step(
+                    ctx.conn,
+                    &RolloutStepRow {
+                        rollout: id,
+                        step_index: index,
+                        wave: wave as i64,
+                        clusters: json(&clusters),
+                        applied_at: None,
+                    },
+                )?;
+                index += 1;
+            }
+        }
+        let rollout = load(ctx.conn, id)?;
+        ctx.audit(
+            "rollout.create",
+            &format!("rollout/{id}"),
+            None::<&()>,
+            Some(&summary(&rollout)),
+        );
+        Ok(rollout)
+    })
+}
+
+/// What the audit log keeps of a rollout.
+fn summary(r: &Rollout) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id, "kind": r.kind, "artifact": r.artifact, "component": r.component, "oci_tag": r.oci_tag,
+        "component_paths": r.component_paths, "state": r.state, "steps_applied": r.steps_applied,
+        "steps": r.steps.iter().map(|s| s.clusters.iter().map(|c| c.cluster.clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    })
+}
+
+/// The artifact and the components a rollout moves: the one component, or every component of
+/// the artifact that follows its default tag.
+fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String>), Error> {
+    let catalog = ctx.catalog();
+    if let Some(id) = &spec.component {
+        let c = catalog
+            .component(id)
+            .ok_or_else(|| Error::field("$.component", format!("unknown component {id:?}")))?;
+        return Ok((catalog.artifact_of(c).clone(), BTreeSet::from([id.clone()])));
+    }
+    let name = spec.release.as_deref().unwrap_or_default();
+    let artifact = catalog
+        .artifacts()
+        .iter()
+        .find(|a| a.id.as_str() == name)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<&str> = catalog.artifacts().iter().map(|a| a.id.as_str()).collect();
+            Error::field(
+                "$.release",
+                format!("unknown artifact {name:?} (known: {})", known.join(", ")),
+            )
+        })?;
+    let components: BTreeSet<String> = catalog
+        .components()
+        .iter()
+        .filter(|c| c.artifact == artifact.id && c.oci_tag.is_none())
+        .map(|c| c.id.to_string())
+        .collect();
+    if components.is_empty() {
+        return Err(Error::field(
+            "$.release",
+            format!("every component of {name} has its own tag; roll them out one by one"),
+        ));
+    }
+    Ok((artifact, components))
+}
+
+/// Every cluster whose current effective config runs a moved component, with from/to.
+fn targets(
+    ctx: &mut Ctx<'_>,
+    components: &BTreeSet<String>,
+    tag: &OciTag,
+    paths: &BTreeMap<String, ComponentPath>,
+) -> Result<Vec<(Target, StepCluster)>, Error> {
+    let mut out = Vec::new();
+    for row in store::clusters(ctx.conn)? {
+        let Some(latest) = store::latest_revision(ctx.conn, &row.name)? else {
+            continue;
+        };
+        let record = EffectiveRecord::decode(&latest.effective)?;
+        let changes: Vec<StepComponent> = record
+            .components
+            .iter()
+            .filter(|c| components.contains(&c.id))
+            .map(|c| StepComponent {
+                component: c.id.clone(),
+                from: Some(TagPath {
+                    oci_tag: c.oci_tag.clone(),
+                    component_path: c.component_path.clone(),
+                }),
+                to: TagPath {
+                    oci_tag: tag.to_string(),
+                    component_path: paths.get(&c.id).map_or(c.component_path.clone(), |p| p.to_string()),
+                },
+            })
+            .collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let labels = super::domain::labels_of(&row)?;
+        out.push((
+            Target {
+                name: row.name.clone(),
+                tier: row.tier.clone(),
+                labels,
+            },
+            StepCluster {
+                cluster: row.name,
+                components: changes,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The tier of every target must allow the tag, know it, and know its digest when it pins them.
+fn check_policies(
+    ctx: &mut Ctx<'_>,
+    artifact: &Artifact,
+    tag: &OciTag,
+    targets: &[(Target, StepCluster)],
+) -> Result<(), Error> {
+    let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
+    let tiers: BTreeSet<&str> = targets.iter().map(|(t, _)| t.tier.as_str()).collect();
+    for tier in ctx.catalog().tiers().iter().filter(|t| tiers.contains(t.name.as_str())) {
+        tier.policy.check_known(&tier.name, tag, row.is_some())?;
+        if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
+            return Err(Error::Catalog(catalog::Error::PolicyRefused {
+                rule: PolicyRule::PinDigest,
+                tier: tier.name.to_string(),
+                tag: tag.to_string(),
+                detail: format!(
+                    "the tier pins digests and no digest is registered for the tag of artifact {}",
+                    artifact.id
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// At most one active rollout per component per cluster: the first overlap is a 409 naming it.
+fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[(Target, StepCluster)]) -> Result<(), Error> {
+    let mine: BTreeSet<(&str, &str)> = targets
+        .iter()
+        .flat_map(|(_, s)| s.components.iter().map(|c| (s.cluster.as_str(), c.component.as_str())))
+        .collect();
+    for other in db::in_states(ctx.conn, &ACTIVE)? {
+        for step in db::steps(ctx.conn, other.id)? {
+            let clusters: Vec<StepCluster> = serde_json::from_str(&step.clusters).map_err(|e| internal("step", e))?;
+            for c in &clusters {
+                if let Some(x) = c
+                    .components
+                    .iter()
+                    .find(|x| mine.contains(&(c.cluster.as_str(), x.component.as_str())))
+                {
+                    return Err(Error::Conflict(format!(
+                        "rollout {} ({}) already moves {} on cluster {}; complete or abort it first",
+                        other.id, other.state, x.component, c.cluster
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+mod erased_json {
+    /// Serialises stored JSON columns; our own plain types always serialise.
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|e| unreachable!("rollout columns serialize: {e}"))
+        }
+    }
+}

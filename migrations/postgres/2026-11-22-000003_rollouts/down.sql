@@ -1,0 +1,3 @@
+DROP TABLE rollout_pins;
+DROP TABLE rollout_steps;
+DROP TABLE rollouts;
