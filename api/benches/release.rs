@@ -1,5 +1,6 @@
-//! Benchmark: a release that moves 1,000 clusters, committed on SQLite and on PostgreSQL.
-//! Target: under 1 s for the commit on each backend, on a 2-core machine.
+//! Benchmarks: a release that moves 1,000 clusters, and a rollout step that changes 1,000
+//! clusters, committed on SQLite and on PostgreSQL. Target: under 1 s for each commit on each
+//! backend, on a 2-core machine.
 //!
 //! `cargo bench -p platform-catalog --bench release` (PostgreSQL from
 //! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
@@ -11,6 +12,7 @@ use diesel::connection::SimpleConnection;
 use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
 use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
 use platform_catalog::service::releases::{release, ReleaseSpec};
+use platform_catalog::service::rollouts::{self, RolloutSpec, WaveSpec};
 use platform_catalog::service::{import_catalog, AppState, Caller};
 
 const CLUSTERS: usize = 1000;
@@ -83,6 +85,37 @@ fn measure(backend: &str, url: &str) {
             elapsed.as_secs_f64() * 1000.0
         );
     }
+    measure_rollout_step(backend, &state);
+}
+
+/// One wave of every cluster in one step: the step pins 1,000 clusters at once.
+fn measure_rollout_step(backend: &str, state: &AppState) {
+    let wave = WaveSpec {
+        name: Some("everything".into()),
+        tiers: vec!["dev".into(), "qa".into(), "prod".into()],
+        labels: Default::default(),
+        clusters: Vec::new(),
+        batch_size: None,
+        soak: None,
+        max_failures: None,
+        approval: None,
+    };
+    let spec = RolloutSpec {
+        component: Some("grafana".into()),
+        release: None,
+        oci_tag: "v1.1.0-1".into(),
+        component_paths: Default::default(),
+        waves: Some(vec![wave]),
+        reason: Some("bench".into()),
+    };
+    let rollout = rollouts::create(state, &caller(), spec, false).expect("the rollout is planned");
+    let started = Instant::now();
+    let outcome = rollouts::advance(state, &caller(), rollout.value.id, false).expect("the step commits");
+    println!(
+        "{backend}: rollout step changed {} clusters, committed in {:.0} ms",
+        outcome.changes.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn main() {
