@@ -452,3 +452,52 @@ both!(
             .is_empty());
     }
 );
+
+both!(
+    a_step_over_many_clusters_changes_each_exactly_once_and_abort_restores_them,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        // More clusters than re-resolution handles one by one, so the whole-table path runs.
+        let names: Vec<String> = (0..40).map(|i| format!("dev-bulk-{i:02}")).collect();
+        for name in &names {
+            let reply = app.post("/api/v1/clusters", &json!({"name": name, "tier": "dev"}));
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+        let before: BTreeMap<&String, String> = names
+            .iter()
+            .map(|n| (n, app.get(&format!("/api/v1/clusters/{n}/render")).body))
+            .collect();
+        let reply = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.1.0-1",
+                "waves": [{"name": "dev", "tiers": ["dev"]}, {"name": "rest", "tiers": ["qa", "prod"]}]}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let rollout = reply.json();
+        act(&app, &rollout["id"], "advance");
+        for name in &names {
+            let effective = app.get(&format!("/api/v1/clusters/{name}/effective")).json();
+            assert_eq!(effective["revision"], 2, "{name}: exactly one new revision");
+            let grafana = effective["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "grafana")
+                .unwrap()
+                .clone();
+            assert_eq!(grafana["oci_tag"]["value"], "v1.1.0-1", "{name}");
+            assert_eq!(grafana["oci_tag"]["source"]["kind"], "rollout", "{name}");
+        }
+        act(&app, &rollout["id"], "abort");
+        for name in &names {
+            let after = app.get(&format!("/api/v1/clusters/{name}/render")).body;
+            let strip = |s: &str| {
+                s.lines()
+                    .filter(|l| !l.contains("platform-catalog.io/revision:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(strip(&after), strip(&before[name]), "{name}");
+        }
+    }
+);

@@ -77,12 +77,25 @@ fn component_changes(before: Option<&EffectiveRecord>, after: &EffectiveRecord) 
         .collect()
 }
 
+/// Above this many touched clusters, `recompute` reads whole tables instead of cluster by cluster.
+const BATCH_FROM: usize = 32;
+
 /// Re-resolves every touched cluster; stores a revision for each whose effective config
 /// changed when `store_revisions` (not on a dry run, whose transaction rolls back anyway but
 /// whose plan must still say which revision would come next).
 pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) -> Result<Vec<ClusterChange>, Error> {
+    // Many clusters are cheaper read in a few whole-table queries than one by one.
+    let batch = match &ctx.touched {
+        Touched::All => true,
+        Touched::Some(names) => names.len() > BATCH_FROM,
+    };
     let rows = match &ctx.touched {
         Touched::All => store::clusters(ctx.conn)?,
+        Touched::Some(names) if batch => {
+            let mut rows = store::clusters(ctx.conn)?;
+            rows.retain(|r| names.contains(&r.name));
+            rows
+        }
         Touched::Some(names) => {
             let mut rows = Vec::with_capacity(names.len());
             for name in names {
@@ -93,8 +106,8 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
     };
     let mut assignments: BTreeMap<String, Vec<Assignment>> = BTreeMap::new();
     let mut pins: BTreeMap<String, Vec<RolloutPin>> = BTreeMap::new();
-    let all = matches!(ctx.touched, Touched::All);
-    if all {
+    let mut latest_of: BTreeMap<String, ClusterRevisionRow> = BTreeMap::new();
+    if batch {
         for row in store::all_assignments(ctx.conn)? {
             assignments
                 .entry(row.cluster.clone())
@@ -103,6 +116,9 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         }
         for row in store::rollouts::all_pins(ctx.conn)? {
             pins.entry(row.cluster.clone()).or_default().push((&row).try_into()?);
+        }
+        for row in store::current_revisions(ctx.conn)? {
+            latest_of.insert(row.cluster.clone(), row);
         }
     }
     let now = DateTime::<Utc>::from_naive_utc_and_offset(ctx.now, Utc);
@@ -114,7 +130,7 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
     let mut changes = Vec::new();
     for row in rows {
         let cluster: Cluster = (&row).try_into()?;
-        let mine = match all {
+        let mine = match batch {
             true => assignments.remove(&row.name).unwrap_or_default(),
             false => store::assignments(ctx.conn, &row.name)?
                 .iter()
@@ -125,7 +141,7 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         // a rollout's pins (its abort) resolves each cluster exactly as before the rollout —
         // the same record, hence a byte-equal render but for the revision — unless something
         // else changed meanwhile, which then shows as it would have without the rollout.
-        let my_pins = match all {
+        let my_pins = match batch {
             true => pins.remove(&row.name).unwrap_or_default(),
             false => store::rollouts::pins_of_cluster(ctx.conn, &row.name)?
                 .iter()
@@ -141,7 +157,10 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         })?;
         let record = EffectiveRecord::from(&config);
         let (json, hash) = record.encode();
-        let latest = store::latest_revision(ctx.conn, &row.name)?;
+        let latest = match batch {
+            true => latest_of.remove(&row.name),
+            false => store::latest_revision(ctx.conn, &row.name)?,
+        };
         if latest.as_ref().is_some_and(|l| l.sha256 == hash) {
             continue;
         }

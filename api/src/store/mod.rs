@@ -324,3 +324,16 @@ pub fn touch_token(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> Resul
         .execute(conn)
         .map(drop)
 }
+
+/// Each cluster's current revision (the one `clusters.revision` names), in one query: what a
+/// write that re-resolves many clusters compares against.
+pub fn current_revisions(conn: &mut DbConnection) -> Result<Vec<ClusterRevisionRow>> {
+    cluster_revisions::table
+        .inner_join(
+            clusters::table.on(clusters::name
+                .eq(cluster_revisions::cluster)
+                .and(clusters::revision.eq(cluster_revisions::revision))),
+        )
+        .select(ClusterRevisionRow::as_select())
+        .load(conn)
+}
