@@ -1,6 +1,6 @@
 //! List paging (DESIGN.md §9): `?limit=` and an opaque `cursor`, refused by name when malformed.
 //!
-//! Lists come newest first keyed by an increasing number (a revision, an audit id); the cursor
+//! Lists are keyed by an increasing number (a revision, an audit id) or a name (clusters); the cursor
 //! is the key of the last item shown, so a page never repeats or skips an item even while
 //! writes append new ones at the head.
 
@@ -27,7 +27,26 @@ pub fn limit(raw: Option<&str>) -> Result<i64, Error> {
 /// A cursor names its list (`kind`) so one list's cursor is not silently accepted by another.
 /// Hex keeps it opaque and URL-safe without another dependency.
 pub fn encode_cursor(kind: &str, key: i64) -> String {
-    format!("{kind}:{key}").bytes().map(|b| format!("{b:02x}")).collect()
+    encode_name_cursor(kind, &key.to_string())
+}
+
+/// The key a cursor carries; a cursor this service did not hand out for `kind` is refused.
+pub fn decode_cursor(kind: &str, raw: Option<&str>) -> Result<Option<i64>, Error> {
+    let Some(text) = decode_name_cursor(kind, raw)? else {
+        return Ok(None);
+    };
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(refused)
+}
+
+fn refused() -> Error {
+    Error::field(
+        "cursor",
+        "is not a cursor this list handed out; pass next_cursor from the previous page unchanged",
+    )
 }
 
 /// A cursor for lists ordered by name: the last name shown.
@@ -39,12 +58,6 @@ pub fn encode_name_cursor(kind: &str, name: &str) -> String {
 pub fn decode_name_cursor(kind: &str, raw: Option<&str>) -> Result<Option<String>, Error> {
     let Some(raw) = raw else {
         return Ok(None);
-    };
-    let refused = || {
-        Error::field(
-            "cursor",
-            "is not a cursor this list handed out; pass next_cursor from the previous page unchanged",
-        )
     };
     if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 512 {
         return Err(refused());
@@ -60,35 +73,6 @@ pub fn decode_name_cursor(kind: &str, raw: Option<&str>) -> Result<Option<String
         .and_then(|rest| rest.strip_prefix(':'))
         .filter(|n| !n.is_empty());
     name.map(|n| Some(n.to_owned())).ok_or_else(refused)
-}
-
-/// The key a cursor carries; a cursor this service did not hand out for `kind` is refused.
-pub fn decode_cursor(kind: &str, raw: Option<&str>) -> Result<Option<i64>, Error> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    let refused = || {
-        Error::field(
-            "cursor",
-            "is not a cursor this list handed out; pass next_cursor from the previous page unchanged",
-        )
-    };
-    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 64 {
-        return Err(refused());
-    }
-    let bytes = (0..raw.len())
-        .step_by(2)
-        .map(|i| raw.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(refused)?;
-    let text = String::from_utf8(bytes).map_err(|_| refused())?;
-    let key = text
-        .strip_prefix(kind)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(refused)?;
-    Ok(Some(key))
 }
 
 /// A page from rows fetched with `limit + 1`: the extra row only says another page exists.
