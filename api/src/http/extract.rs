@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -184,8 +184,6 @@ pub fn check_if_match(expected: Option<&str>, current: &str) -> Result<(), Error
     }
 }
 
-static REQUESTS: AtomicU64 = AtomicU64::new(0);
-
 /// Who made the request: the authenticated token's name (`anonymous` under `--auth none`); the
 /// request id comes from `X-Request-Id` when the caller sets one.
 pub fn caller(req: &HttpRequest) -> Caller {
@@ -196,7 +194,9 @@ pub fn caller(req: &HttpRequest) -> Caller {
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_owned)
         .unwrap_or_else(|| {
-            let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
+            let n = req
+                .app_data::<web::Data<crate::service::AppState>>()
+                .map_or(0, |state| state.requests.fetch_add(1, Ordering::Relaxed));
             format!("{:x}-{n}", chrono::Utc::now().timestamp_millis())
         });
     let actor = req

@@ -1,7 +1,7 @@
 //! Catalog components: every change is a new catalog revision, validated as a whole.
 
 use catalog::document::component_document;
-use catalog::{Component, OciTag};
+use catalog::Component;
 use serde_json::Value;
 
 use super::{AppState, Caller, Ctx, Outcome};
@@ -60,18 +60,7 @@ pub fn replace(
     if doc.get("id").and_then(Value::as_str) != Some(id) {
         return Err(Error::field("$.id", format!("must be {id:?}, the id in the path")));
     }
-    state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
-        let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
-        check(&before)?;
-        let after = put_component(ctx, id, doc, Some(&before))?;
-        ctx.audit(
-            "component.update",
-            &target(id),
-            Some(&component_document(&before)),
-            Some(&component_document(&after)),
-        );
-        Ok(after)
-    })
+    update(state, caller, id, check, dry_run, |_| Ok(doc))
 }
 
 /// Applies a JSON merge patch (RFC 7396) to a component.
@@ -86,10 +75,8 @@ pub fn patch(
     if !patch.is_object() {
         return Err(Error::field("$", "a merge patch must be a JSON object"));
     }
-    state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
-        let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
-        check(&before)?;
-        let mut doc = component_document(&before);
+    update(state, caller, id, check, dry_run, |before| {
+        let mut doc = component_document(before);
         super::merge_patch(&mut doc, &patch);
         if doc.get("id").and_then(Value::as_str) != Some(id) {
             return Err(Error::field(
@@ -97,6 +84,24 @@ pub fn patch(
                 "a component's id cannot change; create a new one instead",
             ));
         }
+        Ok(doc)
+    })
+}
+
+/// The shared part of replace and patch: `new_doc` builds the component's new document from
+/// the current one, which is then validated with the whole catalog and audited.
+fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    check: impl FnOnce(&Component) -> Result<(), Error>,
+    dry_run: bool,
+    new_doc: impl FnOnce(&Component) -> Result<Value, Error>,
+) -> Result<Outcome<Component>, Error> {
+    state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
+        let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
+        check(&before)?;
+        let doc = new_doc(&before)?;
         let after = put_component(ctx, id, doc, Some(&before))?;
         ctx.audit(
             "component.update",
@@ -170,21 +175,10 @@ fn put_component(ctx: &mut Ctx<'_>, id: &str, doc: Value, before: Option<&Compon
     let component = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
     if component.oci_tag != before.and_then(|b| b.oci_tag.clone()) {
         if let Some(tag) = &component.oci_tag {
-            require_known_everywhere(ctx, component.artifact.as_str(), tag)?;
+            super::releases::check_default_tag(ctx, component.artifact.as_str(), tag)?;
         }
     }
     Ok(component)
-}
-
-/// A default tag runs in every tier: each tier that requires known tags must know it.
-pub(super) fn require_known_everywhere(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag) -> Result<(), Error> {
-    let known = store::tag(ctx.conn, artifact, tag.as_str())?.is_some();
-    for tier in ctx.catalog().tiers() {
-        tier.policy
-            .check_known(&tier.name, tag, known)
-            .map_err(Error::Catalog)?;
-    }
-    Ok(())
 }
 
 /// Findings about `$.components[index]` become findings about the request body (`$`).

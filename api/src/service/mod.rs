@@ -52,6 +52,8 @@ pub struct AppState {
     pub renders: RenderCache,
     pub metrics: Metrics,
     pub verified: tokens::VerifiedTokens,
+    /// Numbers request ids for callers that send no `X-Request-Id`.
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             renders: RenderCache::default(),
             metrics: Metrics::default(),
             verified: tokens::VerifiedTokens::default(),
+            requests: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -215,14 +218,13 @@ impl Ctx<'_> {
         before: Option<&impl Serialize>,
         after: Option<&impl Serialize>,
     ) {
-        let json = |v: &dyn erased::Json| v.json();
         self.audit.push(NewAuditRow {
             at: self.now,
             actor: self.caller.actor.clone(),
             action: action.to_owned(),
             target: target.to_owned(),
-            before: before.map(|b| json(b)),
-            after: after.map(|a| json(a)),
+            before: before.map(json_text),
+            after: after.map(json_text),
             request_id: self.caller.request_id.clone(),
         });
     }
@@ -246,16 +248,10 @@ impl Ctx<'_> {
     }
 }
 
-mod erased {
-    /// Serialises anything to JSON text for the audit log.
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"unserializable\": {:?}}}", e.to_string()))
-        }
-    }
+/// JSON text of a value we built ourselves (audit before/after, stored JSON columns). Plain
+/// structs, maps and strings always serialise; a failure would be a bug, so it is shown, not hidden.
+pub(crate) fn json_text(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"unserializable\": {:?}}}", e.to_string()))
 }
 
 /// The current render of a cluster.

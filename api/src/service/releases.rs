@@ -53,7 +53,7 @@ pub fn release(state: &AppState, caller: &Caller, spec: ReleaseSpec, dry_run: bo
             .find(|a| a.id.as_str() == spec.artifact)
             .cloned()
             .ok_or_else(|| unknown_artifact(ctx, &spec.artifact))?;
-        check_policies(ctx, &artifact, &tag)?;
+        check_default_tag(ctx, artifact.id.as_str(), &tag)?;
         let current = ctx.catalog().to_document();
         let mut doc = current.clone();
         // Catalog index of each listed component -> its index in the request.
@@ -107,8 +107,11 @@ fn unknown_artifact(ctx: &Ctx<'_>, name: &str) -> Error {
 
 /// Every tier must allow the tag, know it when it requires known tags, and know its digest
 /// when it pins digests (or its clusters could not be served after the release).
-fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag) -> Result<(), Error> {
-    let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
+/// A catalog default runs in every tier: each tier's policy must allow the tag, the tag must be
+/// registered where a tier requires known tags, and have a digest where a tier pins digests
+/// (else those clusters could not be served after the change).
+pub(super) fn check_default_tag(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag) -> Result<(), Error> {
+    let row = store::tag(ctx.conn, artifact, tag.as_str())?;
     for tier in ctx.catalog().tiers() {
         tier.policy.check_known(&tier.name, tag, row.is_some())?;
         if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
@@ -117,8 +120,7 @@ fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag) -> Resul
                 tier: tier.name.to_string(),
                 tag: tag.to_string(),
                 detail: format!(
-                    "the tier pins digests and no digest is registered for the tag of artifact {}; register it with its digest first",
-                    artifact.id
+                    "the tier pins digests and no digest is registered for the tag of artifact {artifact}; register it with its digest first"
                 ),
             }));
         }

@@ -194,7 +194,6 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
             .map(|c| (c, paths.get(c).map(ComponentPath::as_str)))
             .collect();
         let waves: Vec<&Wave> = plan.iter().map(|(w, _)| w).collect();
-        let json = |v: &dyn erased_json::Json| v.json();
         let id = db::insert(
             ctx.conn,
             &NewRolloutRow {
@@ -202,8 +201,8 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                 artifact: artifact.id.to_string(),
                 component: spec.component.clone(),
                 oci_tag: tag.to_string(),
-                component_paths: json(&component_paths),
-                waves: json(&waves),
+                component_paths: crate::service::json_text(&component_paths),
+                waves: crate::service::json_text(&waves),
                 state: "planned".into(),
                 current_step: 0,
                 created_by: ctx.caller().actor.clone(),
@@ -224,7 +223,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                         rollout: id,
                         step_index: index,
                         wave: wave as i64,
-                        clusters: json(&clusters),
+                        clusters: crate::service::json_text(&clusters),
                         applied_at: None,
                     },
                 )?;
@@ -387,16 +386,4 @@ fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[(Target, StepCluster)]) -> Resu
         }
     }
     Ok(())
-}
-
-mod erased_json {
-    /// Serialises stored JSON columns; our own plain types always serialise.
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_else(|e| unreachable!("rollout columns serialize: {e}"))
-        }
-    }
 }
