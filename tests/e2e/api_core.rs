@@ -320,3 +320,18 @@ both!(clusters_list_a_page_at_a_time_in_name_order, |b: Backend| {
     assert_eq!(bad.json()["errors"][0]["path"], "cursor");
     assert_eq!(app.get("/api/v1/clusters?limit=0").json()["errors"][0]["path"], "limit");
 });
+
+both!(
+    a_merge_patch_that_is_not_an_object_is_refused_naming_the_rule,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        for path in ["/api/v1/clusters/dev-eu-1", "/api/v1/components/grafana"] {
+            let reply = app.patch(path, &json!([1, 2]));
+            assert_eq!(reply.status, 422, "{path}: {}", reply.body);
+            assert_eq!(
+                reply.json()["errors"][0]["message"],
+                "a merge patch must be a JSON object"
+            );
+        }
+    }
+);

@@ -223,6 +223,9 @@ pub async fn patch_cluster(
     name: web::Path<String>,
     body: Body<Value>,
 ) -> Result<HttpResponse, Error> {
+    if !body.0.is_object() {
+        return Err(Error::field("$", "a merge patch must be a JSON object"));
+    }
     let name = name.into_inner();
     let current = {
         let (state, name) = (state.clone(), name.clone());
