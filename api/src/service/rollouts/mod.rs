@@ -6,24 +6,27 @@
 //! everything else; completion moves the catalog default and drops the pins, abort just drops
 //! them. Step actions live in [`steps`], wave planning in [`waves`].
 
+pub mod gate;
+pub mod runner;
 mod steps;
 pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, ComponentPath, OciTag, PolicyRule};
+use catalog::{Artifact, ComponentPath, OciTag, OrderedTag, PolicyRule};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
 use crate::error::Error;
+use crate::service::holds::Holds;
 use crate::store::{self, effective::EffectiveRecord, rollouts as db};
 pub use steps::{abort, advance, pause, resume};
 use waves::{Target, Wave};
 
 /// States in which a rollout holds (or will hold) its clusters and components.
-pub const ACTIVE: [&str; 3] = ["planned", "running", "paused"];
+pub const ACTIVE: [&str; 4] = ["planned", "running", "paused", "halted"];
 
 /// A rollout as a caller asks for it, before checks.
 #[derive(Clone, Debug, Default)]
@@ -64,12 +67,27 @@ pub struct StepCluster {
     pub components: Vec<StepComponent>,
 }
 
+/// A component on a cluster the rollout left alone, and why: `held` (a hold covers it),
+/// `pinned` (a cluster-wide pin decides its tag) or `override` (an override newer than the
+/// rollout's tag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub cluster: String,
+    pub component: String,
+    pub reason: String,
+    pub detail: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Step {
     pub index: i64,
     pub wave: i64,
     pub clusters: Vec<StepCluster>,
     pub applied_at: Option<NaiveDateTime>,
+    /// What became held between planning and this step applying.
+    pub skipped: Vec<Skipped>,
+    /// Clusters a step gate reported failed after this step.
+    pub failed: Vec<String>,
 }
 
 /// A rollout with its waves and steps, as stored.
@@ -90,6 +108,10 @@ pub struct Rollout {
     pub reason: Option<String>,
     pub waves: Vec<Wave>,
     pub steps: Vec<Step>,
+    /// What planning left out.
+    pub skipped: Vec<Skipped>,
+    /// Why the runner halted it (state `halted`).
+    pub halted_reason: Option<String>,
 }
 
 fn internal(what: &str, e: serde_json::Error) -> Error {
@@ -115,6 +137,8 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
                 wave: s.wave,
                 clusters: serde_json::from_str(&s.clusters).map_err(|e| internal("step", e))?,
                 applied_at: s.applied_at,
+                skipped: serde_json::from_str(&s.skipped).map_err(|e| internal("step's skipped", e))?,
+                failed: serde_json::from_str(&s.failed).map_err(|e| internal("step's failures", e))?,
             })
         })
         .collect::<Result<_, Error>>()?;
@@ -133,6 +157,8 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
         reason: row.reason,
         waves: serde_json::from_str(&row.waves).map_err(|e| internal("waves", e))?,
         steps,
+        skipped: serde_json::from_str(&row.skipped).map_err(|e| internal("skipped", e))?,
+        halted_reason: row.halted_reason,
     })
 }
 
@@ -180,10 +206,18 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                 format!("the rollout does not move {id}"),
             ));
         }
-        let targets = targets(ctx, &components, &tag, &paths)?;
+        let (targets, skipped) = targets(ctx, &components, &tag, &paths)?;
         if targets.is_empty() {
-            return Err(Error::field("$", "no enabled cluster runs what the rollout would move"));
+            let why = match skipped.first() {
+                Some(s) => format!(" (all skipped; first: {} on {}, {})", s.component, s.cluster, s.detail),
+                None => String::new(),
+            };
+            return Err(Error::field(
+                "$",
+                format!("no enabled cluster runs what the rollout would move{why}"),
+            ));
         }
+        check_named_skipped(spec.waves.as_deref(), &targets, &skipped)?;
         check_policies(ctx, &artifact, &tag, &targets)?;
         let known: BTreeSet<String> = store::clusters(ctx.conn)?.into_iter().map(|c| c.name).collect();
         let planned: Vec<Target> = targets.iter().map(|(t, _)| t.clone()).collect();
@@ -209,6 +243,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                 created_at: ctx.now,
                 updated_at: ctx.now,
                 reason: spec.reason.clone(),
+                skipped: crate::service::json_text(&skipped),
             },
         )?;
         let by_name: BTreeMap<&str, &StepCluster> = targets.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
@@ -225,6 +260,8 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                         wave: wave as i64,
                         clusters: crate::service::json_text(&clusters),
                         applied_at: None,
+                        skipped: "[]".into(),
+                        failed: "[]".into(),
                     },
                 )?;
                 index += 1;
@@ -245,7 +282,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
 fn summary(r: &Rollout) -> serde_json::Value {
     serde_json::json!({
         "id": r.id, "kind": r.kind, "artifact": r.artifact, "component": r.component, "oci_tag": r.oci_tag,
-        "component_paths": r.component_paths, "state": r.state, "steps_applied": r.steps_applied,
+        "component_paths": r.component_paths, "state": r.state, "steps_applied": r.steps_applied, "skipped": r.skipped,
         "steps": r.steps.iter().map(|s| s.clusters.iter().map(|c| c.cluster.clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
     })
 }
@@ -288,24 +325,54 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
     Ok((artifact, components))
 }
 
-/// Every cluster whose current effective config runs a moved component, with from/to.
+/// A target cluster and its planned change.
+type Planned = (Target, StepCluster);
+
+/// Every cluster whose current effective config runs a moved component, with from/to, and
+/// what is left out: held components, and those a cluster pin or a newer override decides
+/// (the rollout's pin would outrank them, and completing it would not move them).
 fn targets(
     ctx: &mut Ctx<'_>,
     components: &BTreeSet<String>,
     tag: &OciTag,
     paths: &BTreeMap<String, ComponentPath>,
-) -> Result<Vec<(Target, StepCluster)>, Error> {
+) -> Result<(Vec<Planned>, Vec<Skipped>), Error> {
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    let ours = OrderedTag::try_from(tag.clone()).ok();
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for row in store::clusters(ctx.conn)? {
         let Some(latest) = store::latest_revision(ctx.conn, &row.name)? else {
             continue;
         };
         let record = EffectiveRecord::decode(&latest.effective)?;
-        let changes: Vec<StepComponent> = record
-            .components
-            .iter()
-            .filter(|c| components.contains(&c.id))
-            .map(|c| StepComponent {
+        let mut changes = Vec::new();
+        for c in record.components.iter().filter(|c| components.contains(&c.id)) {
+            let skip = |reason: &str, detail: String| Skipped {
+                cluster: row.name.clone(),
+                component: c.id.clone(),
+                reason: reason.into(),
+                detail,
+            };
+            if let Some(hold) = holds.covering(&row.name, &c.id) {
+                skipped.push(skip("held", hold.label()));
+                continue;
+            }
+            match c.oci_tag_source.kind.as_str() {
+                "cluster_pin" => {
+                    skipped.push(skip("pinned", format!("the cluster is pinned to {}", c.oci_tag)));
+                    continue;
+                }
+                "override" if newer(&c.oci_tag, ours.as_ref()) => {
+                    skipped.push(skip(
+                        "override",
+                        format!("an override to the newer {} decides", c.oci_tag),
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
+            changes.push(StepComponent {
                 component: c.id.clone(),
                 from: Some(TagPath {
                     oci_tag: c.oci_tag.clone(),
@@ -315,8 +382,8 @@ fn targets(
                     oci_tag: tag.to_string(),
                     component_path: paths.get(&c.id).map_or(c.component_path.clone(), |p| p.to_string()),
                 },
-            })
-            .collect();
+            });
+        }
         if changes.is_empty() {
             continue;
         }
@@ -333,7 +400,33 @@ fn targets(
             },
         ));
     }
-    Ok(out)
+    Ok((out, skipped))
+}
+
+/// Whether `tag` sorts after the rollout's tag; unorderable tags are never newer.
+fn newer(tag: &str, ours: Option<&OrderedTag>) -> bool {
+    let theirs = OciTag::parse(tag).ok().and_then(|t| OrderedTag::try_from(t).ok());
+    matches!((theirs, ours), (Some(t), Some(o)) if t.version() > o.version())
+}
+
+/// A wave naming a cluster planning left out is refused with why, rather than "does not run it".
+fn check_named_skipped(
+    specs: Option<&[WaveSpec]>,
+    targets: &[(Target, StepCluster)],
+    skipped: &[Skipped],
+) -> Result<(), Error> {
+    for (i, wave) in specs.unwrap_or_default().iter().enumerate() {
+        for (j, name) in wave.clusters.iter().enumerate() {
+            let planned = targets.iter().any(|(t, _)| &t.name == name);
+            if let (false, Some(s)) = (planned, skipped.iter().find(|s| &s.cluster == name)) {
+                return Err(Error::field(
+                    format!("$.waves[{i}].clusters[{j}]"),
+                    format!("cluster {name} is skipped: {} ({})", s.reason, s.detail),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tier of every target must allow the tag, know it, and know its digest when it pins them.
