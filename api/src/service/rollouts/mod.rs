@@ -9,20 +9,21 @@
 pub mod gate;
 pub mod runner;
 mod steps;
+mod targets;
 pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, ComponentPath, OciTag, OrderedTag, PolicyRule};
+use catalog::{Artifact, ComponentPath, OciTag, PolicyRule};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
 use crate::error::Error;
-use crate::service::holds::Holds;
-use crate::store::{self, effective::EffectiveRecord, rollouts as db};
+use crate::store::{self, rollouts as db};
 pub use steps::{abort, advance, pause, resume};
+use targets::{check_named_skipped, targets, Planned};
 use waves::{Target, Wave};
 
 /// States in which a rollout holds (or will hold) its clusters and components.
@@ -325,117 +326,8 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
     Ok((artifact, components))
 }
 
-/// A target cluster and its planned change.
-type Planned = (Target, StepCluster);
-
-/// Every cluster whose current effective config runs a moved component, with from/to, and
-/// what is left out: held components, and those a cluster pin or a newer override decides
-/// (the rollout's pin would outrank them, and completing it would not move them).
-fn targets(
-    ctx: &mut Ctx<'_>,
-    components: &BTreeSet<String>,
-    tag: &OciTag,
-    paths: &BTreeMap<String, ComponentPath>,
-) -> Result<(Vec<Planned>, Vec<Skipped>), Error> {
-    let holds = Holds::load(ctx.conn, ctx.now)?;
-    let ours = OrderedTag::try_from(tag.clone()).ok();
-    let mut out = Vec::new();
-    let mut skipped = Vec::new();
-    for row in store::clusters(ctx.conn)? {
-        let Some(latest) = store::latest_revision(ctx.conn, &row.name)? else {
-            continue;
-        };
-        let record = EffectiveRecord::decode(&latest.effective)?;
-        let mut changes = Vec::new();
-        for c in record.components.iter().filter(|c| components.contains(&c.id)) {
-            let skip = |reason: &str, detail: String| Skipped {
-                cluster: row.name.clone(),
-                component: c.id.clone(),
-                reason: reason.into(),
-                detail,
-            };
-            if let Some(hold) = holds.covering(&row.name, &c.id) {
-                skipped.push(skip("held", hold.label()));
-                continue;
-            }
-            match c.oci_tag_source.kind.as_str() {
-                "cluster_pin" => {
-                    skipped.push(skip("pinned", format!("the cluster is pinned to {}", c.oci_tag)));
-                    continue;
-                }
-                "override" if newer(&c.oci_tag, ours.as_ref()) => {
-                    skipped.push(skip(
-                        "override",
-                        format!("an override to the newer {} decides", c.oci_tag),
-                    ));
-                    continue;
-                }
-                _ => {}
-            }
-            changes.push(StepComponent {
-                component: c.id.clone(),
-                from: Some(TagPath {
-                    oci_tag: c.oci_tag.clone(),
-                    component_path: c.component_path.clone(),
-                }),
-                to: TagPath {
-                    oci_tag: tag.to_string(),
-                    component_path: paths.get(&c.id).map_or(c.component_path.clone(), |p| p.to_string()),
-                },
-            });
-        }
-        if changes.is_empty() {
-            continue;
-        }
-        let labels = super::domain::labels_of(&row)?;
-        out.push((
-            Target {
-                name: row.name.clone(),
-                tier: row.tier.clone(),
-                labels,
-            },
-            StepCluster {
-                cluster: row.name,
-                components: changes,
-            },
-        ));
-    }
-    Ok((out, skipped))
-}
-
-/// Whether `tag` sorts after the rollout's tag; unorderable tags are never newer.
-fn newer(tag: &str, ours: Option<&OrderedTag>) -> bool {
-    let theirs = OciTag::parse(tag).ok().and_then(|t| OrderedTag::try_from(t).ok());
-    matches!((theirs, ours), (Some(t), Some(o)) if t.version() > o.version())
-}
-
-/// A wave naming a cluster planning left out is refused with why, rather than "does not run it".
-fn check_named_skipped(
-    specs: Option<&[WaveSpec]>,
-    targets: &[(Target, StepCluster)],
-    skipped: &[Skipped],
-) -> Result<(), Error> {
-    for (i, wave) in specs.unwrap_or_default().iter().enumerate() {
-        for (j, name) in wave.clusters.iter().enumerate() {
-            let planned = targets.iter().any(|(t, _)| &t.name == name);
-            if let (false, Some(s)) = (planned, skipped.iter().find(|s| &s.cluster == name)) {
-                return Err(Error::field(
-                    format!("$.waves[{i}].clusters[{j}]"),
-                    format!("cluster {name} is skipped: {} ({})", s.reason, s.detail),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The tier of every target must allow the tag, know it, and know its digest when it pins them.
-fn check_policies(
-    ctx: &mut Ctx<'_>,
-    artifact: &Artifact,
-    tag: &OciTag,
-    targets: &[(Target, StepCluster)],
-) -> Result<(), Error> {
+fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag, targets: &[Planned]) -> Result<(), Error> {
     let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
     let tiers: BTreeSet<&str> = targets.iter().map(|(t, _)| t.tier.as_str()).collect();
     for tier in ctx.catalog().tiers().iter().filter(|t| tiers.contains(t.name.as_str())) {
@@ -456,7 +348,7 @@ fn check_policies(
 }
 
 /// At most one active rollout per component per cluster: the first overlap is a 409 naming it.
-fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[(Target, StepCluster)]) -> Result<(), Error> {
+fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[Planned]) -> Result<(), Error> {
     let mine: BTreeSet<(&str, &str)> = targets
         .iter()
         .flat_map(|(_, s)| s.components.iter().map(|c| (s.cluster.as_str(), c.component.as_str())))
