@@ -111,6 +111,8 @@ both!(a_hold_placed_after_planning_is_skipped_by_its_step, |b: Backend| {
     let qa = &r["waves"][1]["steps"][0];
     assert_eq!(qa["skipped"][0]["cluster"], "qa-eu-1", "{qa}");
     assert_eq!(qa["skipped"][0]["reason"], "held");
+    assert_eq!(qa["clusters"][0]["state"], "skipped");
+    assert_eq!(r["waves"][0]["steps"][0]["clusters"][0]["state"], "applied");
     assert!(qa["applied_at"].is_string());
     // Its canary override (older than the new default) is held too, so it does not collapse.
     assert_eq!(

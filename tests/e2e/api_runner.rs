@@ -163,9 +163,11 @@ both!(
         wait_for(&app, &id, Duration::from_secs(20), |r| r["steps_applied"] == 1);
         let one = runner::try_move(&app.state, &Failing(vec!["dev-eu-1"]), n, 1).unwrap();
         assert_eq!(one, Some(Action::Applied(1)), "one failure is within the budget");
-        let two = runner::try_move(&app.state, &Failing(vec!["prod-eu-1"]), n, 2).unwrap();
+        // Steps are [dev-eu-1, prod-eu-1] and [prod-us-1, qa-eu-1]: each failure is kept on the
+        // step that moved the cluster.
+        let two = runner::try_move(&app.state, &Failing(vec!["qa-eu-1"]), n, 2).unwrap();
         assert!(
-            matches!(&two, Some(Action::Halted(why)) if why.contains("dev-eu-1, prod-eu-1")),
+            matches!(&two, Some(Action::Halted(why)) if why.contains("dev-eu-1, qa-eu-1")),
             "{two:?}"
         );
         let r = app.get(&format!("/api/v1/rollouts/{id}")).json();
@@ -178,7 +180,14 @@ both!(
             "{r}"
         );
         assert_eq!(r["waves"][0]["steps"][0]["failed"], json!(["dev-eu-1"]));
-        assert_eq!(r["waves"][0]["steps"][1]["failed"], json!(["prod-eu-1"]));
+        assert_eq!(r["waves"][0]["steps"][1]["failed"], json!(["qa-eu-1"]));
+        let states: Vec<&str> = r["waves"][0]["steps"][1]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states, ["applied", "failed"], "qa-eu-1 failed, prod-us-1 did not");
         assert_eq!(
             runner::try_move(&app.state, &Failing(vec![]), n, 2).unwrap(),
             None,

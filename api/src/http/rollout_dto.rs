@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::dto::{ClusterChangeDto, ComponentChangeDto, TagPathDto};
 use super::hold_dto::SkippedDto;
-use crate::service::rollouts::{Rollout, RolloutSpec, StepComponent, WaveSpec};
+use crate::service::rollouts::{Rollout, RolloutSpec, Step, StepCluster, StepComponent, WaveSpec};
 use crate::service::ClusterChange;
 
 /// A rollout to plan: exactly one of `component` or `release`.
@@ -143,7 +143,28 @@ pub struct StepDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StepClusterDto {
     pub cluster: String,
+    /// `pending` (its step has not applied), `applied`, `skipped` (held when its step applied:
+    /// nothing of it moved) or `failed` (the step gate reported it failed).
+    pub state: String,
     pub components: Vec<ComponentChangeDto>,
+}
+
+/// Where one cluster of a step stands.
+fn cluster_state(step: &Step, c: &StepCluster) -> &'static str {
+    let skipped = |x: &StepComponent| {
+        step.skipped
+            .iter()
+            .any(|s| s.cluster == c.cluster && s.component == x.component)
+    };
+    if step.failed.contains(&c.cluster) {
+        "failed"
+    } else if step.applied_at.is_none() {
+        "pending"
+    } else if c.components.iter().all(skipped) {
+        "skipped"
+    } else {
+        "applied"
+    }
 }
 
 /// What a rollout action did (on a dry run, would do): the rollout after it, and the clusters
@@ -198,6 +219,7 @@ impl From<&Rollout> for RolloutDto {
                             .iter()
                             .map(|c| StepClusterDto {
                                 cluster: c.cluster.clone(),
+                                state: cluster_state(s, c).to_owned(),
                                 components: c.components.iter().map(change).collect(),
                             })
                             .collect(),

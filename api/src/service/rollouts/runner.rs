@@ -5,7 +5,7 @@
 //! inside that transaction, that the step is still the next one, so it applies exactly once
 //! whether a replica, a restart or a person races it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -118,18 +118,34 @@ fn proceed(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<Action, Error> {
     Ok(next.map_or(Action::Completed, Action::Applied))
 }
 
-/// Stores the failed clusters on the last applied step; when its wave's failures pass the
-/// wave's `max_failures` the rollout halts, and the halt is the only thing this write does.
+/// Stores each failed cluster on the applied step that moved it (the last applied step when
+/// none did); when the failures of the last step's wave pass the wave's `max_failures` the
+/// rollout halts, and the halt is the only thing this write does.
 fn record_failures(ctx: &mut Ctx<'_>, r: &Rollout, clusters: &[String], reason: &str) -> Result<Option<Action>, Error> {
     let Some(last) = r.steps.iter().rev().find(|s| s.applied_at.is_some()) else {
         return Ok(None);
     };
-    let mut failed: BTreeSet<String> = last.failed.iter().cloned().collect();
-    failed.extend(clusters.iter().cloned());
-    db::set_step_failed(ctx.conn, r.id, last.index, &crate::service::json_text(&failed))?;
-    let mut in_wave: BTreeSet<&str> = failed.iter().map(String::as_str).collect();
-    for s in r.steps.iter().filter(|s| s.wave == last.wave && s.index != last.index) {
-        in_wave.extend(s.failed.iter().map(String::as_str));
+    let mut failed: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for c in clusters {
+        let step = r
+            .steps
+            .iter()
+            .find(|s| s.applied_at.is_some() && s.clusters.iter().any(|x| &x.cluster == c))
+            .unwrap_or(last);
+        failed
+            .entry(step.index)
+            .or_insert_with(|| step.failed.iter().cloned().collect())
+            .insert(c.clone());
+    }
+    for (index, names) in &failed {
+        db::set_step_failed(ctx.conn, r.id, *index, &crate::service::json_text(names))?;
+    }
+    let mut in_wave: BTreeSet<&str> = BTreeSet::new();
+    for s in r.steps.iter().filter(|s| s.wave == last.wave) {
+        match failed.get(&s.index) {
+            Some(names) => in_wave.extend(names.iter().map(String::as_str)),
+            None => in_wave.extend(s.failed.iter().map(String::as_str)),
+        }
     }
     let wave = r
         .waves
