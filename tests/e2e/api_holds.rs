@@ -202,3 +202,66 @@ both!(
         assert_eq!(skipped, [("dev-eu-1", "override"), ("prod-us-1", "pinned")]);
     }
 );
+
+/// A grafana rollout to v1.2.0 with its canary (dev-eu-1) and qa (qa-eu-1) steps applied, and
+/// a hold on qa-eu-1 placed after its step; returns the rollout id and the hold id.
+fn held_after_its_step(app: &TestApp) -> (Value, Value) {
+    register_v120(app);
+    let r = app.post(
+        "/api/v1/rollouts",
+        &json!({"component": "grafana", "oci_tag": "v1.2.0"}),
+    );
+    let id = r.json()["id"].clone();
+    for _ in 0..2 {
+        let step = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+        assert_eq!(step.status, 200, "{}", step.body);
+    }
+    let h = hold(app, json!({"cluster": "qa-eu-1", "reason": "investigating"}));
+    (id, h["id"].clone())
+}
+
+both!(
+    aborting_a_rollout_leaves_a_cluster_held_since_its_step_where_it_is,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let (id, _) = held_after_its_step(&app);
+        let abort = app.post(&format!("/api/v1/rollouts/{id}/abort"), &json!({}));
+        assert_eq!(abort.status, 200, "{}", abort.body);
+        assert_eq!(
+            effective_tag(&app, "dev-eu-1", "grafana"),
+            ("v1.1.0".into(), "artifact_default".into())
+        );
+        assert_eq!(
+            effective_tag(&app, "qa-eu-1", "grafana"),
+            ("v1.2.0".into(), "override".into())
+        );
+    }
+);
+
+both!(
+    completing_a_rollout_does_not_bring_back_an_older_override_on_a_held_cluster,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let (id, hold_id) = held_after_its_step(&app);
+        for _ in 0..3 {
+            let step = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+            assert_eq!(step.status, 200, "{}", step.body);
+        }
+        assert_eq!(app.get(&format!("/api/v1/rollouts/{id}")).json()["state"], "completed");
+        // Without the hold its v1.1.0-rc1 canary override would collapse; held, it must not
+        // take over again either: the cluster stays on what it ran.
+        assert_eq!(
+            effective_tag(&app, "qa-eu-1", "grafana"),
+            ("v1.2.0".into(), "override".into())
+        );
+        let a = app.get("/api/v1/clusters/qa-eu-1/components").json();
+        let grafana = a
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == "grafana")
+            .unwrap()
+            .clone();
+        assert_eq!(grafana["reason"], format!("hold {hold_id}"), "{grafana}");
+    }
+);

@@ -223,3 +223,46 @@ pub fn keep_held(
     }
     Ok(kept)
 }
+
+/// Inside a write that ends rollout `rollout` (completion or abort): each of its pins a hold
+/// covers becomes an override at the pinned tag and path, so dropping the pins does not move
+/// the held cluster back (abort) or onto an older override (completion).
+pub fn keep_held_pins(ctx: &mut Ctx<'_>, rollout: i64) -> Result<Vec<Kept>, Error> {
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    if holds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut kept = Vec::new();
+    for pin in store::rollouts::pins_of_rollout(ctx.conn, rollout)? {
+        let Some(hold) = holds.covering(&pin.cluster, &pin.component) else {
+            continue;
+        };
+        let Some(before) = store::assignment(ctx.conn, &pin.cluster, &pin.component)? else {
+            continue;
+        };
+        let after = AssignmentRow {
+            oci_tag: pin.oci_tag.clone().or(before.oci_tag.clone()),
+            component_path: pin.component_path.clone().or(before.component_path.clone()),
+            reason: Some(format!("hold {}", hold.id)),
+            expires_at: None,
+            author: ctx.caller().actor.clone(),
+            created_at: ctx.now,
+            ..before.clone()
+        };
+        store::put_assignment(ctx.conn, &after)?;
+        ctx.touch(&pin.cluster);
+        ctx.audit(
+            "hold.keep",
+            &format!("cluster/{}/components/{}", pin.cluster, pin.component),
+            Some(&json!({"oci_tag": before.oci_tag, "component_path": before.component_path, "reason": before.reason})),
+            Some(&json!({"oci_tag": after.oci_tag, "component_path": after.component_path, "reason": after.reason, "hold": hold.id, "rollout": rollout})),
+        );
+        kept.push(Kept {
+            cluster: pin.cluster.clone(),
+            component: pin.component.clone(),
+            oci_tag: after.oci_tag.clone().unwrap_or_default(),
+            hold: hold.id,
+        });
+    }
+    Ok(kept)
+}

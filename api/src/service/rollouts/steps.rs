@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{gate, load, Rollout, Skipped, ACTIVE};
 use crate::db::models::RolloutPinRow;
 use crate::error::Error;
-use crate::service::holds::{keep_held, Holds};
+use crate::service::holds::{keep_held, keep_held_pins, Holds};
 use crate::service::overrides::{collapse_in_except, OverrideFilter};
 use crate::service::{AppState, Caller, Ctx, Outcome};
 use crate::store::rollouts as db;
@@ -152,6 +152,7 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         .map(|(c, _)| c.clone())
         .collect();
     keep_held(ctx, &moved, &repathed)?;
+    keep_held_pins(ctx, r.id)?;
     if doc != before {
         ctx.set_catalog(doc, "api")?;
     }
@@ -225,6 +226,8 @@ fn transition(
             )));
         }
         if to == "aborted" {
+            // Held clusters stay on what the rollout gave them; the rest go back.
+            keep_held_pins(ctx, id)?;
             for pin in db::pins_of_rollout(ctx.conn, id)? {
                 ctx.touch(&pin.cluster);
             }
