@@ -105,6 +105,9 @@ pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outco
     if spec.reason.trim().is_empty() {
         return Err(Error::field("$.reason", "must say why the hold is needed"));
     }
+    if spec.reason.len() > 200 {
+        return Err(Error::field("$.reason", "must be at most 200 characters"));
+    }
     state.write(caller, false, "hold created", |ctx| {
         if let Some(name) = &spec.cluster {
             if store::cluster(ctx.conn, name)?.is_none() {

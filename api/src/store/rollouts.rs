@@ -66,8 +66,10 @@ pub fn set_halted(conn: &mut DbConnection, id: i64, reason: &str, at: NaiveDateT
         .map(drop)
 }
 
-/// Claims a rollout's row for this transaction. On PostgreSQL another replica holding it is
-/// skipped rather than waited for (`false`); SQLite has one writer at a time already.
+/// Claims a rollout's row for this transaction: `false` when another replica holds it, which
+/// is then skipped rather than waited for. Writes already queue on the write lock first, so
+/// today the claim never finds the row taken; it keeps a step to one replica should writes to
+/// different rollouts ever stop sharing that lock. SQLite has one writer at a time anyway.
 pub fn claim(conn: &mut DbConnection, id: i64) -> Result<bool> {
     match conn {
         DbConnection::Postgresql(pg) => {
