@@ -372,7 +372,7 @@ both!(
                 "$.waves[0].tiers[0]",
             ),
             (
-                json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": [{"approval": "auto"}]}),
+                json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": [{"approval": "later"}]}),
                 "$.waves[0].approval",
             ),
             (

@@ -65,6 +65,27 @@ pub struct ServeArgs {
     /// Refuse request bodies over this many bytes with 413.
     #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
     max_body_bytes: usize,
+
+    /// How often the rollout runner looks for `auto` waves to move on (`500ms`, `5s`, `1m`).
+    #[arg(long, env = "PLATFORM_CATALOG_ROLLOUT_RUNNER_EVERY", default_value = "5s", value_parser = runner_every)]
+    rollout_runner_every: std::time::Duration,
+}
+
+/// A runner interval: milliseconds, or any duration `parse_duration` reads; at least 10ms.
+fn runner_every(text: &str) -> Result<std::time::Duration, String> {
+    let every = match text.strip_suffix("ms") {
+        Some(ms) => std::time::Duration::from_millis(
+            ms.parse()
+                .map_err(|_| format!("{text:?} is not a duration like 500ms or 5s"))?,
+        ),
+        None => service::tokens::parse_duration(text)?
+            .to_std()
+            .map_err(|_| format!("{text:?} must not be negative"))?,
+    };
+    if every < std::time::Duration::from_millis(10) {
+        return Err(format!("{text:?} is too short; give at least 10ms"));
+    }
+    Ok(every)
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +236,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     actix_web::rt::System::new()
         .block_on(async move {
             actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
+            let gate = std::sync::Arc::new(service::rollouts::gate::SoakGate);
+            actix_web::rt::spawn(service::rollouts::runner::run_forever(
+                state.clone(),
+                gate,
+                args.rollout_runner_every,
+            ));
             server::run(listener, state, settings)?.await
         })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;

@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters, rollout_pins,
-    rollout_steps, rollouts,
+    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters, holds,
+    rollout_pins, rollout_steps, rollouts,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -143,6 +143,8 @@ pub struct RolloutRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub reason: Option<String>,
+    pub skipped: String,
+    pub halted_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -160,6 +162,7 @@ pub struct NewRolloutRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub reason: Option<String>,
+    pub skipped: String,
 }
 
 /// One step of a rollout; `clusters` is JSON: each cluster with from/to per component.
@@ -171,6 +174,8 @@ pub struct RolloutStepRow {
     pub wave: i64,
     pub clusters: String,
     pub applied_at: Option<NaiveDateTime>,
+    pub skipped: String,
+    pub failed: String,
 }
 
 /// What an applied step sets for one component on one cluster.
@@ -182,4 +187,28 @@ pub struct RolloutPinRow {
     pub component: String,
     pub oci_tag: Option<String>,
     pub component_path: Option<String>,
+}
+
+/// A hold as stored: `cluster`, `component` or both say what it covers.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = holds)]
+pub struct HoldRow {
+    pub id: i64,
+    pub cluster: Option<String>,
+    pub component: Option<String>,
+    pub reason: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = holds)]
+pub struct NewHoldRow {
+    pub cluster: Option<String>,
+    pub component: Option<String>,
+    pub reason: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
 }

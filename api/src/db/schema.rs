@@ -112,6 +112,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         reason -> Nullable<Text>,
+        skipped -> Text,
+        halted_reason -> Nullable<Text>,
     }
 }
 
@@ -122,6 +124,8 @@ diesel::table! {
         wave -> BigInt,
         clusters -> Text,
         applied_at -> Nullable<Timestamp>,
+        skipped -> Text,
+        failed -> Text,
     }
 }
 
@@ -132,6 +136,18 @@ diesel::table! {
         component -> Text,
         oci_tag -> Nullable<Text>,
         component_path -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> BigInt,
+        cluster -> Nullable<Text>,
+        component -> Nullable<Text>,
+        reason -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -148,4 +164,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     rollout_steps,
     rollout_pins,
+    holds,
 );

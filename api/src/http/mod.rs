@@ -9,6 +9,9 @@ pub mod components;
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod hold_dto;
+pub mod holds;
+pub mod hotfixes;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
@@ -124,6 +127,8 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(overrides::Doc::openapi())
         .merge_from(revisions::Doc::openapi())
         .merge_from(rollouts::Doc::openapi())
+        .merge_from(holds::Doc::openapi())
+        .merge_from(hotfixes::Doc::openapi())
         .merge_from(audit::Doc::openapi())
         .merge_from(tokens::Doc::openapi())
         .merge_from(health::Doc::openapi())
@@ -153,6 +158,8 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(overrides::routes)
                     .configure(revisions::routes)
                     .configure(rollouts::routes)
+                    .configure(holds::routes)
+                    .configure(hotfixes::routes)
                     .configure(audit::routes)
                     .configure(tokens::routes),
             )

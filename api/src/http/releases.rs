@@ -4,6 +4,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use super::dto::{PlanDto, ReleaseInput};
 use super::extract::{caller, query, Body, WriteParams};
+use super::hold_dto::{HeldDto, ReleaseDto};
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
@@ -11,9 +12,10 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 
 /// Release a build: without `components` the artifact's default tag moves (components with
 /// their own tag keep it); with them, those components' own tag (and path) move instead.
-/// Every tier's policy must allow the tag. Answers with what changed on which cluster.
+/// Every tier's policy must allow the tag. Held components stay where they are (an override at
+/// what they run, listed in `held`). Answers with what changed on which cluster.
 #[utoipa::path(post, path = "/api/v1/releases", tag = "releases", params(WriteParams), request_body = ReleaseInput,
-    responses((status = 200, description = "What changed (on a dry run, what would)", body = PlanDto),
+    responses((status = 200, description = "What changed (on a dry run, what would), and the held components kept where they were", body = ReleaseDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
         (status = 422, description = "A tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)))]
 #[post("/releases")]
@@ -34,11 +36,10 @@ pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseI
         }),
     };
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
-    Ok(HttpResponse::Ok().json(PlanDto::new(
-        outcome.dry_run,
-        outcome.catalog_revision,
-        &outcome.changes,
-    )))
+    Ok(HttpResponse::Ok().json(ReleaseDto {
+        plan: PlanDto::new(outcome.dry_run, outcome.catalog_revision, &outcome.changes),
+        held: outcome.value.iter().map(HeldDto::from).collect(),
+    }))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

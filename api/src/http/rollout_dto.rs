@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::dto::{ClusterChangeDto, ComponentChangeDto, TagPathDto};
-use crate::service::rollouts::{Rollout, RolloutSpec, StepComponent, WaveSpec};
+use super::hold_dto::SkippedDto;
+use crate::service::rollouts::{Rollout, RolloutSpec, Step, StepCluster, StepComponent, WaveSpec};
 use crate::service::ClusterChange;
 
 /// A rollout to plan: exactly one of `component` or `release`.
@@ -51,10 +52,13 @@ pub struct WaveInput {
     /// completion) may apply.
     #[serde(default)]
     pub soak: Option<String>,
-    /// Recorded; nothing reports failures yet, so it is not enforced.
+    /// Failed clusters the wave tolerates (default 0): when the step gate reports more, the
+    /// runner halts the rollout.
     #[serde(default)]
     pub max_failures: Option<u32>,
-    /// `manual` (default). `auto` is refused until a rollout runner exists.
+    /// `manual` (default): each of the wave's steps waits for `POST .../advance`. `auto`: the
+    /// rollout runner applies them itself once the step gate (by default: the previous step's
+    /// soak has passed) lets it; for the last wave, the completion too.
     #[serde(default)]
     pub approval: Option<String>,
 }
@@ -96,8 +100,10 @@ pub struct RolloutDto {
     pub oci_tag: String,
     /// Each moved component and its new path (`null`: the path stays).
     pub component_paths: BTreeMap<String, Option<String>>,
-    /// `planned`, `running`, `paused`, `completed` or `aborted`.
+    /// `planned`, `running`, `paused`, `halted`, `completed` or `aborted`.
     pub state: String,
+    /// Why the runner halted it, when `halted`.
+    pub halted_reason: Option<String>,
     pub steps_applied: i64,
     pub steps_total: usize,
     pub created_by: String,
@@ -105,6 +111,8 @@ pub struct RolloutDto {
     pub updated_at: String,
     pub reason: Option<String>,
     pub waves: Vec<WaveDto>,
+    /// What planning left out: held, pinned, or decided by a newer override.
+    pub skipped: Vec<SkippedDto>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -126,12 +134,37 @@ pub struct StepDto {
     pub index: i64,
     pub applied_at: Option<String>,
     pub clusters: Vec<StepClusterDto>,
+    /// What the step left out when it applied: held since planning.
+    pub skipped: Vec<SkippedDto>,
+    /// Clusters the step gate reported failed after this step.
+    pub failed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StepClusterDto {
     pub cluster: String,
+    /// `pending` (its step has not applied), `applied`, `skipped` (held when its step applied:
+    /// nothing of it moved) or `failed` (the step gate reported it failed).
+    pub state: String,
     pub components: Vec<ComponentChangeDto>,
+}
+
+/// Where one cluster of a step stands.
+fn cluster_state(step: &Step, c: &StepCluster) -> &'static str {
+    let skipped = |x: &StepComponent| {
+        step.skipped
+            .iter()
+            .any(|s| s.cluster == c.cluster && s.component == x.component)
+    };
+    if step.failed.contains(&c.cluster) {
+        "failed"
+    } else if step.applied_at.is_none() {
+        "pending"
+    } else if c.components.iter().all(skipped) {
+        "skipped"
+    } else {
+        "applied"
+    }
 }
 
 /// What a rollout action did (on a dry run, would do): the rollout after it, and the clusters
@@ -186,9 +219,12 @@ impl From<&Rollout> for RolloutDto {
                             .iter()
                             .map(|c| StepClusterDto {
                                 cluster: c.cluster.clone(),
+                                state: cluster_state(s, c).to_owned(),
                                 components: c.components.iter().map(change).collect(),
                             })
                             .collect(),
+                        skipped: s.skipped.iter().map(SkippedDto::from).collect(),
+                        failed: s.failed.clone(),
                     })
                     .collect(),
             })
@@ -201,6 +237,7 @@ impl From<&Rollout> for RolloutDto {
             oci_tag: r.oci_tag.clone(),
             component_paths: r.component_paths.clone(),
             state: r.state.clone(),
+            halted_reason: r.halted_reason.clone(),
             steps_applied: r.steps_applied,
             steps_total: r.steps.len(),
             created_by: r.created_by.clone(),
@@ -208,6 +245,7 @@ impl From<&Rollout> for RolloutDto {
             updated_at: time(r.updated_at),
             reason: r.reason.clone(),
             waves,
+            skipped: r.skipped.iter().map(SkippedDto::from).collect(),
         }
     }
 }

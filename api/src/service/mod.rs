@@ -13,6 +13,8 @@ pub mod domain;
 pub mod expiry;
 pub mod fleet;
 pub mod history;
+pub mod holds;
+pub mod hotfixes;
 pub mod overrides;
 mod plan;
 pub mod releases;

@@ -52,10 +52,20 @@ pub fn collapse(
 /// Collapses, inside a write, every stale override the filter selects against the catalog as
 /// the write sees it (so a write that moved a default collapses what that made stale).
 pub fn collapse_in(ctx: &mut Ctx<'_>, filter: &OverrideFilter) -> Result<Vec<StaleOverride>, Error> {
+    collapse_in_except(ctx, filter, &|_, _| false)
+}
+
+/// [`collapse_in`], leaving alone the (cluster, component) pairs `keep` names.
+pub fn collapse_in_except(
+    ctx: &mut Ctx<'_>,
+    filter: &OverrideFilter,
+    keep: &dyn Fn(&str, &str) -> bool,
+) -> Result<Vec<StaleOverride>, Error> {
     {
         let catalog = ctx.catalog().clone();
         check_filter(ctx.conn, &catalog, filter, "$.")?;
-        let found = find(ctx.conn, &catalog, filter)?;
+        let mut found = find(ctx.conn, &catalog, filter)?;
+        found.retain(|(s, _)| !keep(&s.cluster, &s.component));
         for (item, before) in &found {
             let after = AssignmentRow {
                 oci_tag: None,

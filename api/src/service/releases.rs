@@ -1,10 +1,11 @@
 //! Releases: moving the catalog's default tag to a new build, the normal flow, in one write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use catalog::{Artifact, OciTag, PolicyRule};
 use serde_json::{json, Value};
 
+use super::holds::{keep_held, Kept};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::error::{Error, FieldError};
 use crate::store;
@@ -25,8 +26,14 @@ pub struct ReleaseComponent {
 }
 
 /// Releases `spec.oci_tag`: checked against every tier's policy (a default runs everywhere),
-/// then written as a new catalog revision that re-resolves every cluster.
-pub fn release(state: &AppState, caller: &Caller, spec: ReleaseSpec, dry_run: bool) -> Result<Outcome<()>, Error> {
+/// then written as a new catalog revision that re-resolves every cluster. Held clusters keep
+/// what they run (returned), everything else moves.
+pub fn release(
+    state: &AppState,
+    caller: &Caller,
+    spec: ReleaseSpec,
+    dry_run: bool,
+) -> Result<Outcome<Vec<Kept>>, Error> {
     let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
     if let Some(list) = &spec.components {
         if list.is_empty() {
@@ -81,8 +88,10 @@ pub fn release(state: &AppState, caller: &Caller, spec: ReleaseSpec, dry_run: bo
         }
         // Releasing what is already the default changes nothing: no revision, no audit entry.
         if doc == current {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let (moved, repathed) = moved_by(ctx, &artifact, &spec);
+        let kept = keep_held(ctx, &moved, &repathed)?;
         if let Err(e) = ctx.set_catalog(doc.clone(), "api").map(drop) {
             return Err(rebase(e, &listed, &doc));
         }
@@ -93,8 +102,31 @@ pub fn release(state: &AppState, caller: &Caller, spec: ReleaseSpec, dry_run: bo
             Some(&view(&current)),
             Some(&view(&doc)),
         );
-        Ok(())
+        Ok(kept)
     })
+}
+
+/// The components whose default tag a release moves, and those whose default path it moves.
+fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet<String>, BTreeSet<String>) {
+    match &spec.components {
+        None => {
+            let following = ctx
+                .catalog()
+                .components()
+                .iter()
+                .filter(|c| c.artifact == artifact.id && c.oci_tag.is_none())
+                .map(|c| c.id.to_string())
+                .collect();
+            (following, BTreeSet::new())
+        }
+        Some(list) => (
+            list.iter().map(|c| c.id.clone()).collect(),
+            list.iter()
+                .filter(|c| c.component_path.is_some())
+                .map(|c| c.id.clone())
+                .collect(),
+        ),
+    }
 }
 
 fn unknown_artifact(ctx: &Ctx<'_>, name: &str) -> Error {

@@ -54,6 +54,40 @@ pub fn set_state(conn: &mut DbConnection, id: i64, state: &str, current_step: i6
         .map(drop)
 }
 
+/// Stops a rollout: state `halted`, with why.
+pub fn set_halted(conn: &mut DbConnection, id: i64, reason: &str, at: NaiveDateTime) -> Result<()> {
+    diesel::update(rollouts::table.find(id))
+        .set((
+            rollouts::state.eq("halted"),
+            rollouts::halted_reason.eq(Some(reason)),
+            rollouts::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Claims a rollout's row for this transaction: `false` when another replica holds it, which
+/// is then skipped rather than waited for. Writes already queue on the write lock first, so
+/// today the claim never finds the row taken; it keeps a step to one replica should writes to
+/// different rollouts ever stop sharing that lock. SQLite has one writer at a time anyway.
+pub fn claim(conn: &mut DbConnection, id: i64) -> Result<bool> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Claimed {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                #[allow(dead_code)]
+                id: i64,
+            }
+            let rows: Vec<Claimed> = diesel::sql_query("SELECT id FROM rollouts WHERE id = $1 FOR UPDATE SKIP LOCKED")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .load(pg)?;
+            Ok(!rows.is_empty())
+        }
+        DbConnection::Sqlite(_) => Ok(true),
+    }
+}
+
 pub fn insert_step(conn: &mut DbConnection, row: &RolloutStepRow) -> Result<()> {
     diesel::insert_into(rollout_steps::table)
         .values(row.clone())
@@ -70,9 +104,27 @@ pub fn steps(conn: &mut DbConnection, rollout: i64) -> Result<Vec<RolloutStepRow
         .load(conn)
 }
 
-pub fn mark_step_applied(conn: &mut DbConnection, rollout: i64, index: i64, at: NaiveDateTime) -> Result<()> {
+/// Marks a step applied, with what it left out (JSON array) because it was held.
+pub fn mark_step_applied(
+    conn: &mut DbConnection,
+    rollout: i64,
+    index: i64,
+    at: NaiveDateTime,
+    skipped: &str,
+) -> Result<()> {
     diesel::update(rollout_steps::table.find((rollout, index)))
-        .set(rollout_steps::applied_at.eq(Some(at)))
+        .set((
+            rollout_steps::applied_at.eq(Some(at)),
+            rollout_steps::skipped.eq(skipped),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records the clusters a step gate reported failed after a step (JSON array).
+pub fn set_step_failed(conn: &mut DbConnection, rollout: i64, index: i64, failed: &str) -> Result<()> {
+    diesel::update(rollout_steps::table.find((rollout, index)))
+        .set(rollout_steps::failed.eq(failed))
         .execute(conn)
         .map(drop)
 }

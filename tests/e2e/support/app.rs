@@ -134,11 +134,18 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("a bound address"));
         let (tx, rx) = std::sync::mpsc::channel();
         let server_state = state.clone();
+        let runner_state = state.clone();
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server =
                     platform_catalog::server::run(listener, server_state, settings).expect("the server starts");
                 tx.send(server.handle()).expect("the test waits for the handle");
+                let gate = Arc::new(platform_catalog::service::rollouts::gate::SoakGate);
+                actix_web::rt::spawn(platform_catalog::service::rollouts::runner::run_forever(
+                    runner_state,
+                    gate,
+                    std::time::Duration::from_millis(100),
+                ));
                 server.await
             })
         });

@@ -6,7 +6,10 @@
 //! everything else; completion moves the catalog default and drops the pins, abort just drops
 //! them. Step actions live in [`steps`], wave planning in [`waves`].
 
+pub mod gate;
+pub mod runner;
 mod steps;
+mod targets;
 pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,12 +21,13 @@ use serde::{Deserialize, Serialize};
 use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
 use crate::error::Error;
-use crate::store::{self, effective::EffectiveRecord, rollouts as db};
+use crate::store::{self, rollouts as db};
 pub use steps::{abort, advance, pause, resume};
+use targets::{check_named_skipped, targets, Planned};
 use waves::{Target, Wave};
 
 /// States in which a rollout holds (or will hold) its clusters and components.
-pub const ACTIVE: [&str; 3] = ["planned", "running", "paused"];
+pub const ACTIVE: [&str; 4] = ["planned", "running", "paused", "halted"];
 
 /// A rollout as a caller asks for it, before checks.
 #[derive(Clone, Debug, Default)]
@@ -64,12 +68,27 @@ pub struct StepCluster {
     pub components: Vec<StepComponent>,
 }
 
+/// A component on a cluster the rollout left alone, and why: `held` (a hold covers it),
+/// `pinned` (a cluster-wide pin decides its tag) or `override` (an override newer than the
+/// rollout's tag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub cluster: String,
+    pub component: String,
+    pub reason: String,
+    pub detail: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Step {
     pub index: i64,
     pub wave: i64,
     pub clusters: Vec<StepCluster>,
     pub applied_at: Option<NaiveDateTime>,
+    /// What became held between planning and this step applying.
+    pub skipped: Vec<Skipped>,
+    /// Clusters a step gate reported failed after this step.
+    pub failed: Vec<String>,
 }
 
 /// A rollout with its waves and steps, as stored.
@@ -90,6 +109,10 @@ pub struct Rollout {
     pub reason: Option<String>,
     pub waves: Vec<Wave>,
     pub steps: Vec<Step>,
+    /// What planning left out.
+    pub skipped: Vec<Skipped>,
+    /// Why the runner halted it (state `halted`).
+    pub halted_reason: Option<String>,
 }
 
 fn internal(what: &str, e: serde_json::Error) -> Error {
@@ -115,6 +138,8 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
                 wave: s.wave,
                 clusters: serde_json::from_str(&s.clusters).map_err(|e| internal("step", e))?,
                 applied_at: s.applied_at,
+                skipped: serde_json::from_str(&s.skipped).map_err(|e| internal("step's skipped", e))?,
+                failed: serde_json::from_str(&s.failed).map_err(|e| internal("step's failures", e))?,
             })
         })
         .collect::<Result<_, Error>>()?;
@@ -133,6 +158,8 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
         reason: row.reason,
         waves: serde_json::from_str(&row.waves).map_err(|e| internal("waves", e))?,
         steps,
+        skipped: serde_json::from_str(&row.skipped).map_err(|e| internal("skipped", e))?,
+        halted_reason: row.halted_reason,
     })
 }
 
@@ -180,10 +207,18 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                 format!("the rollout does not move {id}"),
             ));
         }
-        let targets = targets(ctx, &components, &tag, &paths)?;
+        let (targets, skipped) = targets(ctx, &components, &tag, &paths)?;
         if targets.is_empty() {
-            return Err(Error::field("$", "no enabled cluster runs what the rollout would move"));
+            let why = match skipped.first() {
+                Some(s) => format!(" (all skipped; first: {} on {}, {})", s.component, s.cluster, s.detail),
+                None => String::new(),
+            };
+            return Err(Error::field(
+                "$",
+                format!("no enabled cluster runs what the rollout would move{why}"),
+            ));
         }
+        check_named_skipped(spec.waves.as_deref(), &targets, &skipped)?;
         check_policies(ctx, &artifact, &tag, &targets)?;
         let known: BTreeSet<String> = store::clusters(ctx.conn)?.into_iter().map(|c| c.name).collect();
         let planned: Vec<Target> = targets.iter().map(|(t, _)| t.clone()).collect();
@@ -209,6 +244,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                 created_at: ctx.now,
                 updated_at: ctx.now,
                 reason: spec.reason.clone(),
+                skipped: crate::service::json_text(&skipped),
             },
         )?;
         let by_name: BTreeMap<&str, &StepCluster> = targets.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
@@ -225,6 +261,8 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
                         wave: wave as i64,
                         clusters: crate::service::json_text(&clusters),
                         applied_at: None,
+                        skipped: "[]".into(),
+                        failed: "[]".into(),
                     },
                 )?;
                 index += 1;
@@ -245,7 +283,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
 fn summary(r: &Rollout) -> serde_json::Value {
     serde_json::json!({
         "id": r.id, "kind": r.kind, "artifact": r.artifact, "component": r.component, "oci_tag": r.oci_tag,
-        "component_paths": r.component_paths, "state": r.state, "steps_applied": r.steps_applied,
+        "component_paths": r.component_paths, "state": r.state, "steps_applied": r.steps_applied, "skipped": r.skipped,
         "steps": r.steps.iter().map(|s| s.clusters.iter().map(|c| c.cluster.clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
     })
 }
@@ -288,61 +326,8 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
     Ok((artifact, components))
 }
 
-/// Every cluster whose current effective config runs a moved component, with from/to.
-fn targets(
-    ctx: &mut Ctx<'_>,
-    components: &BTreeSet<String>,
-    tag: &OciTag,
-    paths: &BTreeMap<String, ComponentPath>,
-) -> Result<Vec<(Target, StepCluster)>, Error> {
-    let mut out = Vec::new();
-    for row in store::clusters(ctx.conn)? {
-        let Some(latest) = store::latest_revision(ctx.conn, &row.name)? else {
-            continue;
-        };
-        let record = EffectiveRecord::decode(&latest.effective)?;
-        let changes: Vec<StepComponent> = record
-            .components
-            .iter()
-            .filter(|c| components.contains(&c.id))
-            .map(|c| StepComponent {
-                component: c.id.clone(),
-                from: Some(TagPath {
-                    oci_tag: c.oci_tag.clone(),
-                    component_path: c.component_path.clone(),
-                }),
-                to: TagPath {
-                    oci_tag: tag.to_string(),
-                    component_path: paths.get(&c.id).map_or(c.component_path.clone(), |p| p.to_string()),
-                },
-            })
-            .collect();
-        if changes.is_empty() {
-            continue;
-        }
-        let labels = super::domain::labels_of(&row)?;
-        out.push((
-            Target {
-                name: row.name.clone(),
-                tier: row.tier.clone(),
-                labels,
-            },
-            StepCluster {
-                cluster: row.name,
-                components: changes,
-            },
-        ));
-    }
-    Ok(out)
-}
-
 /// The tier of every target must allow the tag, know it, and know its digest when it pins them.
-fn check_policies(
-    ctx: &mut Ctx<'_>,
-    artifact: &Artifact,
-    tag: &OciTag,
-    targets: &[(Target, StepCluster)],
-) -> Result<(), Error> {
+fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag, targets: &[Planned]) -> Result<(), Error> {
     let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
     let tiers: BTreeSet<&str> = targets.iter().map(|(t, _)| t.tier.as_str()).collect();
     for tier in ctx.catalog().tiers().iter().filter(|t| tiers.contains(t.name.as_str())) {
@@ -363,7 +348,7 @@ fn check_policies(
 }
 
 /// At most one active rollout per component per cluster: the first overlap is a 409 naming it.
-fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[(Target, StepCluster)]) -> Result<(), Error> {
+fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[Planned]) -> Result<(), Error> {
     let mine: BTreeSet<(&str, &str)> = targets
         .iter()
         .flat_map(|(_, s)| s.components.iter().map(|c| (s.cluster.as_str(), c.component.as_str())))

@@ -1,13 +1,15 @@
 //! Moving a rollout along: advance (one step per call, then completion), pause, resume, abort.
 //! Each action is one write: pins, step, state, new revisions and audit commit together.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Value};
 
-use super::{load, Rollout, ACTIVE};
+use super::{gate, load, Rollout, Skipped, ACTIVE};
 use crate::db::models::RolloutPinRow;
 use crate::error::Error;
-use crate::service::overrides::{collapse_in, OverrideFilter};
-use crate::service::tokens::parse_duration;
+use crate::service::holds::{keep_held, keep_held_pins, Holds};
+use crate::service::overrides::{collapse_in_except, OverrideFilter};
 use crate::service::{AppState, Caller, Ctx, Outcome};
 use crate::store::rollouts as db;
 
@@ -18,16 +20,29 @@ pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Res
     state.write(caller, dry_run, &format!("rollout {id}"), |ctx| {
         let r = load(ctx.conn, id)?;
         if !matches!(r.state.as_str(), "planned" | "running") {
-            let hint = if r.state == "paused" { "; resume it first" } else { "" };
+            let hint = match r.state.as_str() {
+                "paused" => "; resume it first".to_owned(),
+                "halted" => format!(
+                    " ({}); abort it",
+                    r.halted_reason.as_deref().unwrap_or("no reason recorded")
+                ),
+                _ => String::new(),
+            };
             return Err(Error::Conflict(format!("rollout {id} is {}{hint}", r.state)));
         }
         check_soak(ctx, &r)?;
-        match r.steps.iter().find(|s| s.applied_at.is_none()) {
-            Some(step) => apply_step(ctx, &r, step.index),
-            None => complete(ctx, &r),
-        }?;
+        step_or_complete(ctx, &r)?;
         load(ctx.conn, id)
     })
+}
+
+/// The one way a rollout moves on, for a person and for the runner alike: the next step, or
+/// the completion once every step is applied. The caller has checked state and gate.
+pub(super) fn step_or_complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
+    match r.steps.iter().find(|s| s.applied_at.is_none()) {
+        Some(step) => apply_step(ctx, r, step.index),
+        None => complete(ctx, r),
+    }
 }
 
 fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
@@ -36,8 +51,22 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
         .iter()
         .find(|s| s.index == index)
         .ok_or_else(|| Error::Internal(format!("rollout {} has no step {index}", r.id)))?;
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    let mut skipped = Vec::new();
     for c in &step.clusters {
+        let mut pinned = false;
         for x in &c.components {
+            // A hold placed after planning still wins: the step leaves it out and says so.
+            if let Some(hold) = holds.covering(&c.cluster, &x.component) {
+                skipped.push(Skipped {
+                    cluster: c.cluster.clone(),
+                    component: x.component.clone(),
+                    reason: "held".into(),
+                    detail: hold.label(),
+                });
+                continue;
+            }
+            pinned = true;
             if let Some(other) = db::pin(ctx.conn, &c.cluster, &x.component)? {
                 return Err(Error::Conflict(format!(
                     "rollout {} already pins {} on cluster {}",
@@ -56,16 +85,18 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
                 },
             )?;
         }
-        ctx.touch(&c.cluster);
+        if pinned {
+            ctx.touch(&c.cluster);
+        }
     }
-    db::mark_step_applied(ctx.conn, r.id, index, ctx.now)?;
+    db::mark_step_applied(ctx.conn, r.id, index, ctx.now, &crate::service::json_text(&skipped))?;
     db::set_state(ctx.conn, r.id, "running", index + 1, ctx.now)?;
     let clusters: Vec<&str> = step.clusters.iter().map(|c| c.cluster.as_str()).collect();
     ctx.audit(
         "rollout.advance",
         &format!("rollout/{}", r.id),
         Some(&json!({"state": r.state, "steps_applied": index})),
-        Some(&json!({"state": "running", "steps_applied": index + 1, "step": index, "clusters": clusters})),
+        Some(&json!({"state": "running", "steps_applied": index + 1, "step": index, "clusters": clusters, "skipped": skipped})),
     );
     Ok(())
 }
@@ -73,17 +104,10 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
 /// The wave of the last applied step may ask for a soak time before the next step (or the
 /// completion) applies.
 fn check_soak(ctx: &Ctx<'_>, r: &Rollout) -> Result<(), Error> {
-    let Some(prev) = r.steps.iter().rev().find(|s| s.applied_at.is_some()) else {
+    let last = r.steps.iter().rev().find(|s| s.applied_at.is_some());
+    let Some(until) = gate::soak_until(r, last)? else {
         return Ok(());
     };
-    let (Some(applied), Some(soak)) = (
-        prev.applied_at,
-        r.waves.get(prev.wave as usize).and_then(|w| w.soak.as_deref()),
-    ) else {
-        return Ok(());
-    };
-    let soak = parse_duration(soak).map_err(|e| Error::Internal(format!("stored soak: {e}")))?;
-    let until = applied + soak;
     if ctx.now < until {
         return Err(Error::Conflict(format!(
             "rollout {} soaks until {}; advance after that",
@@ -118,17 +142,31 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         }
         set(&mut doc, "components", index, "component_path", path.as_deref())?;
     }
+    // Held clusters (left out at planning or at their step) run from the default, which is
+    // about to move: they keep what they run.
+    let moved: BTreeSet<String> = r.component_paths.keys().cloned().collect();
+    let repathed: BTreeSet<String> = r
+        .component_paths
+        .iter()
+        .filter(|(_, p)| p.is_some())
+        .map(|(c, _)| c.clone())
+        .collect();
+    keep_held(ctx, &moved, &repathed)?;
+    keep_held_pins(ctx, r.id)?;
     if doc != before {
         ctx.set_catalog(doc, "api")?;
     }
     // Overrides the new default caught up with would otherwise take over again once the pins
-    // (which outranked them) are gone.
+    // (which outranked them) are gone. Held ones stay: a hold outranks tidying up.
+    let holds = Holds::load(ctx.conn, ctx.now)?;
     for component in r.component_paths.keys() {
         let filter = OverrideFilter {
             cluster: None,
             component: Some(component.clone()),
         };
-        collapse_in(ctx, &filter)?;
+        collapse_in_except(ctx, &filter, &|cluster, component| {
+            holds.covering(cluster, component).is_some()
+        })?;
     }
     db::delete_pins_of_rollout(ctx.conn, r.id)?;
     ctx.touch_all();
@@ -188,6 +226,8 @@ fn transition(
             )));
         }
         if to == "aborted" {
+            // Held clusters stay on what the rollout gave them; the rest go back.
+            keep_held_pins(ctx, id)?;
             for pin in db::pins_of_rollout(ctx.conn, id)? {
                 ctx.touch(&pin.cluster);
             }

@@ -129,16 +129,11 @@ fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) 
         parse_duration(soak).map_err(|e| Error::field(at("soak"), e))?;
     }
     let approval = s.approval.clone().unwrap_or_else(|| "manual".into());
-    match approval.as_str() {
-        "manual" => {}
-        // Refused rather than stored: nothing advances a rollout by itself yet.
-        "auto" => {
-            return Err(Error::field(
-                at("approval"),
-                "`auto` is not supported yet: there is no rollout runner; advance with POST /rollouts/{id}/advance",
-            ))
-        }
-        other => return Err(Error::field(at("approval"), format!("{other:?} is not manual or auto"))),
+    if !matches!(approval.as_str(), "manual" | "auto") {
+        return Err(Error::field(
+            at("approval"),
+            format!("{approval:?} is not manual or auto"),
+        ));
     }
     Ok(Wave {
         name: s.name.clone().unwrap_or_else(|| format!("wave-{}", i + 1)),

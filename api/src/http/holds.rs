@@ -1,0 +1,103 @@
+//! `/api/v1/holds`: what no rollout, release or hotfix may move for now.
+
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+
+use super::extract::{caller, Body};
+use super::hold_dto::HoldDto;
+use super::hold_dto::HoldInput;
+use super::problem::Problem;
+use super::{blocking, Shared};
+use crate::error::Error;
+use crate::service::holds::{self, HoldSpec};
+
+fn now() -> chrono::NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// Place a hold on a cluster, a component, or a component on a cluster. Rollouts planned from
+/// now on skip it, steps skip it, releases and hotfixes leave it where it is, until it is
+/// deleted or its `expires_at` passes.
+#[utoipa::path(post, path = "/api/v1/holds", tag = "holds", request_body = HoldInput,
+    responses((status = 201, body = HoldDto), (status = 400, body = Problem), (status = 413, body = Problem),
+        (status = 422, description = "No cluster or component named, an unknown one, no reason, or a bad time", body = Problem)))]
+#[post("/holds")]
+pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>) -> Result<HttpResponse, Error> {
+    let caller = caller(&req);
+    let input = body.0;
+    let expires_at = input
+        .expires_at
+        .as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| {
+                    Error::field(
+                        "$.expires_at",
+                        format!("must be an RFC 3339 time like 2026-12-01T00:00:00Z: {e}"),
+                    )
+                })
+        })
+        .transpose()?;
+    let spec = HoldSpec {
+        cluster: input.cluster,
+        component: input.component,
+        reason: input.reason,
+        expires_at,
+    };
+    let outcome = blocking(move || holds::create(&state, &caller, spec)).await?;
+    Ok(HttpResponse::Created().json(HoldDto::new(&outcome.value, now())))
+}
+
+/// List every hold, ended ones included (`active: false`), oldest first.
+#[utoipa::path(get, path = "/api/v1/holds", tag = "holds", responses((status = 200, body = [HoldDto])))]
+#[get("/holds")]
+pub async fn list_holds(state: Shared) -> Result<HttpResponse, Error> {
+    let list = blocking(move || holds::list(&state)).await?;
+    let at = now();
+    Ok(HttpResponse::Ok().json(list.iter().map(|h| HoldDto::new(h, at)).collect::<Vec<_>>()))
+}
+
+/// Show one hold.
+#[utoipa::path(get, path = "/api/v1/holds/{id}", tag = "holds", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = HoldDto), (status = 404, body = Problem)))]
+#[get("/holds/{id}")]
+pub async fn get_hold(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    let id = hold_id(&id)?;
+    let hold = blocking(move || holds::get(&state, id)).await?;
+    Ok(HttpResponse::Ok().json(HoldDto::new(&hold, now())))
+}
+
+/// End a hold. What it kept during a release stays as an override (reason `hold <id>`) that
+/// shows as stale until collapsed.
+#[utoipa::path(delete, path = "/api/v1/holds/{id}", tag = "holds", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)))]
+#[delete("/holds/{id}")]
+pub async fn delete_hold(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    let caller = caller(&req);
+    let id = hold_id(&id)?;
+    blocking(move || holds::delete(&state, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A hold id that is not a number names no hold: 404.
+fn hold_id(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::NotFound {
+            kind: "hold",
+            name: raw.to_owned(),
+        })
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_hold)
+        .service(list_holds)
+        .service(get_hold)
+        .service(delete_hold);
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_hold, list_holds, get_hold, delete_hold))]
+pub struct Doc;

@@ -1,0 +1,271 @@
+//! Holds: a cluster, a component, or one component on one cluster that no rollout, release or
+//! hotfix moves until the hold ends (deleted, or past its `expires_at`, compared at use).
+//!
+//! A change that moves a catalog default keeps what a hold covers where it is by giving the
+//! held assignment an override at what it runs now (reason `hold <id>`); when the hold ends
+//! that override shows as stale and collapses like any other.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::json;
+
+use super::{AppState, Caller, Ctx, Outcome};
+use crate::db::models::{AssignmentRow, HoldRow, NewHoldRow};
+use crate::db::DbConnection;
+use crate::error::Error;
+use crate::store::{self, effective::EffectiveRecord, holds as db};
+
+/// A hold as the service sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub id: i64,
+    pub cluster: Option<String>,
+    pub component: Option<String>,
+    pub reason: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<HoldRow> for Hold {
+    fn from(r: HoldRow) -> Self {
+        Hold {
+            id: r.id,
+            cluster: r.cluster,
+            component: r.component,
+            reason: r.reason,
+            expires_at: r.expires_at,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl Hold {
+    pub fn active_at(&self, now: NaiveDateTime) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+
+    pub fn covers(&self, cluster: &str, component: &str) -> bool {
+        self.cluster.as_deref().is_none_or(|c| c == cluster) && self.component.as_deref().is_none_or(|c| c == component)
+    }
+
+    /// How a skipped or kept item names the hold.
+    pub fn label(&self) -> String {
+        format!("hold {}: {}", self.id, self.reason)
+    }
+}
+
+/// A hold as a caller asks for it.
+#[derive(Clone, Debug, Default)]
+pub struct HoldSpec {
+    pub cluster: Option<String>,
+    pub component: Option<String>,
+    pub reason: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The holds in force at `now`.
+pub struct Holds(Vec<Hold>);
+
+impl Holds {
+    pub fn load(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Holds, Error> {
+        Ok(Holds(db::active(conn, now)?.into_iter().map(Hold::from).collect()))
+    }
+
+    /// The first hold covering `component` on `cluster`.
+    pub fn covering(&self, cluster: &str, component: &str) -> Option<&Hold> {
+        self.0.iter().find(|h| h.covers(cluster, component))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub fn list(state: &AppState) -> Result<Vec<Hold>, Error> {
+    let mut conn = state.conn()?;
+    Ok(db::all(&mut conn)?.into_iter().map(Hold::from).collect())
+}
+
+pub fn get(state: &AppState, id: i64) -> Result<Hold, Error> {
+    let mut conn = state.conn()?;
+    db::get(&mut conn, id)?.map(Hold::from).ok_or(Error::NotFound {
+        kind: "hold",
+        name: id.to_string(),
+    })
+}
+
+/// Stores a hold; the cluster and component it names must exist.
+pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outcome<Hold>, Error> {
+    if spec.cluster.is_none() && spec.component.is_none() {
+        return Err(Error::field("$", "name a `cluster`, a `component`, or both"));
+    }
+    if spec.reason.trim().is_empty() {
+        return Err(Error::field("$.reason", "must say why the hold is needed"));
+    }
+    if spec.reason.len() > 200 {
+        return Err(Error::field("$.reason", "must be at most 200 characters"));
+    }
+    state.write(caller, false, "hold created", |ctx| {
+        if let Some(name) = &spec.cluster {
+            if store::cluster(ctx.conn, name)?.is_none() {
+                return Err(Error::field("$.cluster", format!("unknown cluster {name:?}")));
+            }
+        }
+        if let Some(id) = &spec.component {
+            if ctx.catalog().component(id).is_none() {
+                return Err(Error::field("$.component", format!("unknown component {id:?}")));
+            }
+        }
+        let row = NewHoldRow {
+            cluster: spec.cluster.clone(),
+            component: spec.component.clone(),
+            reason: spec.reason.clone(),
+            expires_at: spec.expires_at.map(|t| t.naive_utc()),
+            created_by: ctx.caller().actor.clone(),
+            created_at: ctx.now,
+        };
+        let id = db::insert(ctx.conn, &row)?;
+        let hold = db::get(ctx.conn, id)?
+            .map(Hold::from)
+            .ok_or_else(|| Error::Internal("a new hold vanished".into()))?;
+        ctx.audit("hold.create", &format!("hold/{id}"), None::<&()>, Some(&view(&hold)));
+        Ok(hold)
+    })
+}
+
+/// Ends a hold; what it kept stays where it is until released again or collapsed.
+pub fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<Outcome<Hold>, Error> {
+    state.write(caller, false, "hold deleted", |ctx| {
+        let hold = db::get(ctx.conn, id)?.map(Hold::from).ok_or(Error::NotFound {
+            kind: "hold",
+            name: id.to_string(),
+        })?;
+        db::delete(ctx.conn, id)?;
+        ctx.audit("hold.delete", &format!("hold/{id}"), Some(&view(&hold)), None::<&()>);
+        Ok(hold)
+    })
+}
+
+fn view(h: &Hold) -> serde_json::Value {
+    json!({"id": h.id, "cluster": h.cluster, "component": h.component, "reason": h.reason,
+        "expires_at": h.expires_at.map(|t| t.and_utc().to_rfc3339())})
+}
+
+/// A component a hold kept where it was while a default moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub cluster: String,
+    pub component: String,
+    pub oci_tag: String,
+    pub hold: i64,
+}
+
+/// Inside a write that moves the defaults of `components` (and, for those in `paths`, their
+/// default path): every held cluster running one of them from the default gets an override at
+/// what it runs now, so the move passes it by. Clusters not following the default (cluster
+/// pin, override, rollout pin) are not moved by a default and need nothing.
+pub fn keep_held(
+    ctx: &mut Ctx<'_>,
+    components: &BTreeSet<String>,
+    paths: &BTreeSet<String>,
+) -> Result<Vec<Kept>, Error> {
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    if holds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut kept = Vec::new();
+    for cluster in store::clusters(ctx.conn)? {
+        let Some(latest) = store::latest_revision(ctx.conn, &cluster.name)? else {
+            continue;
+        };
+        let record = EffectiveRecord::decode(&latest.effective)?;
+        for c in record.components.iter().filter(|c| components.contains(&c.id)) {
+            let Some(hold) = holds.covering(&cluster.name, &c.id) else {
+                continue;
+            };
+            let Some(before) = store::assignment(ctx.conn, &cluster.name, &c.id)? else {
+                continue;
+            };
+            let from_default = |kind: &str| kind == "component_default" || kind == "artifact_default";
+            let mut after = AssignmentRow {
+                author: ctx.caller().actor.clone(),
+                created_at: ctx.now,
+                ..before.clone()
+            };
+            if before.oci_tag.is_none() && from_default(&c.oci_tag_source.kind) {
+                after.oci_tag = Some(c.oci_tag.clone());
+            }
+            if before.component_path.is_none() && paths.contains(&c.id) && from_default(&c.component_path_source.kind) {
+                after.component_path = Some(c.component_path.clone());
+            }
+            if after.oci_tag == before.oci_tag && after.component_path == before.component_path {
+                continue;
+            }
+            if before.oci_tag.is_none() && before.component_path.is_none() {
+                after.reason = Some(format!("hold {}", hold.id));
+                after.expires_at = None;
+            }
+            store::put_assignment(ctx.conn, &after)?;
+            ctx.touch(&cluster.name);
+            ctx.audit(
+                "hold.keep",
+                &format!("cluster/{}/components/{}", cluster.name, c.id),
+                Some(&json!({"oci_tag": before.oci_tag, "component_path": before.component_path, "reason": before.reason})),
+                Some(&json!({"oci_tag": after.oci_tag, "component_path": after.component_path, "reason": after.reason, "hold": hold.id})),
+            );
+            kept.push(Kept {
+                cluster: cluster.name.clone(),
+                component: c.id.clone(),
+                oci_tag: c.oci_tag.clone(),
+                hold: hold.id,
+            });
+        }
+    }
+    Ok(kept)
+}
+
+/// Inside a write that ends rollout `rollout` (completion or abort): each of its pins a hold
+/// covers becomes an override at the pinned tag and path, so dropping the pins does not move
+/// the held cluster back (abort) or onto an older override (completion).
+pub fn keep_held_pins(ctx: &mut Ctx<'_>, rollout: i64) -> Result<Vec<Kept>, Error> {
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    if holds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut kept = Vec::new();
+    for pin in store::rollouts::pins_of_rollout(ctx.conn, rollout)? {
+        let Some(hold) = holds.covering(&pin.cluster, &pin.component) else {
+            continue;
+        };
+        let Some(before) = store::assignment(ctx.conn, &pin.cluster, &pin.component)? else {
+            continue;
+        };
+        let after = AssignmentRow {
+            oci_tag: pin.oci_tag.clone().or(before.oci_tag.clone()),
+            component_path: pin.component_path.clone().or(before.component_path.clone()),
+            reason: Some(format!("hold {}", hold.id)),
+            expires_at: None,
+            author: ctx.caller().actor.clone(),
+            created_at: ctx.now,
+            ..before.clone()
+        };
+        store::put_assignment(ctx.conn, &after)?;
+        ctx.touch(&pin.cluster);
+        ctx.audit(
+            "hold.keep",
+            &format!("cluster/{}/components/{}", pin.cluster, pin.component),
+            Some(&json!({"oci_tag": before.oci_tag, "component_path": before.component_path, "reason": before.reason})),
+            Some(&json!({"oci_tag": after.oci_tag, "component_path": after.component_path, "reason": after.reason, "hold": hold.id, "rollout": rollout})),
+        );
+        kept.push(Kept {
+            cluster: pin.cluster.clone(),
+            component: pin.component.clone(),
+            oci_tag: after.oci_tag.clone().unwrap_or_default(),
+            hold: hold.id,
+        });
+    }
+    Ok(kept)
+}
