@@ -8,6 +8,7 @@ mod api_docs;
 mod api_history;
 mod api_releases;
 mod api_rollouts;
+mod cli_registry;
 mod cli_render;
 mod cli_tags;
 mod cli_validate;

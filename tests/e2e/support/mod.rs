@@ -98,3 +98,4 @@ pub fn kubectl_installed() -> bool {
 
 pub mod app;
 pub mod http;
+pub mod registry;
