@@ -6,6 +6,8 @@ mod api_catalog;
 mod api_core;
 mod api_docs;
 mod api_history;
+mod api_registry;
+mod api_registry_paths;
 mod api_releases;
 mod api_rollouts;
 mod cli_registry;

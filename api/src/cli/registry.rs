@@ -65,6 +65,11 @@ pub struct RegistryArgs {
     /// Builds whose content layer is larger are refused, not downloaded (path checks).
     #[arg(long, env = "PLATFORM_CATALOG_MAX_ARTIFACT_BYTES", default_value_t = crate::registry::DEFAULT_MAX_DOWNLOAD_BYTES)]
     max_artifact_bytes: u64,
+
+    /// Check, before a write deploys (tag, path), that the build holds
+    /// `<component_path>/<tier>/kustomization.yaml` (skipped while the registry is unreachable).
+    #[arg(long, env = "PLATFORM_CATALOG_VERIFY_PATHS", default_value_t = true, action = clap::ArgAction::Set)]
+    verify_paths: bool,
 }
 
 impl RegistryArgs {
@@ -76,6 +81,7 @@ impl RegistryArgs {
             timeout: Duration::from_secs(self.registry_timeout.max(1)),
             retries: self.registry_retries,
             max_download_bytes: self.max_artifact_bytes,
+            verify_paths: self.verify_paths,
             ..RegistrySettings::default()
         }
     }

@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Refuse request bodies over this many bytes with 413.
     #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
     max_body_bytes: usize,
+
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +185,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         tracing::warn!("--auth none: authentication is OFF; every request acts as `anonymous` with admin rights");
     }
     let state = server::open(&args.db.database_url, args.db.pool_size)?;
+    state.set_registry_settings(args.registry.settings())?;
     let first_admin = match args.auth {
         AuthMode::Token => service::tokens::first_admin(&state)?,
         AuthMode::None => None,
@@ -215,6 +219,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     actix_web::rt::System::new()
         .block_on(async move {
             actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
+            actix_web::rt::spawn(server::sync_registries(state.clone()));
             server::run(listener, state, settings)?.await
         })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;

@@ -87,6 +87,7 @@ pub const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/api/v1/artifacts/{id}", Viewer),
         ("GET", "/api/v1/artifacts/{id}/tags", Viewer),
         ("POST", "/api/v1/artifacts/{id}/tags", Operator),
+        ("POST", "/api/v1/artifacts/{id}/sync", Operator),
         ("GET", "/api/v1/tiers", Viewer),
         ("GET", "/api/v1/tiers/{name}", Viewer),
         ("PUT", "/api/v1/tiers/{name}", Admin),

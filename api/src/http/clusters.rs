@@ -72,7 +72,7 @@ fn cluster_matches(req: &HttpRequest) -> impl FnOnce(&ClusterRow) -> Result<(), 
     move |row| check_if_match(expected.as_deref(), &etag_of(&ClusterDto::try_from(row)?))
 }
 
-fn assignment_matches(req: &HttpRequest) -> impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error> {
+fn assignment_matches(req: &HttpRequest) -> impl Fn(Option<&AssignmentRow>) -> Result<(), Error> {
     let expected = if_match(req);
     move |row| match (row, expected.as_deref()) {
         (Some(row), e) => check_if_match(e, &etag_of(&AssignmentDto::from(row))),

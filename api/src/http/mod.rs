@@ -12,11 +12,13 @@ pub mod health;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
+pub mod registry_dto;
 pub mod releases;
 pub mod render;
 pub mod revisions;
 pub mod rollout_dto;
 pub mod rollouts;
+pub mod sync;
 pub mod tiers;
 pub mod tokens;
 
@@ -119,6 +121,7 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(clusters::Doc::openapi())
         .merge_from(render::Doc::openapi())
         .merge_from(artifacts::Doc::openapi())
+        .merge_from(sync::Doc::openapi())
         .merge_from(tiers::Doc::openapi())
         .merge_from(releases::Doc::openapi())
         .merge_from(overrides::Doc::openapi())
@@ -148,6 +151,7 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(clusters::routes)
                     .configure(render::routes)
                     .configure(artifacts::routes)
+                    .configure(sync::routes)
                     .configure(tiers::routes)
                     .configure(releases::routes)
                     .configure(overrides::routes)

@@ -19,8 +19,6 @@ use super::{
 };
 use crate::error::Error;
 
-/// Tags asked for per page when listing; the registry may send fewer.
-const TAG_PAGE: usize = 500;
 /// HEAD requests in flight at once when resolving many digests.
 const PARALLEL_HEADS: usize = 16;
 
@@ -123,13 +121,14 @@ impl Registry {
         let auth = self.auth(target)?;
         let image = target.tagged("latest");
         let client = self.client(target);
+        let page_size = self.settings.tag_page.max(1);
         self.block(async {
             let mut all: Vec<String> = Vec::new();
             loop {
                 let last = all.last().cloned();
                 let page = match self
                     .retrying(target, || {
-                        client.list_tags(&image, &auth, Some(TAG_PAGE), last.as_deref())
+                        client.list_tags(&image, &auth, Some(page_size), last.as_deref())
                     })
                     .await
                 {
@@ -137,7 +136,7 @@ impl Registry {
                     Err(RegistryError::NotFound(_)) if all.is_empty() => Vec::new(),
                     Err(e) => return Err(e),
                 };
-                let full = page.len() >= TAG_PAGE;
+                let full = page.len() >= page_size;
                 // A registry that ignores `last` would repeat itself: stop at the first repeat.
                 let before = all.len();
                 for tag in page {

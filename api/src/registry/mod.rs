@@ -40,6 +40,10 @@ pub struct RegistrySettings {
     pub max_download_bytes: u64,
     /// How many content listings (one per build digest) are kept in memory.
     pub listing_cache_entries: usize,
+    /// Tags asked for per page when listing; the registry may answer with fewer.
+    pub tag_page: usize,
+    /// Writes check that the build holds `<component_path>/<tier>/kustomization.yaml`.
+    pub verify_paths: bool,
 }
 
 impl std::fmt::Debug for RegistrySettings {
@@ -69,6 +73,8 @@ impl Default for RegistrySettings {
             backoff: Duration::from_millis(200),
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             listing_cache_entries: 256,
+            tag_page: 500,
+            verify_paths: false,
         }
     }
 }

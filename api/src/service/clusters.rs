@@ -315,10 +315,11 @@ pub fn put_assignment(
     cluster: &str,
     component: &str,
     spec: AssignmentSpec,
-    check: impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error>,
+    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<AssignmentRow>, Error> {
-    state.write(caller, dry_run, &format!("{component} on {cluster} changed"), |ctx| {
+    let reason = format!("{component} on {cluster} changed");
+    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
         let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
         let before = store::assignment(ctx.conn, cluster, component)?;
         check(before.as_ref())?;

@@ -19,8 +19,10 @@ pub mod releases;
 mod render;
 pub mod rollback;
 pub mod rollouts;
+pub mod sync;
 pub mod tiers;
 pub mod tokens;
+pub mod verify;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,7 @@ use crate::db::models::{CatalogRevisionRow, NewAuditRow};
 use crate::db::{self, DbConnection, Pool, PooledConnection};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::registry::{Registry, RegistrySettings};
 use crate::store::{self, effective::sha256_hex};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered};
@@ -54,6 +57,9 @@ pub struct AppState {
     pub verified: tokens::VerifiedTokens,
     /// Numbers request ids for callers that send no `X-Request-Id`.
     pub requests: std::sync::atomic::AtomicU64,
+    registry_settings: Mutex<RegistrySettings>,
+    /// Built on first use, so a service that never talks to a registry starts no runtime for it.
+    registry: Mutex<Option<Arc<Registry>>>,
 }
 
 impl AppState {
@@ -65,7 +71,33 @@ impl AppState {
             metrics: Metrics::default(),
             verified: tokens::VerifiedTokens::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
+            registry_settings: Mutex::new(RegistrySettings::default()),
+            registry: Mutex::new(None),
         }
+    }
+
+    /// How registries are reached from now on (credentials, timeouts, size bound).
+    pub fn set_registry_settings(&self, settings: RegistrySettings) -> Result<(), Error> {
+        *self.registry_settings.lock().map_err(poisoned)? = settings;
+        *self.registry.lock().map_err(poisoned)? = None;
+        Ok(())
+    }
+
+    /// Whether writes check that a build holds the paths they deploy.
+    pub fn verifies_paths(&self) -> bool {
+        self.registry_settings.lock().map(|s| s.verify_paths).unwrap_or(false)
+    }
+
+    /// The registry client, made on first use with the current settings.
+    pub fn registry(&self) -> Result<Arc<Registry>, Error> {
+        let mut slot = self.registry.lock().map_err(poisoned)?;
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let settings = self.registry_settings.lock().map_err(poisoned)?.clone();
+        let made = Arc::new(Registry::new(settings)?);
+        *slot = Some(made.clone());
+        Ok(made)
     }
 
     pub fn conn(&self) -> Result<PooledConnection, Error> {
