@@ -119,6 +119,25 @@ pub async fn sync_registries(state: Arc<AppState>) {
     }
 }
 
+/// How often the publish outbox is looked at.
+const PUBLISH_EVERY: Duration = Duration::from_secs(2);
+
+/// Pushes queued cluster revisions to the registry; failures stay queued with their error.
+pub async fn publish_revisions(state: Arc<AppState>) {
+    let mut ticks = actix_web::rt::time::interval(PUBLISH_EVERY);
+    loop {
+        ticks.tick().await;
+        let state = state.clone();
+        let now = chrono::Utc::now().naive_utc();
+        match actix_web::web::block(move || crate::service::publish::run_due(&state, now)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(revisions = n, "published cluster revisions"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "publishing: could not read the outbox; retrying"),
+            Err(e) => tracing::warn!(error = %e, "publishing did not run"),
+        }
+    }
+}
+
 /// Logs to stderr; `RUST_LOG` tunes it (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -8,6 +8,7 @@ mod api_docs;
 mod api_history;
 mod api_registry;
 mod api_registry_paths;
+mod api_registry_publish;
 mod api_releases;
 mod api_rollouts;
 mod cli_registry;

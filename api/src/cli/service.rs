@@ -68,6 +68,19 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
+
+    /// Publish every new cluster revision as a Flux artifact to oci://HOST/PREFIX/<cluster>,
+    /// tagged rev-<n>, and move the channel tag to it.
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_TO", value_name = "URL")]
+    publish_to: Option<String>,
+
+    /// The tag that follows each cluster's newest published revision.
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_CHANNEL", default_value = service::publish::DEFAULT_CHANNEL)]
+    publish_channel: String,
+
+    /// Talk plain http to the --publish-to registry (local or test registries only).
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_INSECURE")]
+    publish_insecure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +199,16 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     }
     let state = server::open(&args.db.database_url, args.db.pool_size)?;
     state.set_registry_settings(args.registry.settings())?;
+    if let Some(url) = &args.publish_to {
+        let target = crate::registry::Target::parse(url, args.publish_insecure)
+            .map_err(|e| Error::Usage(format!("--publish-to {url}: {e}")))?;
+        let channel = catalog::OciTag::parse(&args.publish_channel)
+            .map_err(|e| Error::Usage(format!("--publish-channel: {e}")))?;
+        state.set_publish_settings(Some(service::publish::PublishSettings {
+            target,
+            channel: channel.to_string(),
+        }))?;
+    }
     let first_admin = match args.auth {
         AuthMode::Token => service::tokens::first_admin(&state)?,
         AuthMode::None => None,
@@ -220,6 +243,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         .block_on(async move {
             actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
             actix_web::rt::spawn(server::sync_registries(state.clone()));
+            actix_web::rt::spawn(server::publish_revisions(state.clone()));
             server::run(listener, state, settings)?.await
         })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;

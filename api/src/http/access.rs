@@ -81,6 +81,7 @@ pub const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/api/v1/clusters/{name}/render", ClusterSelf),
         ("GET", "/api/v1/clusters/{name}/inputs", ClusterSelf),
         ("GET", "/api/v1/clusters/{name}/revisions", Viewer),
+        ("GET", "/api/v1/clusters/{name}/publications", Viewer),
         ("GET", "/api/v1/clusters/{name}/revisions/{n}", Viewer),
         ("POST", "/api/v1/clusters/{name}/rollback", Operator),
         ("GET", "/api/v1/artifacts", Viewer),

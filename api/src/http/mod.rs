@@ -12,6 +12,7 @@ pub mod health;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
+pub mod publish;
 pub mod registry_dto;
 pub mod releases;
 pub mod render;
@@ -122,6 +123,7 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(render::Doc::openapi())
         .merge_from(artifacts::Doc::openapi())
         .merge_from(sync::Doc::openapi())
+        .merge_from(publish::Doc::openapi())
         .merge_from(tiers::Doc::openapi())
         .merge_from(releases::Doc::openapi())
         .merge_from(overrides::Doc::openapi())
@@ -152,6 +154,7 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(render::routes)
                     .configure(artifacts::routes)
                     .configure(sync::routes)
+                    .configure(publish::routes)
                     .configure(tiers::routes)
                     .configure(releases::routes)
                     .configure(overrides::routes)

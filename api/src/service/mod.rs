@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod history;
 pub mod overrides;
 mod plan;
+pub mod publish;
 pub mod releases;
 mod render;
 pub mod rollback;
@@ -60,6 +61,8 @@ pub struct AppState {
     registry_settings: Mutex<RegistrySettings>,
     /// Built on first use, so a service that never talks to a registry starts no runtime for it.
     registry: Mutex<Option<Arc<Registry>>>,
+    /// Where new cluster revisions are published, when they are.
+    publish: Mutex<Option<publish::PublishSettings>>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             requests: std::sync::atomic::AtomicU64::new(0),
             registry_settings: Mutex::new(RegistrySettings::default()),
             registry: Mutex::new(None),
+            publish: Mutex::new(None),
         }
     }
 
@@ -81,6 +85,16 @@ impl AppState {
         *self.registry_settings.lock().map_err(poisoned)? = settings;
         *self.registry.lock().map_err(poisoned)? = None;
         Ok(())
+    }
+
+    /// Publish every new cluster revision from now on (`None`: stop).
+    pub fn set_publish_settings(&self, settings: Option<publish::PublishSettings>) -> Result<(), Error> {
+        *self.publish.lock().map_err(poisoned)? = settings;
+        Ok(())
+    }
+
+    pub fn publish_settings(&self) -> Result<Option<publish::PublishSettings>, Error> {
+        Ok(self.publish.lock().map_err(poisoned)?.clone())
     }
 
     /// Whether writes check that a build holds the paths they deploy.
@@ -148,6 +162,9 @@ impl AppState {
             let value = change(&mut ctx)?;
             ctx.commit_catalog()?;
             let changes = plan::recompute(&mut ctx, reason, !dry_run)?;
+            if !dry_run {
+                publish::enqueue(self, ctx.conn, &changes, ctx.now)?;
+            }
             for row in &ctx.audit {
                 store::insert_audit(ctx.conn, row)?;
             }

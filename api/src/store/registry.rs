@@ -108,12 +108,3 @@ pub fn publish_failed(conn: &mut DbConnection, id: i64, error: &str, next: Naive
         .execute(conn)
         .map(drop)
 }
-
-/// Marks older pending jobs of the same cluster and target superseded: the channel tag only
-/// ever needs the newest revision (each `rev-<n>` of a superseded one is still pushed first).
-pub fn publish_superseded(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> Result<()> {
-    diesel::update(publish_jobs::table.find(id))
-        .set((publish_jobs::state.eq("superseded"), publish_jobs::done_at.eq(Some(at))))
-        .execute(conn)
-        .map(drop)
-}
