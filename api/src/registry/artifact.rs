@@ -282,3 +282,41 @@ pub fn read_files(data: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_files_are_byte_identical_sorted_and_owned_by_nobody() {
+        let mut files = BTreeMap::new();
+        files.insert("b/two.yaml".to_owned(), b"two\n".to_vec());
+        files.insert("a.yaml".to_owned(), b"one\n".to_vec());
+        let first = pack_files(&files).unwrap();
+        assert_eq!(first, pack_files(&files).unwrap());
+        let listed: Vec<(String, u32, u64, u64)> = entries(&first)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path, e.mode, e.mtime, e.uid + e.gid))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("a.yaml".to_owned(), 0o644, 0, 0),
+                ("b/".to_owned(), 0o755, 0, 0),
+                ("b/two.yaml".to_owned(), 0o644, 0, 0)
+            ]
+        );
+        assert_eq!(
+            list_files(&first).unwrap().into_iter().collect::<Vec<_>>(),
+            ["a.yaml", "b/two.yaml"]
+        );
+    }
+
+    #[test]
+    fn a_path_that_climbs_out_is_refused() {
+        let mut files = BTreeMap::new();
+        files.insert("../x.yaml".to_owned(), Vec::new());
+        assert!(pack_files(&files).is_err());
+    }
+}
