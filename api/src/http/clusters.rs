@@ -67,7 +67,7 @@ fn spec(name: String, input: ClusterInput) -> ClusterSpec {
 }
 
 /// The `If-Match` guard for a cluster: its ETag is that of the cluster as shown.
-fn cluster_matches(req: &HttpRequest) -> impl FnOnce(&ClusterRow) -> Result<(), Error> {
+fn cluster_matches(req: &HttpRequest) -> impl Fn(&ClusterRow) -> Result<(), Error> {
     let expected = if_match(req);
     move |row| check_if_match(expected.as_deref(), &etag_of(&ClusterDto::try_from(row)?))
 }
