@@ -28,8 +28,12 @@ docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
 registry=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null && break; sleep 0.1; done
 
-cargo build --release -q
-bin=target/release/platform-catalog
+# PLATFORM_CATALOG_BIN: a binary built already (skips the release build).
+bin=${PLATFORM_CATALOG_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build --release -q
+    bin=target/release/platform-catalog
+fi
 repo="127.0.0.1:$reg_port/platform/components"
 
 echo "== pushing the example tree and tagging it $tags times"
@@ -37,14 +41,14 @@ echo "== pushing the example tree and tagging it $tags times"
 accept="application/vnd.oci.image.manifest.v1+json"
 curl -sf -H "Accept: $accept" "http://127.0.0.1:$reg_port/v2/platform/components/manifests/v1.0.0" -o "$work/manifest.json"
 for i in $(seq 1 $((tags - 1))); do
+    [ "$i" -gt 1 ] && echo "next"
     echo "url = \"http://127.0.0.1:$reg_port/v2/platform/components/manifests/v1.0.$i\""
     echo "request = \"PUT\""
     echo "header = \"Content-Type: $accept\""
     echo "data-binary = \"@$work/manifest.json\""
     echo "output = \"/dev/null\""
-    echo "next"
 done > "$work/curl.cfg"
-[ "$tags" -gt 1 ] && curl -sf --parallel --parallel-max 16 -K "$work/curl.cfg"
+if [ "$tags" -gt 1 ]; then curl -sSf --no-progress-meter --parallel --parallel-max 16 -K "$work/curl.cfg"; fi
 
 sed -e "s|oci://registry.example.com/platform/components|oci://$repo\n    insecure: true|" COMPONENTS.yaml > "$work/components.yaml"
 port=$(free_port)
@@ -55,7 +59,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null &
 
 echo "== first sync ($tags new tags)"
 /usr/bin/time -f "%e s" curl -sf -X POST "http://127.0.0.1:$port/api/v1/artifacts/platform/sync" \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"registry_tags={r[\"registry_tags\"]} new={len(r[\"new_tags\"])} server duration_ms={r[\"duration_ms\"]}")'
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("registry_tags=%d new=%d server duration_ms=%d" % (r["registry_tags"], len(r["new_tags"]), r["duration_ms"]))'
 echo "== second sync (nothing new)"
 /usr/bin/time -f "%e s" curl -sf -X POST "http://127.0.0.1:$port/api/v1/artifacts/platform/sync" \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"registry_tags={r[\"registry_tags\"]} new={len(r[\"new_tags\"])} server duration_ms={r[\"duration_ms\"]}")'
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("registry_tags=%d new=%d server duration_ms=%d" % (r["registry_tags"], len(r["new_tags"]), r["duration_ms"]))'

@@ -261,8 +261,13 @@ both!(a_sync_follows_the_registry_pages, |b: Backend| {
         })
         .unwrap();
     let report = f.sync();
-    assert_eq!(report["registry_tags"], 5);
+    assert_eq!(
+        report["registry_tags"], 5,
+        "each tag once, whether or not the registry honours `n`"
+    );
     assert_eq!(report["new_tags"].as_array().unwrap().len(), 5);
+    let tags = f.app.get("/api/v1/artifacts/platform/tags").json();
+    assert_eq!(tags.as_array().unwrap().len(), 5);
 });
 
 both!(

@@ -1,7 +1,7 @@
 //! The registry client: oci-client calls with a deadline, retries with backoff, and a bounded
 //! cache of build content listings.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -123,9 +123,14 @@ impl Registry {
         let client = self.client(target);
         let page_size = self.settings.tag_page.max(1);
         self.block(async {
+            // Registries page by `n` and `last` (lexically after), but some ignore both and
+            // answer the whole list, unsorted (Debian's distribution 2.8 does): so tags are
+            // deduplicated, the next page starts after the page's greatest tag, and a page that
+            // adds nothing ends the listing.
+            let mut seen: HashSet<String> = HashSet::new();
             let mut all: Vec<String> = Vec::new();
+            let mut last: Option<String> = None;
             loop {
-                let last = all.last().cloned();
                 let page = match self
                     .retrying(target, || {
                         client.list_tags(&image, &auth, Some(page_size), last.as_deref())
@@ -137,16 +142,17 @@ impl Registry {
                     Err(e) => return Err(e),
                 };
                 let full = page.len() >= page_size;
-                // A registry that ignores `last` would repeat itself: stop at the first repeat.
+                let greatest = page.iter().max().cloned();
                 let before = all.len();
                 for tag in page {
-                    if last.as_deref().is_none_or(|l| tag.as_str() > l) {
+                    if seen.insert(tag.clone()) {
                         all.push(tag);
                     }
                 }
                 if !full || all.len() == before {
                     return Ok(all);
                 }
+                last = greatest;
             }
         })?
         .map_err(Error::from)
