@@ -175,30 +175,35 @@ impl Registry {
         let auth = self.auth(target)?;
         let client = self.client(target);
         self.block(async {
-            let mut out = Vec::with_capacity(tags.len());
-            for chunk in tags.chunks(PARALLEL_HEADS) {
-                let mut set = tokio::task::JoinSet::new();
-                for (i, tag) in chunk.iter().enumerate() {
-                    let (client, auth, image) = (client.clone(), auth.clone(), target.tagged(tag));
-                    let (settings, target) = (self.settings.clone(), target.clone());
-                    set.spawn(async move {
-                        let retry = Retry { settings, target };
-                        (i, retry.run(|| client.fetch_manifest_digest(&image, &auth)).await)
-                    });
-                }
-                let mut results: Vec<(usize, Result<String, RegistryError>)> = Vec::new();
-                while let Some(joined) = set.join_next().await {
-                    results.push(joined.map_err(|e| RegistryError::Content(format!("a registry task failed: {e}")))?);
-                }
-                results.sort_by_key(|(i, _)| *i);
-                for (i, r) in results {
-                    let digest = match r {
-                        Ok(d) => Some(d),
-                        Err(RegistryError::NotFound(_)) => None,
-                        Err(e) => return Err(e),
+            // A sliding window: a slow answer holds up one slot, not a whole batch.
+            let mut set = tokio::task::JoinSet::new();
+            let mut results: Vec<Option<Result<String, RegistryError>>> = Vec::new();
+            results.resize_with(tags.len(), || None);
+            let mut next = 0;
+            while next < tags.len() || !set.is_empty() {
+                while next < tags.len() && set.len() < PARALLEL_HEADS {
+                    let (client, auth, image) = (client.clone(), auth.clone(), target.tagged(&tags[next]));
+                    let retry = Retry {
+                        settings: self.settings.clone(),
+                        target: target.clone(),
                     };
-                    out.push((chunk[i].clone(), digest));
+                    let i = next;
+                    set.spawn(async move { (i, retry.run(|| client.fetch_manifest_digest(&image, &auth)).await) });
+                    next += 1;
                 }
+                if let Some(joined) = set.join_next().await {
+                    let (i, r) = joined.map_err(|e| RegistryError::Content(format!("a registry task failed: {e}")))?;
+                    results[i] = Some(r);
+                }
+            }
+            let mut out = Vec::with_capacity(tags.len());
+            for (tag, r) in tags.iter().zip(results) {
+                let digest = match r {
+                    Some(Ok(d)) => Some(d),
+                    Some(Err(RegistryError::NotFound(_))) | None => None,
+                    Some(Err(e)) => return Err(e),
+                };
+                out.push((tag.clone(), digest));
             }
             Ok(out)
         })?
