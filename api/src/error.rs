@@ -77,6 +77,10 @@ pub enum Error {
     #[error("no database connection available: {0}")]
     Pool(String),
 
+    /// An outside service (an OCI registry) cannot answer now; the message names it and is shown.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// A dry run's deliberate rollback; never leaves the service layer.
     #[error("the dry run was rolled back")]
     RolledBack,
@@ -102,7 +106,12 @@ impl Error {
             | Error::PayloadTooLarge { .. }
             | Error::Unauthorized(_)
             | Error::Forbidden(_) => 1,
-            Error::Migration(_) | Error::Database(_) | Error::Pool(_) | Error::RolledBack | Error::Internal(_) => 3,
+            Error::Migration(_)
+            | Error::Database(_)
+            | Error::Pool(_)
+            | Error::Unavailable(_)
+            | Error::RolledBack
+            | Error::Internal(_) => 3,
         }
     }
 

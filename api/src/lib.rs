@@ -6,6 +6,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod registry;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -91,6 +91,53 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
     Ok(server)
 }
 
+/// How often artifacts are checked for a due registry sync (each has its own `sync_interval`).
+const SYNC_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The periodic registry sync. It runs on a blocking thread, so a slow registry holds up only
+/// the next sync, never a request; failures are recorded in the artifact's sync status.
+pub async fn sync_registries(state: Arc<AppState>) {
+    let mut ticks = actix_web::rt::time::interval(SYNC_CHECK_EVERY);
+    loop {
+        ticks.tick().await;
+        let state = state.clone();
+        match actix_web::web::block(move || crate::service::sync::sync_due(&state)).await {
+            Ok(Ok(results)) => {
+                for (artifact, result) in results {
+                    match result {
+                        Ok(r) if !r.new_tags.is_empty() || !r.moved.is_empty() => tracing::info!(
+                            %artifact, new = r.new_tags.len(), moved = r.moved.len(), "registry sync"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(%artifact, error = %e, "registry sync failed; the next one retries"),
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "registry sync: could not read the catalog"),
+            Err(e) => tracing::warn!(error = %e, "registry sync did not run"),
+        }
+    }
+}
+
+/// How often the publish outbox is looked at.
+const PUBLISH_EVERY: Duration = Duration::from_secs(2);
+
+/// Pushes queued cluster revisions to the registry; failures stay queued with their error.
+pub async fn publish_revisions(state: Arc<AppState>) {
+    let mut ticks = actix_web::rt::time::interval(PUBLISH_EVERY);
+    loop {
+        ticks.tick().await;
+        let state = state.clone();
+        let now = chrono::Utc::now().naive_utc();
+        match actix_web::web::block(move || crate::service::publish::run_due(&state, now)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(revisions = n, "published cluster revisions"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "publishing: could not read the outbox; retrying"),
+            Err(e) => tracing::warn!(error = %e, "publishing did not run"),
+        }
+    }
+}
+
 /// Logs to stderr; `RUST_LOG` tunes it (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -12,6 +12,10 @@ pub struct Artifact {
     pub url: ArtifactUrl,
     /// The release every component of the artifact follows unless it names its own tag.
     pub oci_tag: OciTag,
+    /// Plain http to the registry: only for local and test registries, and only when asked for.
+    pub insecure: bool,
+    /// How often the service lists the registry's tags; `None`: only on request.
+    pub sync_interval: Option<FluxDuration>,
 }
 
 /// The Kustomization settings a component renders with.

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::catalog::{Catalog, Component};
+use crate::catalog::{Artifact, Catalog, Component};
 use crate::policy::Tier;
 
 impl Catalog {
@@ -10,15 +10,26 @@ impl Catalog {
     /// gives the same catalog.
     pub fn to_document(&self) -> Value {
         json!({
-            "artifacts": self.artifacts().iter().map(|a| json!({
-                "id": a.id.as_str(),
-                "url": a.url.as_str(),
-                "oci_tag": a.oci_tag.as_str(),
-            })).collect::<Vec<_>>(),
+            "artifacts": self.artifacts().iter().map(artifact_document).collect::<Vec<_>>(),
             "tiers": self.tiers().iter().map(tier_document).collect::<Vec<_>>(),
             "components": self.components().iter().map(component_document).collect::<Vec<_>>(),
         })
     }
+}
+
+fn artifact_document(a: &Artifact) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), a.id.as_str().into());
+    m.insert("url".into(), a.url.as_str().into());
+    m.insert("oci_tag".into(), a.oci_tag.as_str().into());
+    // Written only when set, so catalogs that never asked for them read as before.
+    if a.insecure {
+        m.insert("insecure".into(), true.into());
+    }
+    if let Some(i) = &a.sync_interval {
+        m.insert("sync_interval".into(), i.as_str().into());
+    }
+    Value::Object(m)
 }
 
 fn tier_document(tier: &Tier) -> Value {

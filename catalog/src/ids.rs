@@ -174,6 +174,31 @@ impl FluxDuration {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The length of time it names (`1h30m` is 5,400 s).
+    pub fn to_duration(&self) -> std::time::Duration {
+        let mut total = 0.0_f64;
+        let mut number = String::new();
+        let mut chars = self.0.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let unit = match (c, chars.peek()) {
+                ('m', Some('s')) => {
+                    chars.next();
+                    0.001
+                }
+                ('s', _) => 1.0,
+                ('m', _) => 60.0,
+                _ => 3600.0,
+            };
+            total += number.parse::<f64>().unwrap_or(0.0) * unit;
+            number.clear();
+        }
+        std::time::Duration::from_secs_f64(total)
+    }
 }
 
 fn is_flux_duration(value: &str) -> bool {
@@ -307,6 +332,15 @@ impl fmt::Display for Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flux_duration_converts_every_unit() {
+        let d = |s: &str| FluxDuration::parse("interval", s).unwrap().to_duration();
+        assert_eq!(d("1h30m"), std::time::Duration::from_secs(5400));
+        assert_eq!(d("90s"), std::time::Duration::from_secs(90));
+        assert_eq!(d("1.5m"), std::time::Duration::from_secs(90));
+        assert_eq!(d("250ms"), std::time::Duration::from_millis(250));
+    }
 
     #[test]
     fn dns_labels_accept_kubernetes_names_and_refuse_the_rest() {

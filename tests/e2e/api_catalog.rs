@@ -73,7 +73,7 @@ both!(artifacts_show_url_default_tag_and_tag_count, |b: Backend| {
     let list = app.get("/api/v1/artifacts");
     assert_eq!(list.status, 200, "{}", list.body);
     let expected = json!({"id": "platform", "url": "oci://registry.example.com/platform/components",
-                          "oci_tag": "v1.1.0", "tag_count": 5});
+                          "oci_tag": "v1.1.0", "tag_count": 5, "insecure": false});
     assert_eq!(list.json(), json!([expected.clone()]));
     let one = app.get("/api/v1/artifacts/platform");
     assert_eq!((one.status, one.json()), (200, expected));

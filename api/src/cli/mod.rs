@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+pub mod registry;
 mod render;
 mod service;
 mod tags;
@@ -43,6 +44,10 @@ enum Command {
     Export(service::ExportArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Pack a directory as a Flux artifact and push it to an OCI registry under a tag; prints the digest.
+    Push(registry::PushArgs),
+    /// Give a pushed build another tag without rebuilding (same digest); prints the digest.
+    Retag(registry::RetagArgs),
     /// Manage API tokens directly on the database.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -59,6 +64,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Export(args) => service::export(args),
         Command::Openapi => service::openapi(),
         Command::Token(cmd) => tokens::run(cmd),
+        Command::Push(args) => registry::push(args),
+        Command::Retag(args) => registry::retag(args),
     }
 }
 

@@ -69,6 +69,22 @@ pub struct ServeArgs {
     /// How often the rollout runner looks for `auto` waves to move on (`500ms`, `5s`, `1m`).
     #[arg(long, env = "PLATFORM_CATALOG_ROLLOUT_RUNNER_EVERY", default_value = "5s", value_parser = runner_every)]
     rollout_runner_every: std::time::Duration,
+
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
+
+    /// Publish every new cluster revision as a Flux artifact to oci://HOST/PREFIX/<cluster>,
+    /// tagged rev-<n>, and move the channel tag to it.
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_TO", value_name = "URL")]
+    publish_to: Option<String>,
+
+    /// The tag that follows each cluster's newest published revision.
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_CHANNEL", default_value = service::publish::DEFAULT_CHANNEL)]
+    publish_channel: String,
+
+    /// Talk plain http to the --publish-to registry (local or test registries only).
+    #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_INSECURE")]
+    publish_insecure: bool,
 }
 
 /// A runner interval: milliseconds, or any duration `parse_duration` reads; at least 10ms.
@@ -203,6 +219,17 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         tracing::warn!("--auth none: authentication is OFF; every request acts as `anonymous` with admin rights");
     }
     let state = server::open(&args.db.database_url, args.db.pool_size)?;
+    state.set_registry_settings(args.registry.settings())?;
+    if let Some(url) = &args.publish_to {
+        let target = crate::registry::Target::parse(url, args.publish_insecure)
+            .map_err(|e| Error::Usage(format!("--publish-to {url}: {e}")))?;
+        let channel = catalog::OciTag::parse(&args.publish_channel)
+            .map_err(|e| Error::Usage(format!("--publish-channel: {e}")))?;
+        state.set_publish_settings(Some(service::publish::PublishSettings {
+            target,
+            channel: channel.to_string(),
+        }))?;
+    }
     let first_admin = match args.auth {
         AuthMode::Token => service::tokens::first_admin(&state)?,
         AuthMode::None => None,
@@ -242,6 +269,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
                 gate,
                 args.rollout_runner_every,
             ));
+            actix_web::rt::spawn(server::sync_registries(state.clone()));
+            actix_web::rt::spawn(server::publish_revisions(state.clone()));
             server::run(listener, state, settings)?.await
         })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;

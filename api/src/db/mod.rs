@@ -5,6 +5,7 @@
 //! backend and keeps none of their errors).
 
 pub mod models;
+pub mod registry_rows;
 pub mod schema;
 
 use std::time::Duration;

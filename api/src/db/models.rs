@@ -27,6 +27,8 @@ pub struct ArtifactTagRow {
     pub digest: Option<String>,
     pub actor: String,
     pub registered_at: NaiveDateTime,
+    /// When a registry sync first saw the tag; `None` for tags only registered through the API.
+    pub first_seen_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]

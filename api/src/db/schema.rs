@@ -25,6 +25,48 @@ diesel::table! {
         digest -> Nullable<Text>,
         actor -> Text,
         registered_at -> Timestamp,
+        first_seen_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    artifact_tag_moves (id) {
+        id -> BigInt,
+        artifact_id -> Text,
+        tag -> Text,
+        pinned_digest -> Text,
+        registry_digest -> Text,
+        detected_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    artifact_syncs (artifact_id) {
+        artifact_id -> Text,
+        last_attempt_at -> Timestamp,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        registry_tags -> BigInt,
+        new_tags -> BigInt,
+        moved_tags -> BigInt,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    publish_jobs (id) {
+        id -> BigInt,
+        cluster -> Text,
+        revision -> BigInt,
+        target -> Text,
+        channel -> Text,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        digest -> Nullable<Text>,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
     }
 }
 
@@ -165,4 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollout_steps,
     rollout_pins,
     holds,
+    artifact_tag_moves,
+    artifact_syncs,
+    publish_jobs,
 );

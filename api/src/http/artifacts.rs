@@ -14,6 +14,7 @@ use super::{blocking, etag_of, respond_write, Shared};
 use crate::db::models::ArtifactTagRow;
 use crate::error::Error;
 use crate::service::artifacts::{self, ArtifactSummary, Registered};
+use crate::service::sync;
 
 impl From<&ArtifactSummary> for ArtifactDto {
     fn from(s: &ArtifactSummary) -> Self {
@@ -22,6 +23,9 @@ impl From<&ArtifactSummary> for ArtifactDto {
             url: s.artifact.url.to_string(),
             oci_tag: s.artifact.oci_tag.to_string(),
             tag_count: s.tag_count,
+            insecure: s.artifact.insecure,
+            sync_interval: s.artifact.sync_interval.as_ref().map(ToString::to_string),
+            last_sync: s.sync.as_ref().map(Into::into),
         }
     }
 }
@@ -38,13 +42,16 @@ impl From<&ArtifactTagRow> for TagDto {
         TagDto {
             tag: r.tag.clone(),
             digest: r.digest.clone(),
-            registered_at: r
-                .registered_at
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            registered_at: rfc3339(r.registered_at),
             kind,
+            first_seen_at: r.first_seen_at.map(rfc3339),
+            moved: None,
         }
     }
+}
+
+pub(super) fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,7 +121,7 @@ pub async fn register_artifact_tag(
 }
 
 /// List an artifact's registered builds, newest first in the hotfix-aware order; moving tags
-/// come last. `?tier=` keeps only the tags that tier's policy allows.
+/// come last. A tag that moved in the registry after its digest was pinned carries `moved`. `?tier=` keeps only the tags that tier's policy allows.
 #[utoipa::path(get, path = "/api/v1/artifacts/{id}/tags", tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id"), TagQuery),
     responses((status = 200, body = [TagDto]), (status = 404, body = Problem),
@@ -123,8 +130,20 @@ pub async fn register_artifact_tag(
 #[get("/artifacts/{id}/tags")]
 pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let q: TagQuery = query(&req)?;
-    let rows = blocking(move || artifacts::tags(&state, &id, q.tier.as_deref())).await?;
-    Ok(HttpResponse::Ok().json(rows.iter().map(TagDto::from).collect::<Vec<_>>()))
+    let (rows, moves) = blocking(move || {
+        let rows = artifacts::tags(&state, &id, q.tier.as_deref())?;
+        Ok((rows, sync::moves(&state, &id)?))
+    })
+    .await?;
+    let dtos: Vec<TagDto> = rows
+        .iter()
+        .map(|r| TagDto {
+            // The latest move of the tag away from its pinned digest, if it moved.
+            moved: moves.get(&r.tag).and_then(|m| m.last()).map(Into::into),
+            ..TagDto::from(r)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(dtos))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

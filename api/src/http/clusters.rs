@@ -67,12 +67,12 @@ fn spec(name: String, input: ClusterInput) -> ClusterSpec {
 }
 
 /// The `If-Match` guard for a cluster: its ETag is that of the cluster as shown.
-fn cluster_matches(req: &HttpRequest) -> impl FnOnce(&ClusterRow) -> Result<(), Error> {
+fn cluster_matches(req: &HttpRequest) -> impl Fn(&ClusterRow) -> Result<(), Error> {
     let expected = if_match(req);
     move |row| check_if_match(expected.as_deref(), &etag_of(&ClusterDto::try_from(row)?))
 }
 
-fn assignment_matches(req: &HttpRequest) -> impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error> {
+fn assignment_matches(req: &HttpRequest) -> impl Fn(Option<&AssignmentRow>) -> Result<(), Error> {
     let expected = if_match(req);
     move |row| match (row, expected.as_deref()) {
         (Some(row), e) => check_if_match(e, &etag_of(&AssignmentDto::from(row))),

@@ -139,6 +139,14 @@ pub struct ArtifactDto {
     pub oci_tag: String,
     /// How many builds (tags) are registered for it.
     pub tag_count: i64,
+    /// Plain http to its registry.
+    pub insecure: bool,
+    /// How often the service syncs its tags from the registry; absent: only on request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_interval: Option<String>,
+    /// The last sync with the registry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<super::registry_dto::SyncStatusDto>,
 }
 
 /// A build to register, as CI does after each push.
@@ -171,6 +179,13 @@ pub struct TagDto {
     /// RFC 3339 UTC.
     pub registered_at: String,
     pub kind: TagKindDto,
+    /// When a registry sync first saw the tag (RFC 3339 UTC); absent for tags only registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_at: Option<String>,
+    /// Set when the tag moved in the registry after its digest was pinned: `digest` stays the
+    /// pinned one, this names what the registry holds now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<super::registry_dto::TagMoveDto>,
 }
 
 /// A tier's tag policy (DESIGN.md §4).

@@ -15,11 +15,14 @@ pub mod hotfixes;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
+pub mod publish;
+pub mod registry_dto;
 pub mod releases;
 pub mod render;
 pub mod revisions;
 pub mod rollout_dto;
 pub mod rollouts;
+pub mod sync;
 pub mod tiers;
 pub mod tokens;
 
@@ -122,6 +125,8 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(clusters::Doc::openapi())
         .merge_from(render::Doc::openapi())
         .merge_from(artifacts::Doc::openapi())
+        .merge_from(sync::Doc::openapi())
+        .merge_from(publish::Doc::openapi())
         .merge_from(tiers::Doc::openapi())
         .merge_from(releases::Doc::openapi())
         .merge_from(overrides::Doc::openapi())
@@ -153,6 +158,8 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(clusters::routes)
                     .configure(render::routes)
                     .configure(artifacts::routes)
+                    .configure(sync::routes)
+                    .configure(publish::routes)
                     .configure(tiers::routes)
                     .configure(releases::routes)
                     .configure(overrides::routes)

@@ -57,7 +57,7 @@ impl Error {
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Read { .. } => StatusCode::BAD_REQUEST,
-            Error::Pool(_) | Error::Connect(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Pool(_) | Error::Connect(..) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -79,6 +79,7 @@ impl Error {
             Error::PreconditionFailed(_) => "precondition-failed",
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::Pool(_) | Error::Connect(..) => "unavailable",
+            Error::Unavailable(_) => "registry-unavailable",
             Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => "internal",
         }
     }
@@ -105,7 +106,8 @@ impl Error {
 
     pub fn problem(&self) -> Problem {
         let status = self.status();
-        let detail = if status.is_server_error() {
+        // A registry being down is not our fault and not a secret: say which one.
+        let detail = if status.is_server_error() && !matches!(self, Error::Unavailable(_)) {
             "the service failed to handle this request; the cause is in its log".to_owned()
         } else {
             match self {

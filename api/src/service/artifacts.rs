@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Outcome};
 use crate::db::models::ArtifactTagRow;
+use crate::db::registry_rows::SyncRow;
 use crate::error::Error;
 use crate::store;
 
@@ -24,6 +25,7 @@ pub enum Registered {
 pub struct ArtifactSummary {
     pub artifact: Artifact,
     pub tag_count: i64,
+    pub sync: Option<SyncRow>,
 }
 
 /// The catalog's artifacts, in declared order.
@@ -37,6 +39,7 @@ pub fn list(state: &AppState) -> Result<Vec<ArtifactSummary>, Error> {
             Ok(ArtifactSummary {
                 artifact: a.clone(),
                 tag_count: store::tag_count(&mut conn, a.id.as_str())?,
+                sync: store::registry::sync_status(&mut conn, a.id.as_str())?,
             })
         })
         .collect()
@@ -52,7 +55,12 @@ pub fn get(state: &AppState, id: &str) -> Result<ArtifactSummary, Error> {
         .cloned()
         .ok_or_else(|| not_found(id))?;
     let tag_count = store::tag_count(&mut conn, id)?;
-    Ok(ArtifactSummary { artifact, tag_count })
+    let sync = store::registry::sync_status(&mut conn, id)?;
+    Ok(ArtifactSummary {
+        artifact,
+        tag_count,
+        sync,
+    })
 }
 
 fn not_found(id: &str) -> Error {
@@ -118,6 +126,7 @@ pub fn register_tag(
                     digest: digest.as_ref().map(ToString::to_string),
                     actor: ctx.caller().actor.clone(),
                     registered_at: ctx.now,
+                    first_seen_at: None,
                 };
                 store::insert_tag(ctx.conn, &row)?;
                 ctx.audit("tag.register", &target, None::<&serde_json::Value>, Some(&view(&row)));

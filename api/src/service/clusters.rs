@@ -157,7 +157,8 @@ pub fn create(
     components: Option<Vec<String>>,
     dry_run: bool,
 ) -> Result<Outcome<ClusterRow>, Error> {
-    state.write(caller, dry_run, &format!("cluster {} created", spec.name), |ctx| {
+    let reason = format!("cluster {} created", spec.name);
+    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
         if store::cluster(ctx.conn, &spec.name)?.is_some() {
             return Err(Error::Conflict(format!("cluster {:?} exists already", spec.name)));
         }
@@ -166,8 +167,8 @@ pub fn create(
             .unwrap_or(0);
         let row = cluster_row(ctx, &spec, previous, ctx.now)?;
         store::insert_cluster(ctx.conn, &row)?;
-        let ids: Vec<String> = match components {
-            Some(ids) => ids,
+        let ids: Vec<String> = match &components {
+            Some(ids) => ids.clone(),
             None => ctx
                 .catalog()
                 .components()
@@ -206,10 +207,11 @@ pub fn update(
     state: &AppState,
     caller: &Caller,
     spec: ClusterSpec,
-    check: impl FnOnce(&ClusterRow) -> Result<(), Error>,
+    check: impl Fn(&ClusterRow) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<ClusterRow>, Error> {
-    state.write(caller, dry_run, &format!("cluster {} changed", spec.name), |ctx| {
+    let reason = format!("cluster {} changed", spec.name);
+    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
         let before = store::cluster(ctx.conn, &spec.name)?.ok_or_else(|| not_found(&spec.name))?;
         check(&before)?;
         let row = cluster_row(ctx, &spec, before.revision, before.created_at)?;
@@ -315,10 +317,11 @@ pub fn put_assignment(
     cluster: &str,
     component: &str,
     spec: AssignmentSpec,
-    check: impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error>,
+    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<AssignmentRow>, Error> {
-    state.write(caller, dry_run, &format!("{component} on {cluster} changed"), |ctx| {
+    let reason = format!("{component} on {cluster} changed");
+    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
         let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
         let before = store::assignment(ctx.conn, cluster, component)?;
         check(before.as_ref())?;

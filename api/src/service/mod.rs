@@ -17,12 +17,15 @@ pub mod holds;
 pub mod hotfixes;
 pub mod overrides;
 mod plan;
+pub mod publish;
 pub mod releases;
 mod render;
 pub mod rollback;
 pub mod rollouts;
+pub mod sync;
 pub mod tiers;
 pub mod tokens;
+pub mod verify;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -37,6 +40,7 @@ use crate::db::models::{CatalogRevisionRow, NewAuditRow};
 use crate::db::{self, DbConnection, Pool, PooledConnection};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::registry::{Registry, RegistrySettings};
 use crate::store::{self, effective::sha256_hex};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered};
@@ -56,6 +60,11 @@ pub struct AppState {
     pub verified: tokens::VerifiedTokens,
     /// Numbers request ids for callers that send no `X-Request-Id`.
     pub requests: std::sync::atomic::AtomicU64,
+    registry_settings: Mutex<RegistrySettings>,
+    /// Built on first use, so a service that never talks to a registry starts no runtime for it.
+    registry: Mutex<Option<Arc<Registry>>>,
+    /// Where new cluster revisions are published, when they are.
+    publish: Mutex<Option<publish::PublishSettings>>,
 }
 
 impl AppState {
@@ -67,7 +76,44 @@ impl AppState {
             metrics: Metrics::default(),
             verified: tokens::VerifiedTokens::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
+            registry_settings: Mutex::new(RegistrySettings::default()),
+            registry: Mutex::new(None),
+            publish: Mutex::new(None),
         }
+    }
+
+    /// How registries are reached from now on (credentials, timeouts, size bound).
+    pub fn set_registry_settings(&self, settings: RegistrySettings) -> Result<(), Error> {
+        *self.registry_settings.lock().map_err(poisoned)? = settings;
+        *self.registry.lock().map_err(poisoned)? = None;
+        Ok(())
+    }
+
+    /// Publish every new cluster revision from now on (`None`: stop).
+    pub fn set_publish_settings(&self, settings: Option<publish::PublishSettings>) -> Result<(), Error> {
+        *self.publish.lock().map_err(poisoned)? = settings;
+        Ok(())
+    }
+
+    pub fn publish_settings(&self) -> Result<Option<publish::PublishSettings>, Error> {
+        Ok(self.publish.lock().map_err(poisoned)?.clone())
+    }
+
+    /// Whether writes check that a build holds the paths they deploy.
+    pub fn verifies_paths(&self) -> bool {
+        self.registry_settings.lock().map(|s| s.verify_paths).unwrap_or(false)
+    }
+
+    /// The registry client, made on first use with the current settings.
+    pub fn registry(&self) -> Result<Arc<Registry>, Error> {
+        let mut slot = self.registry.lock().map_err(poisoned)?;
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let settings = self.registry_settings.lock().map_err(poisoned)?.clone();
+        let made = Arc::new(Registry::new(settings)?);
+        *slot = Some(made.clone());
+        Ok(made)
     }
 
     pub fn conn(&self) -> Result<PooledConnection, Error> {
@@ -118,6 +164,9 @@ impl AppState {
             let value = change(&mut ctx)?;
             ctx.commit_catalog()?;
             let changes = plan::recompute(&mut ctx, reason, !dry_run)?;
+            if !dry_run {
+                publish::enqueue(self, ctx.conn, &changes, ctx.now)?;
+            }
             for row in &ctx.audit {
                 store::insert_audit(ctx.conn, row)?;
             }

@@ -52,7 +52,7 @@ pub fn release(
         }
     }
     let reason = format!("release {tag} of {}", spec.artifact);
-    state.write(caller, dry_run, &reason, |ctx| {
+    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
         let artifact = ctx
             .catalog()
             .artifacts()

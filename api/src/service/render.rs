@@ -76,7 +76,9 @@ impl RenderCache {
         };
         let rendering = render(&config, &opts).map_err(|e| match e {
             catalog::Error::DigestUnresolved { .. } => Error::Conflict(format!(
-                "{e}; register the tag with its digest (POST /api/v1/artifacts/{{id}}/tags) before this cluster can be served"
+                "{e}; sync the artifact from its registry (POST /api/v1/artifacts/{{id}}/sync) or register the tag \
+                 with its digest (POST /api/v1/artifacts/{{id}}/tags) before this cluster can be served: \
+                 a pinned tier is never served a bare tag"
             )),
             other => Error::Catalog(other),
         })?;

@@ -2,6 +2,7 @@
 
 pub mod effective;
 pub mod holds;
+pub mod registry;
 pub mod rollouts;
 
 use chrono::NaiveDateTime;

@@ -231,11 +231,21 @@ impl Checker<'_> {
             let id = self.field(a, &at, "id", "dns-1123-label", ArtifactId::parse);
             let url = self.field(a, &at, "url", "oci-url", ArtifactUrl::parse);
             let oci_tag = self.field(a, &at, "oci_tag", "oci-tag", OciTag::parse);
-            let built = match (&id, url, &oci_tag) {
-                (Some(id), Some(url), Some(tag)) => Some(Artifact {
+            let sync_interval = match get(a, "sync_interval") {
+                None => Some(None),
+                Some(_) => self
+                    .field(a, &at, "sync_interval", "duration", |s| {
+                        FluxDuration::parse("sync_interval", s)
+                    })
+                    .map(Some),
+            };
+            let built = match (&id, url, &oci_tag, sync_interval) {
+                (Some(id), Some(url), Some(tag), Some(sync_interval)) => Some(Artifact {
                     id: id.clone(),
                     url,
                     oci_tag: tag.clone(),
+                    insecure: Self::flag(a, "insecure").unwrap_or(false),
+                    sync_interval,
                 }),
                 _ => None,
             };

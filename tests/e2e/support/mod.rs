@@ -99,3 +99,4 @@ pub fn kubectl_installed() -> bool {
 pub mod app;
 pub mod http;
 pub mod serve;
+pub mod registry;

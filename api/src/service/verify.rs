@@ -1,0 +1,106 @@
+//! Path verification: before a write points a cluster at (tag, path), the build must hold
+//! `<component_path>/<tier>/kustomization.yaml`. The build's file listing is read from the
+//! registry once per digest (digests are immutable) and cached.
+//!
+//! The write is planned first as a dry run, the paths it would deploy are checked outside any
+//! transaction (a slow registry never holds the write lock), then the write runs. A registry
+//! that cannot be reached skips the check with a warning rather than blocking every write; a
+//! reachable build that lacks a path is refused with 422.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{AppState, Caller, ClusterChange, Ctx, Outcome};
+use crate::error::Error;
+use crate::store;
+
+/// [`AppState::write`] with path verification when it is switched on.
+pub fn write_verified<T>(
+    state: &AppState,
+    caller: &Caller,
+    dry_run: bool,
+    reason: &str,
+    change: impl Fn(&mut Ctx<'_>) -> Result<T, Error>,
+) -> Result<Outcome<T>, Error> {
+    if !state.verifies_paths() {
+        return state.write(caller, dry_run, reason, change);
+    }
+    let plan = state.write(caller, true, reason, &change)?;
+    check_changes(state, &plan.changes)?;
+    if dry_run {
+        return Ok(plan);
+    }
+    state.write(caller, false, reason, change)
+}
+
+/// The files each (artifact, tag) must hold for `changes` to deploy.
+fn required(changes: &[ClusterChange]) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut need: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for change in changes {
+        for cc in change.components.iter().filter(|c| c.to.is_some()) {
+            let Some(rec) = change.after.components.iter().find(|r| r.id == cc.component) else {
+                continue;
+            };
+            need.entry((rec.artifact.clone(), rec.oci_tag.clone()))
+                .or_default()
+                .insert(format!("{}/kustomization.yaml", rec.overlay.trim_start_matches("./")));
+        }
+    }
+    need
+}
+
+fn check_changes(state: &AppState, changes: &[ClusterChange]) -> Result<(), Error> {
+    let need = required(changes);
+    if need.is_empty() {
+        return Ok(());
+    }
+    let catalog = {
+        let mut conn = state.conn()?;
+        state.catalog(&mut conn)?.1
+    };
+    let registry = state.registry()?;
+    for ((artifact_id, tag), files) in need {
+        let Some(artifact) = catalog.artifacts().iter().find(|a| a.id.as_str() == artifact_id) else {
+            continue;
+        };
+        let target = super::sync::target_of(artifact)?;
+        let stored = store::tag(&mut *state.conn()?, &artifact_id, &tag)?.and_then(|r| r.digest);
+        let digest = match stored {
+            Some(d) => d,
+            None => match registry.digest(&target, &tag) {
+                Ok(Some(d)) => d,
+                Ok(None) => {
+                    return Err(Error::Invalid(format!(
+                        "tag {tag} of artifact {artifact_id} does not exist in {target}: nothing to deploy"
+                    )))
+                }
+                Err(Error::Unavailable(e)) => {
+                    tracing::warn!(artifact = %artifact_id, %tag, error = %e, "path check skipped: the registry is unavailable");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let listing = match registry.listing(&target, &digest) {
+            Ok(l) => l,
+            Err(Error::Unavailable(e)) => {
+                tracing::warn!(artifact = %artifact_id, %tag, error = %e, "path check skipped: the registry is unavailable");
+                continue;
+            }
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::Invalid(format!(
+                    "build {tag} ({digest}) of artifact {artifact_id} does not exist in {target}"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let missing: Vec<&String> = files.iter().filter(|f| !listing.files.contains(*f)).collect();
+        if !missing.is_empty() {
+            let list = missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(Error::Invalid(format!(
+                "build {tag} ({digest}) of artifact {artifact_id} has no {list}: \
+                 the cluster would get a path that is not in the build"
+            )));
+        }
+    }
+    Ok(())
+}
