@@ -5,6 +5,7 @@
 //! backend and keeps none of their errors).
 
 pub mod models;
+pub mod models_observed;
 pub mod schema;
 
 use std::time::Duration;

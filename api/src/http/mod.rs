@@ -6,9 +6,12 @@ pub mod audit;
 pub mod catalog;
 pub mod clusters;
 pub mod components;
+pub mod drift;
 pub mod dto;
+pub mod events;
 pub mod extract;
 pub mod health;
+pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
@@ -126,6 +129,8 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(rollouts::Doc::openapi())
         .merge_from(audit::Doc::openapi())
         .merge_from(tokens::Doc::openapi())
+        .merge_from(events::Doc::openapi())
+        .merge_from(drift::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
@@ -154,7 +159,9 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(revisions::routes)
                     .configure(rollouts::routes)
                     .configure(audit::routes)
-                    .configure(tokens::routes),
+                    .configure(tokens::routes)
+                    .configure(events::routes)
+                    .configure(drift::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod expiry;
 pub mod fleet;
 pub mod history;
+pub mod observed;
 pub mod overrides;
 mod plan;
 pub mod releases;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub renders: RenderCache,
     pub metrics: Metrics,
     pub verified: tokens::VerifiedTokens,
+    /// What clusters report back, and the caches the receiver and drift reports read through.
+    pub observed: observed::Observed,
     /// Numbers request ids for callers that send no `X-Request-Id`.
     pub requests: std::sync::atomic::AtomicU64,
 }
@@ -64,6 +67,7 @@ impl AppState {
             renders: RenderCache::default(),
             metrics: Metrics::default(),
             verified: tokens::VerifiedTokens::default(),
+            observed: observed::Observed::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
         }
     }

@@ -1,6 +1,7 @@
 //! Queries over either backend, in terms of rows. One function per question; no business rules.
 
 pub mod effective;
+pub mod observed;
 pub mod rollouts;
 
 use chrono::NaiveDateTime;
