@@ -62,12 +62,13 @@ async fn take_in(state: Shared, req: &HttpRequest, cluster: String, body: web::B
         .get("x-signature")
         .map(|v| v.to_str().unwrap_or("").to_owned());
     let ingested = blocking(move || {
-        observed::check_signature(&state, &cluster, &body, signature.as_deref())?;
-        let input: FluxEventInput = parse_json(&body).map_err(|e| match e {
-            Error::Validation { detail, .. } => Error::BadRequest(detail),
-            other => other,
-        })?;
-        observed::ingest(&state, &cluster, FluxEvent::try_from(input)?)
+        observed::receive(&state, &cluster, &body, signature.as_deref(), |body| {
+            let input: FluxEventInput = parse_json(body).map_err(|e| match e {
+                Error::Validation { detail, .. } => Error::BadRequest(detail),
+                other => other,
+            })?;
+            FluxEvent::try_from(input)
+        })
     })
     .await?;
     Ok(HttpResponse::Accepted().json(EventAcceptedDto {

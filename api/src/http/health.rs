@@ -39,7 +39,7 @@ pub async fn get_metrics(state: Shared) -> HttpResponse {
         .exposition(pool.connections, pool.idle_connections, state.pool.max_size());
     // Drift is computed from the database: a failure there leaves the other metrics standing.
     let observed_state = state.clone();
-    match blocking(move || crate::service::observed::drift::metrics_text(&observed_state)).await {
+    match blocking(move || crate::service::observed::metrics::metrics_text(&observed_state)).await {
         Ok(text) => body.push_str(&text),
         Err(e) => tracing::warn!(error = %e, "drift metrics are not available"),
     }

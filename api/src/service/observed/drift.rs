@@ -1,26 +1,20 @@
 //! Drift: where what clusters report differs from what they should run, fleet-wide, from a
 //! few whole-table reads compared in memory.
 //!
-//! Observed rows are kept in memory and refreshed from the rows taken in since the last read
-//! (with an overlap, since another replica's commit can land a little after its timestamp), so
-//! a report over a large fleet reads only what changed.
+//! Observed rows come from the in-memory [`super::snapshot`], so a report over a large fleet
+//! reads only what changed since the last one.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::{parse_revision, AppState, ClusterView, Desired, DesiredComponent, KUSTOMIZATION, OCI_REPOSITORY};
+use super::fnv::FnvMap;
+use super::{AppState, ClusterView, Desired, DesiredComponent, KUSTOMIZATION, OCI_REPOSITORY};
 use crate::db::models::ClusterRow;
 use crate::db::models_observed::ObservedRow;
 use crate::error::Error;
-use crate::store::{self, observed as q};
+use crate::store;
 
-/// How far back each refresh reaches before the previous one began.
-const OVERLAP: chrono::Duration = chrono::Duration::seconds(10);
-/// How often the snapshot is read whole, dropping the rows of deleted clusters.
-const FULL_EVERY: Duration = Duration::from_secs(600);
 /// Silence allowed beyond two intervals before a component counts as `silent`.
 const SILENCE_GRACE_SECONDS: f64 = 300.0;
 
@@ -128,58 +122,6 @@ impl Filter {
     }
 }
 
-/// Observed rows in memory, by cluster.
-#[derive(Default)]
-pub struct Snapshot {
-    inner: Mutex<SnapshotInner>,
-}
-
-#[derive(Default)]
-struct SnapshotInner {
-    rows: HashMap<String, Vec<ObservedRow>>,
-    /// When the last refresh began (our clock), and when the last full read was.
-    read_from: Option<NaiveDateTime>,
-    full_at: Option<Instant>,
-}
-
-impl Snapshot {
-    /// Brings the snapshot up to date and hands `f` the rows.
-    fn with_rows<T>(
-        &self,
-        conn: &mut crate::db::DbConnection,
-        f: impl FnOnce(&HashMap<String, Vec<ObservedRow>>) -> T,
-    ) -> Result<T, Error> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| Error::Internal("the observed snapshot lock was poisoned by a panic".into()))?;
-        let started = Utc::now().naive_utc();
-        let full = inner.full_at.is_none_or(|at| at.elapsed() >= FULL_EVERY);
-        let since = if full {
-            None
-        } else {
-            inner.read_from.map(|t| t - OVERLAP)
-        };
-        let rows = q::observed_since(conn, since)?;
-        if full {
-            inner.rows.clear();
-            inner.full_at = Some(Instant::now());
-        }
-        for row in rows {
-            let list = inner.rows.entry(row.cluster.clone()).or_default();
-            match list
-                .iter_mut()
-                .find(|r| r.kind == row.kind && r.namespace == row.namespace && r.name == row.name)
-            {
-                Some(slot) => *slot = row,
-                None => list.push(row),
-            }
-        }
-        inner.read_from = Some(started);
-        Ok(f(&inner.rows))
-    }
-}
-
 /// A cluster's objects for one component: its Kustomization and OCIRepository, if reported.
 #[derive(Default, Clone, Copy)]
 pub struct Pair<'a> {
@@ -198,18 +140,21 @@ impl Pair<'_> {
     }
 }
 
-/// Splits a cluster's rows into its components' pairs and the objects we did not render.
-pub fn pair_up<'a>(
-    view: &ClusterSide<'_>,
-    rows: &'a [ObservedRow],
-) -> (HashMap<&'a str, Pair<'a>>, Vec<&'a ObservedRow>) {
-    let mut pairs: HashMap<&str, Pair> = HashMap::new();
+/// Splits a cluster's rows into its components' pairs (in the order of
+/// `desired.components`) and the objects we did not render. No hashing: a fleet report does
+/// this for every cluster.
+pub fn pair_up<'a>(view: &ClusterSide<'_>, rows: &'a [ObservedRow]) -> (Vec<Pair<'a>>, Vec<&'a ObservedRow>) {
+    let components = &view.desired.components;
+    let mut pairs = vec![Pair::default(); components.len()];
     let mut unmanaged = Vec::new();
     for row in rows {
-        let ours = row.namespace == view.namespace && view.desired.get(&row.name).is_some();
-        match (row.kind.as_str(), ours) {
-            (KUSTOMIZATION, true) => pairs.entry(&row.name).or_default().kustomization = Some(row),
-            (OCI_REPOSITORY, true) => pairs.entry(&row.name).or_default().oci_repository = Some(row),
+        let at = match row.namespace == view.namespace {
+            true => components.binary_search_by(|c| c.id.as_str().cmp(&row.name)).ok(),
+            false => None,
+        };
+        match (row.kind.as_str(), at) {
+            (KUSTOMIZATION, Some(i)) => pairs[i].kustomization = Some(row),
+            (OCI_REPOSITORY, Some(i)) => pairs[i].oci_repository = Some(row),
             _ => unmanaged.push(row),
         }
     }
@@ -237,29 +182,54 @@ impl<'a> From<&'a ClusterView> for ClusterSide<'a> {
     }
 }
 
-/// The registry digest stored for each (artifact, tag).
-pub type Digests = HashMap<(String, String), String>;
+/// The registry digest stored for each tag, by artifact: looked up by `&str`, without building
+/// a key per component.
+#[derive(Default)]
+pub struct Digests(FnvMap<String, FnvMap<String, String>>);
 
-pub fn digests(conn: &mut crate::db::DbConnection) -> Result<Digests, Error> {
-    Ok(store::all_tags(conn)?
-        .into_iter()
-        .filter_map(|t| t.digest.map(|d| ((t.artifact_id, t.tag), d)))
-        .collect())
+impl Digests {
+    pub fn get(&self, artifact: &str, tag: &str) -> Option<&String> {
+        self.0.get(artifact)?.get(tag)
+    }
 }
 
-/// The findings of one cluster (all but the fleet-wide `mixed_versions`).
-pub fn cluster_findings(
-    cluster: &ClusterSide<'_>,
-    rows: &[ObservedRow],
+pub fn digests(conn: &mut crate::db::DbConnection) -> Result<Digests, Error> {
+    let mut map: FnvMap<String, FnvMap<String, String>> = FnvMap::default();
+    for t in store::all_tags(conn)? {
+        if let Some(d) = t.digest {
+            map.entry(t.artifact_id).or_default().insert(t.tag, d);
+        }
+    }
+    Ok(Digests(map))
+}
+
+/// Which digest each cluster applies for each desired (tier, component, tag), for
+/// `mixed_versions`: borrowed, so a fleet costs no allocation per component.
+pub type Applied<'a> = FnvMap<(&'a str, &'a str, &'a str), Vec<(&'a str, &'a str)>>;
+
+/// The findings of one cluster (all but the fleet-wide `mixed_versions`); what each component
+/// applies goes to `applied` when given.
+pub fn cluster_findings<'a>(
+    cluster: &ClusterSide<'a>,
+    rows: &'a [ObservedRow],
     digests: &Digests,
     silent_after: Option<chrono::Duration>,
     now: NaiveDateTime,
     out: &mut Vec<Finding>,
+    mut applied: Option<&mut Applied<'a>>,
 ) {
     let (pairs, unmanaged) = pair_up(cluster, rows);
-    for c in &cluster.desired.components {
-        let pair = pairs.get(c.id.as_str()).copied().unwrap_or_default();
+    for (c, pair) in cluster.desired.components.iter().zip(pairs) {
         component_findings(cluster, c, pair, digests, silent_after, now, out);
+        if let (Some(applied), Some(k)) = (applied.as_deref_mut(), pair.kustomization) {
+            let same_tag = k.applied_tag.as_deref().is_none_or(|t| t == c.oci_tag);
+            if let (true, Some(d)) = (same_tag, k.applied_digest.as_deref()) {
+                applied
+                    .entry((cluster.tier, c.id.as_str(), c.oci_tag.as_str()))
+                    .or_default()
+                    .push((d, cluster.name));
+            }
+        }
     }
     for row in unmanaged {
         let mut f = finding(cluster, DriftKind::Unmanaged, None, Some(row));
@@ -305,7 +275,7 @@ fn component_findings(
     now: NaiveDateTime,
     out: &mut Vec<Finding>,
 ) {
-    let stored = digests.get(&(c.artifact.clone(), c.oci_tag.clone()));
+    let stored = digests.get(&c.artifact, &c.oci_tag);
     for row in [pair.kustomization, pair.oci_repository].into_iter().flatten() {
         if row.state == "failed" {
             let mut f = finding(cluster, DriftKind::Failed, Some(c), Some(row));
@@ -315,30 +285,29 @@ fn component_findings(
         }
     }
     if let Some(k) = pair.kustomization {
-        if let Some(applied) = &k.applied_revision {
-            let rev = parse_revision(applied);
-            let kind = match (&rev.tag, &rev.digest, stored) {
-                (Some(t), _, _) if *t != c.oci_tag => Some((DriftKind::VersionMismatch, "applies another tag")),
-                (Some(_), Some(d), Some(s)) if d != s => Some((
-                    DriftKind::DigestMismatch,
-                    "applies the desired tag at another digest than the registry's: the tag moved",
-                )),
-                (None, Some(d), Some(s)) if d != s => Some((
-                    DriftKind::VersionMismatch,
-                    "applies another digest than the desired tag's",
-                )),
-                _ => None,
-            };
-            if let Some((kind, why)) = kind {
-                let mut f = finding(cluster, kind, Some(c), Some(k));
-                f.desired_digest = stored.cloned();
-                f.detail = format!(
-                    "{why}: applied {applied}, desired {}{}",
-                    c.oci_tag,
-                    stored.map(|s| format!("@{s}")).unwrap_or_default()
-                );
-                out.push(f);
-            }
+        // The revision was split into tag and digest when the event came in.
+        let (tag, digest) = (k.applied_tag.as_deref(), k.applied_digest.as_deref());
+        let kind = match (tag, digest, stored) {
+            (Some(t), _, _) if t != c.oci_tag => Some((DriftKind::VersionMismatch, "applies another tag")),
+            (Some(_), Some(d), Some(s)) if d != s => Some((
+                DriftKind::DigestMismatch,
+                "applies the desired tag at another digest than the registry's: the tag moved",
+            )),
+            (None, Some(d), Some(s)) if d != s => Some((
+                DriftKind::VersionMismatch,
+                "applies another digest than the desired tag's",
+            )),
+            _ => None,
+        };
+        if let (Some((kind, why)), Some(applied)) = (kind, &k.applied_revision) {
+            let mut f = finding(cluster, kind, Some(c), Some(k));
+            f.desired_digest = stored.cloned();
+            f.detail = format!(
+                "{why}: applied {applied}, desired {}{}",
+                c.oci_tag,
+                stored.map(|s| format!("@{s}")).unwrap_or_default()
+            );
+            out.push(f);
         }
     }
     let threshold = silent_after.unwrap_or_else(|| {
@@ -392,7 +361,7 @@ pub fn report(state: &AppState, filter: &Filter) -> Result<Report, Error> {
     let empty = Vec::new();
     let all = state.observed.snapshot.with_rows(&mut conn, |rows| {
         let mut out = Vec::new();
-        let mut mixed: BTreeMap<(&str, &str, &str), BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        let mut applied = Applied::default();
         for c in &clusters {
             let Some(d) = desired.get(&c.name) else { continue };
             let side = ClusterSide {
@@ -402,12 +371,23 @@ pub fn report(state: &AppState, filter: &Filter) -> Result<Report, Error> {
                 created_at: c.created_at,
                 desired: d,
             };
-            let cluster_rows = rows.get(&c.name).unwrap_or(&empty);
-            cluster_findings(&side, cluster_rows, &digests, filter.silent_after, now, &mut out);
-            collect_applied(&side, cluster_rows, &mut mixed);
+            let cluster_rows = rows.get(&c.name).map_or(&empty[..], |r| &r[..]);
+            cluster_findings(
+                &side,
+                cluster_rows,
+                &digests,
+                filter.silent_after,
+                now,
+                &mut out,
+                Some(&mut applied),
+            );
         }
-        for ((tier, component, tag), by_digest) in mixed {
-            if by_digest.len() > 1 {
+        for ((tier, component, tag), list) in applied {
+            if list.iter().any(|(d, _)| *d != list[0].0) {
+                let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (d, cluster) in list {
+                    by_digest.entry(d.to_owned()).or_default().push(cluster.to_owned());
+                }
                 out.push(mixed_finding(tier, component, tag, by_digest));
             }
         }
@@ -420,33 +400,6 @@ pub fn report(state: &AppState, filter: &Filter) -> Result<Report, Error> {
     let mut findings: Vec<Finding> = all.into_iter().filter(|f| filter.keeps(f)).collect();
     findings.sort_by_cached_key(Finding::sort_key);
     Ok(Report { findings, counts })
-}
-
-/// Records which digest each cluster applies for each desired tag, for `mixed_versions`.
-fn collect_applied<'a>(
-    side: &ClusterSide<'a>,
-    rows: &[ObservedRow],
-    mixed: &mut BTreeMap<(&'a str, &'a str, &'a str), BTreeMap<String, Vec<String>>>,
-) {
-    let (pairs, _) = pair_up(side, rows);
-    for c in &side.desired.components {
-        let Some(k) = pairs.get(c.id.as_str()).and_then(|p| p.kustomization) else {
-            continue;
-        };
-        let Some(applied) = &k.applied_revision else { continue };
-        let rev = parse_revision(applied);
-        if rev.tag.as_ref().is_some_and(|t| *t != c.oci_tag) {
-            continue;
-        }
-        if let Some(d) = rev.digest {
-            mixed
-                .entry((side.tier, c.id.as_str(), c.oci_tag.as_str()))
-                .or_default()
-                .entry(d)
-                .or_default()
-                .push(side.name.to_owned());
-        }
-    }
 }
 
 fn mixed_finding(tier: &str, component: &str, tag: &str, digests: BTreeMap<String, Vec<String>>) -> Finding {
@@ -467,88 +420,4 @@ fn mixed_finding(tier: &str, component: &str, tag: &str, digests: BTreeMap<Strin
         detail,
         digests,
     }
-}
-
-/// Drift counts and event ages for `/metrics`, computed at most every few seconds.
-#[derive(Default)]
-pub struct MetricsCache {
-    last: Mutex<Option<(Instant, Arc<String>)>>,
-}
-
-const METRICS_FOR: Duration = Duration::from_secs(10);
-
-/// The observed-state metrics text: findings by kind and tier, and per tier the age of the
-/// clusters' last events (median, 90th percentile and oldest), not one series per cluster.
-pub fn metrics_text(state: &AppState) -> Result<Arc<String>, Error> {
-    let cache = &state.observed.metrics;
-    if let Some((at, text)) = cache.last.lock().map_err(|_| poisoned())?.as_ref() {
-        if at.elapsed() < METRICS_FOR {
-            return Ok(text.clone());
-        }
-    }
-    let report = report(state, &Filter::default())?;
-    let mut conn = state.conn()?;
-    let tiers: HashMap<String, String> = store::clusters(&mut conn)?
-        .into_iter()
-        .map(|c| (c.name, c.tier))
-        .collect();
-    let now = Utc::now().naive_utc();
-    let mut ages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    state.observed.snapshot.with_rows(&mut conn, |rows| {
-        for (cluster, list) in rows {
-            let (Some(tier), Some(last)) = (tiers.get(cluster), list.iter().map(|r| r.received_at).max()) else {
-                continue;
-            };
-            ages.entry(tier.clone())
-                .or_default()
-                .push((now - last).num_milliseconds() as f64 / 1000.0);
-        }
-    })?;
-    let text = Arc::new(render_metrics(&report.counts, &mut ages));
-    *cache.last.lock().map_err(|_| poisoned())? = Some((Instant::now(), text.clone()));
-    Ok(text)
-}
-
-fn poisoned() -> Error {
-    Error::Internal("the drift metrics lock was poisoned by a panic".into())
-}
-
-fn render_metrics(counts: &BTreeMap<(DriftKind, String), u64>, ages: &mut BTreeMap<String, Vec<f64>>) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    out.push_str("# HELP platform_catalog_drift_findings Drift findings by kind and tier.\n");
-    out.push_str("# TYPE platform_catalog_drift_findings gauge\n");
-    for ((kind, tier), n) in counts {
-        let _ = writeln!(
-            out,
-            "platform_catalog_drift_findings{{kind=\"{}\",tier=\"{tier}\"}} {n}",
-            kind.as_str()
-        );
-    }
-    out.push_str(
-        "# HELP platform_catalog_observed_last_event_age_seconds Age of each cluster's last Flux event, by tier.\n",
-    );
-    out.push_str("# TYPE platform_catalog_observed_last_event_age_seconds summary\n");
-    for (tier, list) in ages.iter_mut() {
-        list.sort_by(f64::total_cmp);
-        for (q, label) in [(0.5, "0.5"), (0.9, "0.9"), (1.0, "1")] {
-            let i = ((list.len() as f64 * q).ceil() as usize).clamp(1, list.len()) - 1;
-            let _ = writeln!(
-                out,
-                "platform_catalog_observed_last_event_age_seconds{{tier=\"{tier}\",quantile=\"{label}\"}} {:.3}",
-                list[i]
-            );
-        }
-        let _ = writeln!(
-            out,
-            "platform_catalog_observed_last_event_age_seconds_count{{tier=\"{tier}\"}} {}",
-            list.len()
-        );
-        let _ = writeln!(
-            out,
-            "platform_catalog_observed_last_event_age_seconds_sum{{tier=\"{tier}\"}} {:.3}",
-            list.iter().sum::<f64>()
-        );
-    }
-    out
 }

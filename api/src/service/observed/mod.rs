@@ -6,9 +6,12 @@
 //! write path, so a fleet's events cost little.
 
 pub mod drift;
+mod fnv;
 pub mod health;
 pub mod hmac;
+pub mod metrics;
 mod revision;
+pub mod snapshot;
 pub mod status;
 mod view;
 
@@ -126,25 +129,38 @@ pub struct Ingested {
 #[derive(Default)]
 pub struct Observed {
     pub(crate) views: view::Views,
-    pub(crate) snapshot: drift::Snapshot,
-    pub(crate) metrics: drift::MetricsCache,
+    pub(crate) snapshot: snapshot::Snapshot,
+    pub(crate) metrics: metrics::MetricsCache,
     /// SQLite takes one writer at a time and makes the others sleep in steps of milliseconds;
     /// queuing event writers here instead keeps the receiver's throughput.
     sqlite_writer: Mutex<()>,
     taken_in: AtomicU64,
 }
 
-/// Checks a post's signature against the cluster's event secret: required when the cluster
-/// has one (its Flux uses the `generic-hmac` provider), before the body is even parsed.
-pub fn check_signature(state: &AppState, cluster: &str, body: &[u8], signature: Option<&str>) -> Result<(), Error> {
+/// Takes in one post from `cluster`'s Flux: checks its signature against the cluster's event
+/// secret (required when the cluster has one: its Flux uses the `generic-hmac` provider) before
+/// the body is even parsed, then parses it with `parse` and stores the event.
+pub fn receive(
+    state: &AppState,
+    cluster: &str,
+    body: &[u8],
+    signature: Option<&str>,
+    parse: impl FnOnce(&[u8]) -> Result<FluxEvent, Error>,
+) -> Result<Ingested, Error> {
     let mut conn = state.conn()?;
     let view = state.observed.views.get(&mut conn, cluster)?;
+    check_signature(&view, body, signature)?;
+    store_event(state, &mut conn, &view, parse(body)?)
+}
+
+fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> Result<(), Error> {
     let Some(secret) = &view.secret else {
         return Ok(());
     };
     match signature {
         None => Err(Error::Unauthorized(format!(
-            "cluster {cluster:?} has an event secret: posts must be signed (X-Signature: sha256=<HMAC-SHA256 of the body>)"
+            "cluster {:?} has an event secret: posts must be signed (X-Signature: sha256=<HMAC-SHA256 of the body>)",
+            view.name
         ))),
         Some(sig) if hmac::signature_matches(secret.as_bytes(), body, sig) => Ok(()),
         Some(_) => Err(Error::Unauthorized(
@@ -153,10 +169,20 @@ pub fn check_signature(state: &AppState, cluster: &str, body: &[u8], signature: 
     }
 }
 
-/// Takes in one event from `cluster`'s Flux; see the module documentation.
+/// Takes in one event from `cluster`'s Flux, unsigned: for callers inside the service.
 pub fn ingest(state: &AppState, cluster: &str, event: FluxEvent) -> Result<Ingested, Error> {
     let mut conn = state.conn()?;
     let view = state.observed.views.get(&mut conn, cluster)?;
+    store_event(state, &mut conn, &view, event)
+}
+
+fn store_event(
+    state: &AppState,
+    conn: &mut DbConnection,
+    view: &ClusterView,
+    event: FluxEvent,
+) -> Result<Ingested, Error> {
+    let cluster = view.name.as_str();
     let component = view.component_of(&event.kind, &event.namespace, &event.name);
     let now = Utc::now().naive_utc();
     let row = NewFluxEventRow {
@@ -194,7 +220,7 @@ pub fn ingest(state: &AppState, cluster: &str, event: FluxEvent) -> Result<Inges
         received_at: now,
     };
     let prune = state.observed.taken_in.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
-    let _queued = match &*conn {
+    let _queued = match conn {
         DbConnection::Sqlite(_) => Some(state.observed.sqlite_writer.lock().map_err(|_| poisoned())?),
         DbConnection::Postgresql(_) => None,
     };

@@ -51,25 +51,31 @@ pub fn cluster_status(state: &AppState, cluster: &str) -> Result<ClusterStatus, 
         desired: &desired,
     };
     let mut findings = Vec::new();
-    drift::cluster_findings(&side, &rows, &digests, None, Utc::now().naive_utc(), &mut findings);
+    drift::cluster_findings(
+        &side,
+        &rows,
+        &digests,
+        None,
+        Utc::now().naive_utc(),
+        &mut findings,
+        None,
+    );
     findings.sort_by_cached_key(Finding::sort_key);
     let (pairs, unmanaged) = drift::pair_up(&side, &rows);
     let components = desired
         .components
         .iter()
-        .map(|c| {
-            let pair = pairs.get(c.id.as_str()).copied().unwrap_or_default();
-            ComponentStatus {
-                desired: c.clone(),
-                desired_digest: digests.get(&(c.artifact.clone(), c.oci_tag.clone())).cloned(),
-                kustomization: pair.kustomization.cloned(),
-                oci_repository: pair.oci_repository.cloned(),
-                drift: findings
-                    .iter()
-                    .filter(|f| f.component.as_ref() == Some(&c.id))
-                    .map(|f| f.kind)
-                    .collect(),
-            }
+        .zip(pairs)
+        .map(|(c, pair)| ComponentStatus {
+            desired: c.clone(),
+            desired_digest: digests.get(&c.artifact, &c.oci_tag).cloned(),
+            kustomization: pair.kustomization.cloned(),
+            oci_repository: pair.oci_repository.cloned(),
+            drift: findings
+                .iter()
+                .filter(|f| f.component.as_ref() == Some(&c.id))
+                .map(|f| f.kind)
+                .collect(),
         })
         .collect();
     Ok(ClusterStatus {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
+use super::fnv::FnvMap;
 use super::{flux_seconds, KUSTOMIZATION, OCI_REPOSITORY};
 use crate::db::models::ClusterRow;
 use crate::db::DbConnection;
@@ -160,8 +161,8 @@ impl Views {
         &self,
         conn: &mut DbConnection,
         clusters: &[ClusterRow],
-    ) -> Result<HashMap<String, Arc<Desired>>, Error> {
-        let mut out = HashMap::with_capacity(clusters.len());
+    ) -> Result<FnvMap<String, Arc<Desired>>, Error> {
+        let mut out = FnvMap::with_capacity_and_hasher(clusters.len(), Default::default());
         let mut missing = Vec::new();
         {
             let map = self.desired.lock().map_err(poisoned)?;
