@@ -5,6 +5,7 @@
 //! Each is one short transaction (the event row, then the object's row), never the catalog
 //! write path, so a fleet's events cost little.
 
+mod batch;
 pub mod drift;
 mod fnv;
 pub mod health;
@@ -16,7 +17,6 @@ pub mod status;
 mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::Connection;
@@ -131,9 +131,9 @@ pub struct Observed {
     pub(crate) views: view::Views,
     pub(crate) snapshot: snapshot::Snapshot,
     pub(crate) metrics: metrics::MetricsCache,
-    /// SQLite takes one writer at a time and makes the others sleep in steps of milliseconds;
-    /// queuing event writers here instead keeps the receiver's throughput.
-    sqlite_writer: Mutex<()>,
+    /// On SQLite events are committed in groups: it takes one writer at a time and makes the
+    /// others sleep in steps of milliseconds.
+    batcher: batch::Batcher,
     taken_in: AtomicU64,
 }
 
@@ -220,39 +220,33 @@ fn store_event(
         received_at: now,
     };
     let prune = state.observed.taken_in.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
-    let _queued = match conn {
-        DbConnection::Sqlite(_) => Some(state.observed.sqlite_writer.lock().map_err(|_| poisoned())?),
-        DbConnection::Postgresql(_) => None,
+    let work = batch::Work {
+        row,
+        observed,
+        applied,
+        prune,
     };
-    let duplicate = conn.transaction(|c| {
-        relax_durability(c)?;
-        if !q::insert_event(c, &row)? {
-            return Ok::<_, Error>(true);
-        }
-        if !q::insert_observed(c, &observed)? {
-            q::update_observed(c, &observed, applied)?;
-        }
-        if prune {
-            q::prune_events(c, cluster, HISTORY)?;
-        }
-        Ok(false)
-    })?;
+    // SQLite has one writer at a time: group commits. PostgreSQL takes writers in parallel, one
+    // short transaction each, over the pool's connections.
+    let duplicate = match conn {
+        DbConnection::Sqlite(_) => state.observed.batcher.submit(conn, work)?,
+        DbConnection::Postgresql(_) => conn.transaction(|c| {
+            relax_durability(c)?;
+            batch::write(c, &work)
+        })?,
+    };
     Ok(Ingested { duplicate, component })
 }
 
 /// On PostgreSQL an event's commit does not wait for the disk: Flux sends every change again
 /// on the next one, so a crash losing the last moments of events costs nothing, while waiting
 /// for a flush per event would cap the receiver far below a fleet's rate.
-fn relax_durability(conn: &mut DbConnection) -> Result<(), Error> {
+pub(crate) fn relax_durability(conn: &mut DbConnection) -> Result<(), Error> {
     use diesel::connection::SimpleConnection;
     if let DbConnection::Postgresql(pg) = conn {
         pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
     }
     Ok(())
-}
-
-fn poisoned() -> Error {
-    Error::Internal("the event writer lock was poisoned by a panic".into())
 }
 
 /// A cluster's events, newest first, before the event `before` when given.
