@@ -72,22 +72,29 @@ both!(
             Who {
                 label: "another cluster's token",
                 token: Some(app.issue("qa-agent", Role::Cluster, Some("qa-eu-1"))),
-                may: |r| Some(r == "public"),
+                // It posts its own cluster's events; nothing of dev-eu-1.
+                may: |r| Some(matches!(r, "public" | "cluster-token")),
             },
             Who {
                 label: "the cluster's own token",
                 token: Some(app.issue("dev-agent", Role::Cluster, Some("dev-eu-1"))),
-                may: |r| Some(matches!(r, "public" | "cluster")),
+                may: |r| {
+                    Some(matches!(
+                        r,
+                        "public" | "cluster" | "cluster-token" | "cluster-or-operator"
+                    ))
+                },
             },
             Who {
                 label: "the operator",
                 token: Some(app.issue("operator", Role::Operator, None)),
-                may: |r| Some(r != "admin"),
+                // Only a cluster token names the cluster whose events it posts.
+                may: |r| Some(r != "admin" && r != "cluster-token"),
             },
             Who {
                 label: "the admin",
                 token: Some(app.token.clone()),
-                may: |_| Some(true),
+                may: |r| Some(r != "cluster-token"),
             },
         ];
         let doc: Value = serde_json::from_str(&platform_catalog::http::openapi().to_pretty_json().unwrap()).unwrap();

@@ -5,6 +5,8 @@ mod api_access;
 mod api_catalog;
 mod api_core;
 mod api_docs;
+mod api_drift;
+mod api_events;
 mod api_history;
 mod api_holds;
 mod api_hotfix;

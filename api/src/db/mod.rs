@@ -6,6 +6,7 @@
 
 pub mod models;
 pub mod registry_rows;
+pub mod models_observed;
 pub mod schema;
 
 use std::time::Duration;

@@ -193,6 +193,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    observed (cluster, kind, namespace, name) {
+        cluster -> Text,
+        kind -> Text,
+        namespace -> Text,
+        name -> Text,
+        component -> Nullable<Text>,
+        state -> Text,
+        reason -> Text,
+        message -> Text,
+        last_revision -> Nullable<Text>,
+        applied_revision -> Nullable<Text>,
+        applied_tag -> Nullable<Text>,
+        applied_digest -> Nullable<Text>,
+        event_at -> Timestamp,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flux_events (id) {
+        id -> BigInt,
+        cluster -> Text,
+        event_key -> Text,
+        kind -> Text,
+        namespace -> Text,
+        name -> Text,
+        component -> Nullable<Text>,
+        severity -> Text,
+        reason -> Text,
+        message -> Text,
+        revision -> Nullable<Text>,
+        reporting_controller -> Nullable<Text>,
+        event_at -> Timestamp,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cluster_event_secrets (cluster) {
+        cluster -> Text,
+        secret -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -210,4 +257,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     artifact_tag_moves,
     artifact_syncs,
     publish_jobs,
+    observed,
+    flux_events,
+    cluster_event_secrets,
 );

@@ -24,6 +24,10 @@ pub enum Access {
     Admin,
     /// Viewer and above, or the cluster token of the cluster named by the `{name}` segment.
     ClusterSelf,
+    /// A cluster token: the route acts for the token's own cluster.
+    ClusterToken,
+    /// Operator and above, or the cluster token of the cluster named by the `{name}` segment.
+    ClusterSelfOrOperator,
 }
 
 impl Access {
@@ -35,6 +39,8 @@ impl Access {
             Access::Operator => "operator",
             Access::Admin => "admin",
             Access::ClusterSelf => "cluster",
+            Access::ClusterToken => "cluster-token",
+            Access::ClusterSelfOrOperator => "cluster-or-operator",
         }
     }
 
@@ -46,6 +52,10 @@ impl Access {
             Access::Operator => who.role >= Role::Operator,
             Access::Admin => who.role == Role::Admin,
             Access::ClusterSelf => who.role >= Role::Viewer || (name.is_some() && who.cluster.as_deref() == name),
+            Access::ClusterToken => who.role == Role::Cluster && who.cluster.is_some(),
+            Access::ClusterSelfOrOperator => {
+                who.role >= Role::Operator || (name.is_some() && who.cluster.as_deref() == name)
+            }
         }
     }
 }
@@ -111,6 +121,14 @@ pub const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/api/v1/tokens", Admin),
         ("POST", "/api/v1/tokens", Admin),
         ("DELETE", "/api/v1/tokens/{name}", Admin),
+        // Flux reports back: a cluster posts its own events; drift is read like the rest.
+        ("POST", "/api/v1/events/flux", ClusterToken),
+        ("POST", "/api/v1/clusters/{name}/events/flux", ClusterSelfOrOperator),
+        ("POST", "/api/v1/clusters/{name}/event-secret", Operator),
+        ("DELETE", "/api/v1/clusters/{name}/event-secret", Operator),
+        ("GET", "/api/v1/clusters/{name}/events", Viewer),
+        ("GET", "/api/v1/clusters/{name}/status", Viewer),
+        ("GET", "/api/v1/drift", Viewer),
     ]
 };
 
@@ -314,6 +332,17 @@ mod tests {
             name_segment("/api/v1/clusters/{name}/render", "/api/v1/clusters/dev-eu-1/render"),
             Some("dev-eu-1")
         );
+    }
+
+    #[test]
+    fn clusters_post_only_their_own_events_and_operators_any() {
+        let mine = who(Role::Cluster, Some("dev-eu-1"));
+        assert!(Access::ClusterToken.allows(&mine, None));
+        assert!(!Access::ClusterToken.allows(&who(Role::Admin, None), None));
+        assert!(Access::ClusterSelfOrOperator.allows(&mine, Some("dev-eu-1")));
+        assert!(!Access::ClusterSelfOrOperator.allows(&mine, Some("qa-eu-1")));
+        assert!(Access::ClusterSelfOrOperator.allows(&who(Role::Operator, None), Some("qa-eu-1")));
+        assert!(!Access::ClusterSelfOrOperator.allows(&who(Role::Viewer, None), Some("qa-eu-1")));
     }
 
     #[test]

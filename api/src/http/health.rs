@@ -27,15 +27,22 @@ pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready\n"))
 }
 
-/// Prometheus metrics: requests by route and status, latency, renders served, pool use.
+/// Prometheus metrics: requests by route and status, latency, renders served, pool use, drift
+/// findings by kind and tier, and the age of clusters' last Flux events by tier.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn get_metrics(state: Shared) -> HttpResponse {
     let pool = state.pool.state();
-    let body = state
+    let mut body = state
         .metrics
         .exposition(pool.connections, pool.idle_connections, state.pool.max_size());
+    // Drift is computed from the database: a failure there leaves the other metrics standing.
+    let observed_state = state.clone();
+    match blocking(move || crate::service::observed::metrics::metrics_text(&observed_state)).await {
+        Ok(text) => body.push_str(&text),
+        Err(e) => tracing::warn!(error = %e, "drift metrics are not available"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 

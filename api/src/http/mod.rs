@@ -6,12 +6,15 @@ pub mod audit;
 pub mod catalog;
 pub mod clusters;
 pub mod components;
+pub mod drift;
 pub mod dto;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod hold_dto;
 pub mod holds;
 pub mod hotfixes;
+pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
 pub mod problem;
@@ -136,6 +139,8 @@ fn routes_doc() -> utoipa::openapi::OpenApi {
         .merge_from(hotfixes::Doc::openapi())
         .merge_from(audit::Doc::openapi())
         .merge_from(tokens::Doc::openapi())
+        .merge_from(events::Doc::openapi())
+        .merge_from(drift::Doc::openapi())
         .merge_from(health::Doc::openapi())
 }
 
@@ -168,7 +173,9 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(holds::routes)
                     .configure(hotfixes::routes)
                     .configure(audit::routes)
-                    .configure(tokens::routes),
+                    .configure(tokens::routes)
+                    .configure(events::routes)
+                    .configure(drift::routes),
             )
             .configure(health::routes)
             .service(web::redirect("/docs", "/docs/"))

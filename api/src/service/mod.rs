@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod history;
 pub mod holds;
 pub mod hotfixes;
+pub mod observed;
 pub mod overrides;
 mod plan;
 pub mod publish;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub renders: RenderCache,
     pub metrics: Metrics,
     pub verified: tokens::VerifiedTokens,
+    /// What clusters report back, and the caches the receiver and drift reports read through.
+    pub observed: observed::Observed,
     /// Numbers request ids for callers that send no `X-Request-Id`.
     pub requests: std::sync::atomic::AtomicU64,
     registry_settings: Mutex<RegistrySettings>,
@@ -75,6 +78,7 @@ impl AppState {
             renders: RenderCache::default(),
             metrics: Metrics::default(),
             verified: tokens::VerifiedTokens::default(),
+            observed: observed::Observed::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
             registry_settings: Mutex::new(RegistrySettings::default()),
             registry: Mutex::new(None),

@@ -3,6 +3,7 @@
 pub mod effective;
 pub mod holds;
 pub mod registry;
+pub mod observed;
 pub mod rollouts;
 
 use chrono::NaiveDateTime;

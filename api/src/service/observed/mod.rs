@@ -1,0 +1,368 @@
+//! What clusters report back: Flux notification-controller events taken in, the observed state
+//! of each Flux object they describe, and what other parts read from it (drift, rollout gates).
+//!
+//! Events are not writes by users: they change no desired state and get no audit entries.
+//! Each is one short transaction (the event row, then the object's row), never the catalog
+//! write path, so a fleet's events cost little.
+
+mod batch;
+pub mod drift;
+mod fnv;
+pub mod health;
+pub mod hmac;
+pub mod metrics;
+mod revision;
+pub mod snapshot;
+pub mod status;
+mod view;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::Connection;
+
+use super::{AppState, Caller};
+use crate::db::models::NewAuditRow;
+use crate::db::models_observed::{EventSecretRow, FluxEventRow, NewFluxEventRow, ObservedRow};
+use crate::db::{self, DbConnection};
+use crate::error::Error;
+use crate::store::{self, effective::sha256_hex, observed as q};
+pub use revision::{parse_revision, Revision};
+pub use view::{ClusterView, Desired, DesiredComponent};
+
+/// Events kept per cluster; older ones are pruned.
+pub const HISTORY: i64 = 100;
+/// Every this many events a replica takes in, it prunes the posting cluster's history, so
+/// pruning costs little and a history exceeds [`HISTORY`] only briefly.
+const PRUNE_EVERY: u64 = 16;
+
+pub const KUSTOMIZATION: &str = "Kustomization";
+pub const OCI_REPOSITORY: &str = "OCIRepository";
+
+/// How bad an event is, as Flux grades it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Trace,
+    Info,
+    Error,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "trace" => Some(Severity::Trace),
+            "info" => Some(Severity::Info),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Trace => "trace",
+            Severity::Info => "info",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One notification-controller event, checked.
+#[derive(Clone, Debug)]
+pub struct FluxEvent {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub severity: Severity,
+    pub reason: String,
+    pub message: String,
+    pub timestamp: NaiveDateTime,
+    pub revision: Option<String>,
+    pub reporting_controller: Option<String>,
+}
+
+/// Reasons Flux gives when an object reached its revision: a Kustomization applied and
+/// healthy, an OCIRepository holding a fetched artifact.
+const SUCCESS_REASONS: [&str; 4] = [
+    "ReconciliationSucceeded",
+    "NewArtifact",
+    "ArtifactUpToDate",
+    "Succeeded",
+];
+
+impl FluxEvent {
+    /// The object's state after this event: `failed` on an error, `ready` on a success
+    /// reason, else `progressing` (applying, waiting for a dependency, health checks running).
+    pub fn state(&self) -> &'static str {
+        match self.severity {
+            Severity::Error => "failed",
+            _ if SUCCESS_REASONS.contains(&self.reason.as_str()) => "ready",
+            _ => "progressing",
+        }
+    }
+
+    /// What makes this event itself: a retried post of it has the same key.
+    fn key(&self, cluster: &str) -> String {
+        let parts = [
+            cluster,
+            &self.kind,
+            &self.namespace,
+            &self.name,
+            &self.reason,
+            self.revision.as_deref().unwrap_or(""),
+            &self.timestamp.and_utc().to_rfc3339(),
+            &self.message,
+        ];
+        sha256_hex(parts.join("\u{0}").as_bytes())
+    }
+}
+
+/// What taking in an event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ingested {
+    /// The same event was stored already (Flux retries); nothing changed.
+    pub duplicate: bool,
+    /// The component the object renders, or `None` for an object we did not render.
+    pub component: Option<String>,
+}
+
+/// The caches events and drift reports read through; see [`view`].
+#[derive(Default)]
+pub struct Observed {
+    pub(crate) views: view::Views,
+    pub(crate) snapshot: snapshot::Snapshot,
+    pub(crate) metrics: metrics::MetricsCache,
+    /// On SQLite events are committed in groups: it takes one writer at a time and makes the
+    /// others sleep in steps of milliseconds.
+    batcher: batch::Batcher,
+    taken_in: AtomicU64,
+}
+
+/// Takes in one post from `cluster`'s Flux: checks its signature against the cluster's event
+/// secret (required when the cluster has one: its Flux uses the `generic-hmac` provider) before
+/// the body is even parsed, then parses it with `parse` and stores the event.
+pub fn receive(
+    state: &AppState,
+    cluster: &str,
+    body: &[u8],
+    signature: Option<&str>,
+    parse: impl FnOnce(&[u8]) -> Result<FluxEvent, Error>,
+) -> Result<Ingested, Error> {
+    let mut conn = state.conn()?;
+    let view = state.observed.views.get(&mut conn, cluster)?;
+    check_signature(&view, body, signature)?;
+    store_event(state, &mut conn, &view, parse(body)?)
+}
+
+fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> Result<(), Error> {
+    let Some(secret) = &view.secret else {
+        return Ok(());
+    };
+    match signature {
+        None => Err(Error::Unauthorized(format!(
+            "cluster {:?} has an event secret: posts must be signed (X-Signature: sha256=<HMAC-SHA256 of the body>)",
+            view.name
+        ))),
+        Some(sig) if hmac::signature_matches(secret.as_bytes(), body, sig) => Ok(()),
+        Some(_) => Err(Error::Unauthorized(
+            "the X-Signature header does not match the body under the cluster's event secret".into(),
+        )),
+    }
+}
+
+/// Takes in one event from `cluster`'s Flux, unsigned: for callers inside the service.
+pub fn ingest(state: &AppState, cluster: &str, event: FluxEvent) -> Result<Ingested, Error> {
+    let mut conn = state.conn()?;
+    let view = state.observed.views.get(&mut conn, cluster)?;
+    store_event(state, &mut conn, &view, event)
+}
+
+fn store_event(
+    state: &AppState,
+    conn: &mut DbConnection,
+    view: &ClusterView,
+    event: FluxEvent,
+) -> Result<Ingested, Error> {
+    let cluster = view.name.as_str();
+    let component = view.component_of(&event.kind, &event.namespace, &event.name);
+    let now = Utc::now().naive_utc();
+    let row = NewFluxEventRow {
+        cluster: cluster.to_owned(),
+        event_key: event.key(cluster),
+        kind: event.kind.clone(),
+        namespace: event.namespace.clone(),
+        name: event.name.clone(),
+        component: component.clone(),
+        severity: event.severity.as_str().to_owned(),
+        reason: event.reason.clone(),
+        message: event.message.clone(),
+        revision: event.revision.clone(),
+        reporting_controller: event.reporting_controller.clone(),
+        event_at: event.timestamp,
+        received_at: now,
+    };
+    let state_name = event.state();
+    let applied = state_name == "ready" && event.revision.is_some();
+    let parsed = event.revision.as_deref().map(parse_revision).unwrap_or_default();
+    let observed = ObservedRow {
+        cluster: cluster.to_owned(),
+        kind: event.kind,
+        namespace: event.namespace,
+        name: event.name,
+        component: component.clone(),
+        state: state_name.to_owned(),
+        reason: event.reason,
+        message: event.message,
+        last_revision: event.revision.clone(),
+        applied_revision: if applied { event.revision } else { None },
+        applied_tag: if applied { parsed.tag } else { None },
+        applied_digest: if applied { parsed.digest } else { None },
+        event_at: event.timestamp,
+        received_at: now,
+    };
+    let prune = state.observed.taken_in.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
+    let work = batch::Work {
+        row,
+        observed,
+        applied,
+        prune,
+    };
+    // SQLite has one writer at a time: group commits. PostgreSQL takes writers in parallel, one
+    // short transaction each, over the pool's connections.
+    let duplicate = match conn {
+        DbConnection::Sqlite(_) => state.observed.batcher.submit(conn, work)?,
+        DbConnection::Postgresql(_) => conn.transaction(|c| {
+            relax_durability(c)?;
+            batch::write(c, &work)
+        })?,
+    };
+    Ok(Ingested { duplicate, component })
+}
+
+/// On PostgreSQL an event's commit does not wait for the disk: Flux sends every change again
+/// on the next one, so a crash losing the last moments of events costs nothing, while waiting
+/// for a flush per event would cap the receiver far below a fleet's rate.
+pub(crate) fn relax_durability(conn: &mut DbConnection) -> Result<(), Error> {
+    use diesel::connection::SimpleConnection;
+    if let DbConnection::Postgresql(pg) = conn {
+        pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
+    }
+    Ok(())
+}
+
+/// A cluster's events, newest first, before the event `before` when given.
+pub fn events(state: &AppState, cluster: &str, before: Option<i64>, limit: i64) -> Result<Vec<FluxEventRow>, Error> {
+    let mut conn = state.conn()?;
+    require_cluster(&mut conn, cluster)?;
+    Ok(q::events(&mut conn, cluster, before, limit)?)
+}
+
+fn require_cluster(conn: &mut DbConnection, cluster: &str) -> Result<(), Error> {
+    match store::cluster(conn, cluster)? {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound {
+            kind: "cluster",
+            name: cluster.to_owned(),
+        }),
+    }
+}
+
+/// Issues a new event secret for a cluster, replacing the one it had; returns the secret, which
+/// is shown this once. From now on the cluster's posts must be signed with it.
+pub fn rotate_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> Result<String, Error> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("no randomness for a secret: {e}")))?;
+    let secret: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+    let now = Utc::now().naive_utc();
+    let mut conn = state.conn()?;
+    db::write_transaction(&mut conn, |conn| {
+        require_cluster(conn, cluster)?;
+        let row = EventSecretRow {
+            cluster: cluster.to_owned(),
+            secret: secret.clone(),
+            created_by: caller.actor.clone(),
+            created_at: now,
+        };
+        q::put_event_secret(conn, &row)?;
+        store::insert_audit(conn, &secret_audit(caller, cluster, "cluster.event_secret.rotate", now))?;
+        Ok::<_, Error>(())
+    })?;
+    state.observed.views.forget(cluster);
+    Ok(secret)
+}
+
+/// Removes a cluster's event secret: its posts are then checked by token alone.
+pub fn delete_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> Result<(), Error> {
+    let now = Utc::now().naive_utc();
+    let mut conn = state.conn()?;
+    db::write_transaction(&mut conn, |conn| {
+        require_cluster(conn, cluster)?;
+        if q::delete_event_secret(conn, cluster)? == 0 {
+            return Err(Error::NotFound {
+                kind: "event secret of cluster",
+                name: cluster.to_owned(),
+            });
+        }
+        store::insert_audit(conn, &secret_audit(caller, cluster, "cluster.event_secret.delete", now))?;
+        Ok(())
+    })?;
+    state.observed.views.forget(cluster);
+    Ok(())
+}
+
+/// The audit entry for a secret change: that it changed, never the secret.
+fn secret_audit(caller: &Caller, cluster: &str, action: &str, at: NaiveDateTime) -> NewAuditRow {
+    let shown = serde_json::json!({"cluster": cluster, "event_secret": "issued"}).to_string();
+    let (before, after) = match action {
+        "cluster.event_secret.delete" => (Some(shown), None),
+        _ => (None, Some(shown)),
+    };
+    NewAuditRow {
+        at,
+        actor: caller.actor.clone(),
+        action: action.to_owned(),
+        target: format!("cluster/{cluster}"),
+        before,
+        after,
+        request_id: caller.request_id.clone(),
+    }
+}
+
+/// A Flux duration (`10m`, `1h30m`, `500ms`) in seconds; `None` when it does not parse.
+pub fn flux_seconds(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..n_len].parse().ok()?;
+        rest = &rest[n_len..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else {
+            match rest.chars().next()? {
+                's' => (1.0, 1),
+                'm' => (60.0, 1),
+                'h' => (3600.0, 1),
+                _ => return None,
+            }
+        };
+        total += n * unit;
+        rest = &rest[len..];
+    }
+    (!s.is_empty()).then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_durations_read_as_seconds() {
+        assert_eq!(flux_seconds("10m"), Some(600.0));
+        assert_eq!(flux_seconds("1h30m"), Some(5400.0));
+        assert_eq!(flux_seconds("500ms"), Some(0.5));
+        assert_eq!(flux_seconds("1.5h"), Some(5400.0));
+        assert_eq!(flux_seconds(""), None);
+        assert_eq!(flux_seconds("10"), None);
+        assert_eq!(flux_seconds("10d"), None);
+    }
+}

@@ -1,0 +1,90 @@
+//! One cluster's desired versus observed state, component by component.
+
+use chrono::{NaiveDateTime, Utc};
+
+use super::drift::{self, ClusterSide, DriftKind, Finding};
+use super::{AppState, DesiredComponent};
+use crate::db::models_observed::ObservedRow;
+use crate::error::Error;
+use crate::store::{self, observed as q};
+
+pub struct ComponentStatus {
+    pub desired: DesiredComponent,
+    /// The registry digest stored for the desired tag.
+    pub desired_digest: Option<String>,
+    pub kustomization: Option<ObservedRow>,
+    pub oci_repository: Option<ObservedRow>,
+    /// What is wrong with it, if anything (`mixed_versions` is a fleet finding, not listed here).
+    pub drift: Vec<DriftKind>,
+}
+
+pub struct ClusterStatus {
+    pub cluster: String,
+    pub tier: String,
+    pub revision: i64,
+    pub last_event_at: Option<NaiveDateTime>,
+    pub components: Vec<ComponentStatus>,
+    /// Objects reporting to this cluster that we did not render.
+    pub unmanaged: Vec<ObservedRow>,
+    pub findings: Vec<Finding>,
+}
+
+pub fn cluster_status(state: &AppState, cluster: &str) -> Result<ClusterStatus, Error> {
+    let mut conn = state.conn()?;
+    let row = store::cluster(&mut conn, cluster)?.ok_or_else(|| Error::NotFound {
+        kind: "cluster",
+        name: cluster.to_owned(),
+    })?;
+    let desired = state
+        .observed
+        .views
+        .desired_all(&mut conn, std::slice::from_ref(&row))?
+        .remove(&row.name)
+        .unwrap_or_default();
+    let rows = q::observed_of(&mut conn, cluster)?;
+    let digests = drift::digests(&mut conn)?;
+    let side = ClusterSide {
+        name: &row.name,
+        tier: &row.tier,
+        namespace: &row.flux_namespace,
+        created_at: row.created_at,
+        desired: &desired,
+    };
+    let mut findings = Vec::new();
+    drift::cluster_findings(
+        &side,
+        &rows,
+        &digests,
+        None,
+        Utc::now().naive_utc(),
+        &mut findings,
+        None,
+    );
+    findings.sort_by_cached_key(Finding::sort_key);
+    let (pairs, unmanaged) = drift::pair_up(&side, &rows);
+    let components = desired
+        .components
+        .iter()
+        .zip(pairs)
+        .map(|(c, pair)| ComponentStatus {
+            desired: c.clone(),
+            desired_digest: digests.get(&c.artifact, &c.oci_tag).cloned(),
+            kustomization: pair.kustomization.cloned(),
+            oci_repository: pair.oci_repository.cloned(),
+            drift: findings
+                .iter()
+                .filter(|f| f.component.as_ref() == Some(&c.id))
+                .map(|f| f.kind)
+                .collect(),
+        })
+        .collect();
+    Ok(ClusterStatus {
+        cluster: row.name.clone(),
+        tier: row.tier.clone(),
+        revision: row.revision,
+        last_event_at: rows.iter().map(|r| r.event_at).max(),
+        unmanaged: unmanaged.into_iter().cloned().collect(),
+        components,
+        findings,
+    })
+}

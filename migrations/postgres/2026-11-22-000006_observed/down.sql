@@ -1,0 +1,3 @@
+DROP TABLE cluster_event_secrets;
+DROP TABLE flux_events;
+DROP TABLE observed;
