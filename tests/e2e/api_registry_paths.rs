@@ -152,3 +152,35 @@ both!(
         assert_eq!(unchecked.status, 200, "{}", unchecked.body);
     }
 );
+
+both!(
+    a_rollout_to_a_path_missing_from_the_build_is_refused_before_it_is_stored,
+    |b: Backend| {
+        let Some(f) = Fixture::new(b) else { return };
+        f.sync();
+        f.import_clusters();
+        verify_paths(&f);
+        let body = json!({"component": "grafana", "oci_tag": "v1.1.0-1",
+            "component_paths": {"grafana": "observability/grafana/9.9.9"}});
+        let dry = f.app.post("/api/v1/rollouts?dry_run=true", &body);
+        assert_eq!(dry.status, 422, "{}", dry.body);
+        let refused = f.app.post("/api/v1/rollouts", &body);
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let detail = refused.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains("observability/grafana/9.9.9/dev/kustomization.yaml"),
+            "{detail}"
+        );
+        assert!(detail.contains(&f.pushed["v1.1.0-1"]), "{detail}");
+        let stored = f.app.get("/api/v1/rollouts");
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        assert_eq!(stored.json(), json!([]), "nothing was stored");
+
+        let existing = f.app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.1.0-1",
+                "component_paths": {"grafana": "observability/grafana/7.3.9"}}),
+        );
+        assert_eq!(existing.status, 201, "{}", existing.body);
+    }
+);

@@ -5,8 +5,8 @@
 //! backend and keeps none of their errors).
 
 pub mod models;
-pub mod registry_rows;
 pub mod models_observed;
+pub mod registry_rows;
 pub mod schema;
 
 use std::time::Duration;

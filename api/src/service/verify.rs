@@ -49,7 +49,12 @@ fn required(changes: &[ClusterChange]) -> BTreeMap<(String, String), BTreeSet<St
 }
 
 fn check_changes(state: &AppState, changes: &[ClusterChange]) -> Result<(), Error> {
-    let need = required(changes);
+    check_files(state, required(changes))
+}
+
+/// Checks that each (artifact id, tag) build holds the given files; builds of a registry that
+/// cannot be reached are skipped with a warning.
+pub fn check_files(state: &AppState, need: BTreeMap<(String, String), BTreeSet<String>>) -> Result<(), Error> {
     if need.is_empty() {
         return Ok(());
     }

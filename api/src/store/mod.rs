@@ -2,8 +2,8 @@
 
 pub mod effective;
 pub mod holds;
-pub mod registry;
 pub mod observed;
+pub mod registry;
 pub mod rollouts;
 
 use chrono::NaiveDateTime;

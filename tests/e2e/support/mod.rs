@@ -98,5 +98,5 @@ pub fn kubectl_installed() -> bool {
 
 pub mod app;
 pub mod http;
-pub mod serve;
 pub mod registry;
+pub mod serve;

@@ -181,7 +181,50 @@ pub fn get(state: &AppState, id: i64) -> Result<Rollout, Error> {
 }
 
 /// Plans and stores a rollout in state `planned`; nothing changes on any cluster yet.
+///
+/// With path verification on, every (tag, path, tier) of the plan is checked against the build
+/// before anything is stored, so neither a person nor the runner meets a missing path mid-way.
 pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
+    if !state.verifies_paths() {
+        return plan_and_store(state, caller, &spec, dry_run);
+    }
+    let plan = plan_and_store(state, caller, &spec, true)?;
+    crate::service::verify::check_files(state, files_needed(state, &plan.value)?)?;
+    if dry_run {
+        return Ok(plan);
+    }
+    plan_and_store(state, caller, &spec, false)
+}
+
+/// The overlay files each build the rollout deploys must hold: `<path>/<tier>/kustomization.yaml`.
+fn files_needed(state: &AppState, r: &Rollout) -> Result<BTreeMap<(String, String), BTreeSet<String>>, Error> {
+    let tiers: BTreeMap<String, String> = store::clusters(&mut *state.conn()?)?
+        .into_iter()
+        .map(|c| (c.name, c.tier))
+        .collect();
+    let mut need: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for cluster in r.steps.iter().flat_map(|s| &s.clusters) {
+        let Some(tier) = tiers.get(&cluster.cluster) else {
+            continue;
+        };
+        for c in &cluster.components {
+            need.entry((r.artifact.clone(), c.to.oci_tag.clone()))
+                .or_default()
+                .insert(format!(
+                    "{}/{tier}/kustomization.yaml",
+                    c.to.component_path.trim_start_matches("./").trim_end_matches('/')
+                ));
+        }
+    }
+    Ok(need)
+}
+
+fn plan_and_store(
+    state: &AppState,
+    caller: &Caller,
+    spec: &RolloutSpec,
+    dry_run: bool,
+) -> Result<Outcome<Rollout>, Error> {
     let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
     let kind = match (&spec.component, &spec.release) {
         (Some(_), None) => "component",
@@ -200,7 +243,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
         paths.insert(id.clone(), path);
     }
     state.write(caller, dry_run, "rollout planned", |ctx| {
-        let (artifact, components) = moved(ctx, &spec)?;
+        let (artifact, components) = moved(ctx, spec)?;
         if let Some(id) = paths.keys().find(|id| !components.contains(*id)) {
             return Err(Error::field(
                 format!("$.component_paths.{id}"),
