@@ -99,6 +99,7 @@ fn measure_rollout_step(backend: &str, state: &AppState) {
         soak: None,
         max_failures: None,
         approval: None,
+        on_failure: None,
     };
     let spec = RolloutSpec {
         component: Some("grafana".into()),

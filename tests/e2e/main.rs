@@ -7,6 +7,7 @@ mod api_core;
 mod api_docs;
 mod api_drift;
 mod api_events;
+mod api_gate;
 mod api_history;
 mod api_holds;
 mod api_hotfix;

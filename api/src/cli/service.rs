@@ -70,6 +70,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PLATFORM_CATALOG_ROLLOUT_RUNNER_EVERY", default_value = "5s", value_parser = runner_every)]
     rollout_runner_every: std::time::Duration,
 
+    /// What lets an `auto` wave move on: `health` waits until every cluster of the last step
+    /// reported its new revision ready through Flux events (and the soak passed); `soak` waits
+    /// for the soak alone, for fleets that do not send events.
+    #[arg(long, env = "PLATFORM_CATALOG_ROLLOUT_GATE", value_enum, default_value_t = RolloutGate::Health)]
+    rollout_gate: RolloutGate,
+
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
 
@@ -85,6 +91,12 @@ pub struct ServeArgs {
     /// Talk plain http to the --publish-to registry (local or test registries only).
     #[arg(long, env = "PLATFORM_CATALOG_PUBLISH_INSECURE")]
     publish_insecure: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RolloutGate {
+    Health,
+    Soak,
 }
 
 /// A runner interval: milliseconds, or any duration `parse_duration` reads; at least 10ms.
@@ -263,7 +275,10 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     actix_web::rt::System::new()
         .block_on(async move {
             actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
-            let gate = std::sync::Arc::new(service::rollouts::gate::SoakGate);
+            let gate: std::sync::Arc<dyn service::rollouts::gate::StepGate> = match args.rollout_gate {
+                RolloutGate::Health => std::sync::Arc::new(service::rollouts::gate::HealthGate),
+                RolloutGate::Soak => std::sync::Arc::new(service::rollouts::gate::SoakGate),
+            };
             actix_web::rt::spawn(service::rollouts::runner::run_forever(
                 state.clone(),
                 gate,

@@ -57,10 +57,16 @@ pub struct WaveInput {
     #[serde(default)]
     pub max_failures: Option<u32>,
     /// `manual` (default): each of the wave's steps waits for `POST .../advance`. `auto`: the
-    /// rollout runner applies them itself once the step gate (by default: the previous step's
-    /// soak has passed) lets it; for the last wave, the completion too.
+    /// rollout runner applies them itself once the step gate lets it (by default: every cluster
+    /// of the previous step reported its new revision ready through Flux events, and the soak
+    /// has passed; `serve --rollout-gate soak` waits for the soak alone); for the last wave,
+    /// the completion too.
     #[serde(default)]
     pub approval: Option<String>,
+    /// What passing `max_failures` does: `halt` (default; stop with what is applied kept) or
+    /// `abort` (stop and return every cluster the rollout changed to what it ran before).
+    #[serde(default)]
+    pub on_failure: Option<String>,
 }
 
 impl From<RolloutInput> for RolloutSpec {
@@ -81,6 +87,7 @@ impl From<RolloutInput> for RolloutSpec {
                         soak: w.soak,
                         max_failures: w.max_failures,
                         approval: w.approval,
+                        on_failure: w.on_failure,
                     })
                     .collect()
             }),
@@ -125,6 +132,7 @@ pub struct WaveDto {
     pub soak: Option<String>,
     pub max_failures: u32,
     pub approval: String,
+    pub on_failure: String,
     pub steps: Vec<StepDto>,
 }
 
@@ -207,6 +215,7 @@ impl From<&Rollout> for RolloutDto {
                 soak: w.soak.clone(),
                 max_failures: w.max_failures,
                 approval: w.approval.clone(),
+                on_failure: w.on_failure.clone(),
                 steps: r
                     .steps
                     .iter()

@@ -128,6 +128,19 @@ impl TestApp {
 
     /// A service over an empty database, with these server settings.
     pub fn with_settings(backend: Backend, settings: platform_catalog::server::Settings) -> TestApp {
+        TestApp::with_gate(
+            backend,
+            settings,
+            Arc::new(platform_catalog::service::rollouts::gate::SoakGate),
+        )
+    }
+
+    /// A service over an empty database whose rollout runner asks `gate`.
+    pub fn with_gate(
+        backend: Backend,
+        settings: platform_catalog::server::Settings,
+        gate: Arc<dyn platform_catalog::service::rollouts::gate::StepGate>,
+    ) -> TestApp {
         let (db, url) = database(backend);
         let state = platform_catalog::server::open(&url, 4).expect("the service opens its database");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -140,7 +153,6 @@ impl TestApp {
                 let server =
                     platform_catalog::server::run(listener, server_state, settings).expect("the server starts");
                 tx.send(server.handle()).expect("the test waits for the handle");
-                let gate = Arc::new(platform_catalog::service::rollouts::gate::SoakGate);
                 actix_web::rt::spawn(platform_catalog::service::rollouts::runner::run_forever(
                     runner_state,
                     gate,
@@ -164,21 +176,37 @@ impl TestApp {
 
     /// A service with the example catalog and tags loaded, and no clusters.
     pub fn with_catalog(backend: Backend) -> TestApp {
-        let app = TestApp::empty(backend);
-        let text = std::fs::read_to_string(repo_root().join("COMPONENTS.yaml")).expect("the example catalog");
-        let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("the example catalog is valid");
-        service::import_catalog(&app.state, &system(), loaded.catalog.to_document(), "test").expect("import");
-        let tags: service::artifacts::TagsDocument = yaml_file("examples/tags.yaml");
-        service::artifacts::import_tags(&app.state, &system(), &tags).expect("tags import");
-        app
+        TestApp::empty(backend).load_catalog()
     }
 
     /// The example catalog, tags and clusters.
     pub fn with_fleet(backend: Backend) -> TestApp {
-        let app = TestApp::with_catalog(backend);
+        TestApp::with_catalog(backend).load_fleet()
+    }
+
+    /// The example catalog, tags and clusters, with a rollout runner asking `gate`.
+    pub fn with_fleet_and_gate(
+        backend: Backend,
+        gate: Arc<dyn platform_catalog::service::rollouts::gate::StepGate>,
+    ) -> TestApp {
+        TestApp::with_gate(backend, platform_catalog::server::Settings::default(), gate)
+            .load_catalog()
+            .load_fleet()
+    }
+
+    fn load_catalog(self) -> TestApp {
+        let text = std::fs::read_to_string(repo_root().join("COMPONENTS.yaml")).expect("the example catalog");
+        let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("the example catalog is valid");
+        service::import_catalog(&self.state, &system(), loaded.catalog.to_document(), "test").expect("import");
+        let tags: service::artifacts::TagsDocument = yaml_file("examples/tags.yaml");
+        service::artifacts::import_tags(&self.state, &system(), &tags).expect("tags import");
+        self
+    }
+
+    fn load_fleet(self) -> TestApp {
         let clusters: service::fleet::ClustersDocument = yaml_file("examples/clusters.yaml");
-        service::fleet::import(&app.state, &system(), clusters).expect("clusters import");
-        app
+        service::fleet::import(&self.state, &system(), clusters).expect("clusters import");
+        self
     }
 
     /// Issues a token through the service layer and returns its text.

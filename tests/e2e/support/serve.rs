@@ -43,7 +43,7 @@ impl Served {
             "--database-url",
             database_url,
         ])
-        .args(["--rollout-runner-every", "100ms"])
+        .args(["--rollout-runner-every", "100ms", "--rollout-gate", "soak"])
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -4,11 +4,14 @@
 //! applied, and the database, so a gate on observed health can be plugged in beside the
 //! default one, which only waits out the wave's soak time.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::NaiveDateTime;
 
 use super::{Rollout, Step};
 use crate::db::DbConnection;
 use crate::error::Error;
+use crate::service::observed::health::{step_health, Health, HealthQuery};
 use crate::service::tokens::parse_duration;
 
 /// What a gate says about going on.
@@ -65,4 +68,88 @@ pub fn soak_until(r: &Rollout, last: Option<&Step>) -> Result<Option<NaiveDateTi
     };
     let soak = parse_duration(soak).map_err(|e| Error::Internal(format!("stored soak: {e}")))?;
     Ok(Some(applied + soak))
+}
+
+/// The gate on what clusters report (Flux events, see `service::observed`): after the soak, the
+/// next step applies only when every cluster of the last step runs the revision the step gave
+/// it, ready. Failed clusters count toward the wave's `max_failures`: once they pass it the
+/// gate says so at once (the runner halts); within it the gate waits for the rest to settle.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HealthGate;
+
+impl StepGate for HealthGate {
+    fn check(&self, conn: &mut DbConnection, input: &GateInput<'_>) -> Result<Verdict, Error> {
+        let soak = SoakGate.check(conn, input)?;
+        let (Some(step), Some(since)) = (input.last_step, input.applied_at) else {
+            return Ok(soak);
+        };
+        let r = input.rollout;
+        let mut queries = Vec::new();
+        for c in &step.clusters {
+            let skipped = |x: &super::StepComponent| {
+                step.skipped
+                    .iter()
+                    .any(|s| s.cluster == c.cluster && s.component == x.component)
+            };
+            for x in c.components.iter().filter(|x| !skipped(x)) {
+                let digest = crate::store::tag(conn, &r.artifact, &x.to.oci_tag)?.and_then(|t| t.digest);
+                queries.push(HealthQuery {
+                    cluster: c.cluster.clone(),
+                    component: x.component.clone(),
+                    oci_tag: x.to.oci_tag.clone(),
+                    digest,
+                });
+            }
+        }
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        let mut pending: BTreeSet<String> = BTreeSet::new();
+        for (cluster, component, health) in step_health(conn, &queries, since)? {
+            match health {
+                Health::Ready => {}
+                Health::Pending => {
+                    pending.insert(cluster);
+                }
+                Health::Failed { reason, message } => {
+                    failed
+                        .entry(cluster)
+                        .or_insert(format!("{component}: {reason}: {message}"));
+                }
+            }
+        }
+        let budget = r.waves.get(step.wave as usize).map_or(0, |w| w.max_failures);
+        let mut in_wave: BTreeSet<&str> = r
+            .steps
+            .iter()
+            .filter(|s| s.wave == step.wave)
+            .flat_map(|s| s.failed.iter().map(String::as_str))
+            .collect();
+        in_wave.extend(failed.keys().map(String::as_str));
+        let verdict_fail = || Verdict::Fail {
+            clusters: failed.keys().cloned().collect(),
+            reason: failed
+                .iter()
+                .map(|(c, why)| format!("{c}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        if in_wave.len() as u64 > u64::from(budget) {
+            return Ok(verdict_fail());
+        }
+        if !pending.is_empty() {
+            let names: Vec<&str> = pending.iter().map(String::as_str).collect();
+            return Ok(Verdict::Wait(format!(
+                "waiting for {} cluster(s) to report the step's revision ready: {}",
+                names.len(),
+                names.join(", ")
+            )));
+        }
+        if matches!(soak, Verdict::Wait(_)) {
+            return Ok(soak);
+        }
+        Ok(if failed.is_empty() {
+            Verdict::Proceed
+        } else {
+            verdict_fail()
+        })
+    }
 }

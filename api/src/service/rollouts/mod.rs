@@ -52,6 +52,7 @@ pub struct WaveSpec {
     pub soak: Option<String>,
     pub max_failures: Option<u32>,
     pub approval: Option<String>,
+    pub on_failure: Option<String>,
 }
 
 /// One component's planned change on one cluster.

@@ -25,6 +25,8 @@ pub enum Action {
     Applied(i64),
     Completed,
     Halted(String),
+    /// Halted and, as its wave's `on_failure: abort` asks, aborted.
+    Aborted(String),
 }
 
 /// Whether the next move of `r` (its next step, or its completion) belongs to an `auto` wave.
@@ -168,6 +170,17 @@ fn record_failures(ctx: &mut Ctx<'_>, r: &Rollout, clusters: &[String], reason: 
         Some(&json!({"state": r.state})),
         Some(&json!({"state": "halted", "reason": why, "failed": in_wave})),
     );
+    if wave.on_failure == "abort" {
+        steps::release_pins(ctx, r.id)?;
+        db::set_state(ctx.conn, r.id, "aborted", r.steps_applied, ctx.now)?;
+        ctx.audit(
+            "rollout.abort",
+            &format!("rollout/{}", r.id),
+            Some(&json!({"state": "halted"})),
+            Some(&json!({"state": "aborted", "reason": format!("on_failure abort: {why}")})),
+        );
+        return Ok(Some(Action::Aborted(why)));
+    }
     Ok(Some(Action::Halted(why)))
 }
 

@@ -180,6 +180,17 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
     Ok(())
 }
 
+/// Drops the rollout's pins, so every cluster it changed resolves again to what it ran before
+/// (see `plan::recompute`); held clusters stay on what the rollout gave them.
+pub(super) fn release_pins(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Error> {
+    keep_held_pins(ctx, id)?;
+    for pin in db::pins_of_rollout(ctx.conn, id)? {
+        ctx.touch(&pin.cluster);
+    }
+    db::delete_pins_of_rollout(ctx.conn, id)?;
+    Ok(())
+}
+
 /// Sets `doc[list][index][key]`; `None` leaves the key as it is.
 fn set(doc: &mut Value, list: &str, index: usize, key: &str, value: Option<&str>) -> Result<(), Error> {
     let Some(value) = value else { return Ok(()) };
@@ -226,12 +237,7 @@ fn transition(
             )));
         }
         if to == "aborted" {
-            // Held clusters stay on what the rollout gave them; the rest go back.
-            keep_held_pins(ctx, id)?;
-            for pin in db::pins_of_rollout(ctx.conn, id)? {
-                ctx.touch(&pin.cluster);
-            }
-            db::delete_pins_of_rollout(ctx.conn, id)?;
+            release_pins(ctx, id)?;
         }
         db::set_state(ctx.conn, id, to, r.steps_applied, ctx.now)?;
         ctx.audit(

@@ -33,6 +33,14 @@ pub struct Wave {
     pub soak: Option<String>,
     pub max_failures: u32,
     pub approval: String,
+    /// What passing `max_failures` does: `halt` (stop, keep what is applied) or `abort` (stop and
+    /// return every changed cluster to what it ran before).
+    #[serde(default = "halt")]
+    pub on_failure: String,
+}
+
+fn halt() -> String {
+    "halt".into()
 }
 
 impl Wave {
@@ -135,6 +143,13 @@ fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) 
             format!("{approval:?} is not manual or auto"),
         ));
     }
+    let on_failure = s.on_failure.clone().unwrap_or_else(halt);
+    if !matches!(on_failure.as_str(), "halt" | "abort") {
+        return Err(Error::field(
+            at("on_failure"),
+            format!("{on_failure:?} is not halt or abort"),
+        ));
+    }
     Ok(Wave {
         name: s.name.clone().unwrap_or_else(|| format!("wave-{}", i + 1)),
         tiers: s.tiers.clone(),
@@ -144,6 +159,7 @@ fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) 
         soak: s.soak.clone(),
         max_failures: s.max_failures.unwrap_or(0),
         approval,
+        on_failure,
     })
 }
 
@@ -159,6 +175,7 @@ fn default_plan(catalog: &Catalog, targets: &[Target]) -> Plan {
         soak: None,
         max_failures: 0,
         approval: "manual".into(),
+        on_failure: halt(),
     };
     let tiers = catalog.tiers();
     let mut plan = Vec::new();
