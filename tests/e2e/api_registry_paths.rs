@@ -150,6 +150,13 @@ both!(
         let unchecked =
             put(json!({"oci_tag": "v1.0.0", "component_path": "observability/grafana/0.0.1", "reason": "pin"}));
         assert_eq!(unchecked.status, 200, "{}", unchecked.body);
+        // The registry is remembered as down for a while, so later writes do not wait out the
+        // retries again; cached listings still answer meanwhile.
+        let registry = f.app.state.registry().unwrap();
+        assert!(registry.down_recently(&f.registry.addr));
+        let still_refused =
+            put(json!({"oci_tag": "v1.1.0-rc1", "component_path": "observability/grafana/0.0.2", "reason": "pin"}));
+        assert_eq!(still_refused.status, 422, "{}", still_refused.body);
     }
 );
 

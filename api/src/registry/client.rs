@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -40,7 +41,13 @@ pub struct Registry {
     https: Client,
     http: Client,
     listings: Mutex<ListingCache>,
+    /// When each host last proved unreachable, so path checks skip it for a while instead of
+    /// paying the retries on every write.
+    down: Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How long a host that proved unreachable is skipped by path checks.
+const DOWN_MEMORY: Duration = Duration::from_secs(30);
 
 impl Drop for Registry {
     fn drop(&mut self) {
@@ -76,6 +83,7 @@ impl Registry {
             settings,
             runtime: Some(runtime),
             listings: Mutex::new((HashMap::new(), VecDeque::new())),
+            down: Mutex::new(HashMap::new()),
         })
     }
 
@@ -341,6 +349,26 @@ impl Registry {
             }
         }
         Ok(listing)
+    }
+
+    /// The cached listing of a build, without asking the registry.
+    pub fn cached_listing(&self, digest: &str) -> Option<Arc<Listing>> {
+        self.cached(digest).ok().flatten()
+    }
+
+    /// Remembers that `host` could not be reached just now.
+    pub fn mark_down(&self, host: &str) {
+        if let Ok(mut down) = self.down.lock() {
+            down.insert(host.to_owned(), std::time::Instant::now());
+        }
+    }
+
+    /// Whether `host` proved unreachable within the last 30 seconds.
+    pub fn down_recently(&self, host: &str) -> bool {
+        self.down
+            .lock()
+            .map(|d| d.get(host).is_some_and(|at| at.elapsed() < DOWN_MEMORY))
+            .unwrap_or(false)
     }
 
     fn cached(&self, digest: &str) -> Result<Option<Arc<Listing>>, Error> {

@@ -69,6 +69,11 @@ pub fn check_files(state: &AppState, need: BTreeMap<(String, String), BTreeSet<S
         };
         let target = super::sync::target_of(artifact)?;
         let stored = store::tag(&mut *state.conn()?, &artifact_id, &tag)?.and_then(|r| r.digest);
+        let cached = stored.as_deref().and_then(|d| registry.cached_listing(d));
+        if cached.is_none() && registry.down_recently(&target.host) {
+            tracing::warn!(artifact = %artifact_id, %tag, "path check skipped: the registry was unreachable moments ago");
+            continue;
+        }
         let digest = match stored {
             Some(d) => d,
             None => match registry.digest(&target, &tag) {
@@ -79,6 +84,7 @@ pub fn check_files(state: &AppState, need: BTreeMap<(String, String), BTreeSet<S
                     )))
                 }
                 Err(Error::Unavailable(e)) => {
+                    registry.mark_down(&target.host);
                     tracing::warn!(artifact = %artifact_id, %tag, error = %e, "path check skipped: the registry is unavailable");
                     continue;
                 }
@@ -88,6 +94,7 @@ pub fn check_files(state: &AppState, need: BTreeMap<(String, String), BTreeSet<S
         let listing = match registry.listing(&target, &digest) {
             Ok(l) => l,
             Err(Error::Unavailable(e)) => {
+                registry.mark_down(&target.host);
                 tracing::warn!(artifact = %artifact_id, %tag, error = %e, "path check skipped: the registry is unavailable");
                 continue;
             }
