@@ -191,3 +191,41 @@ both!(
         assert_eq!(existing.status, 201, "{}", existing.body);
     }
 );
+
+both!(
+    a_hotfix_or_a_component_change_to_a_path_missing_from_the_build_is_422,
+    |b: Backend| {
+        let Some(f) = Fixture::new(b) else { return };
+        f.sync();
+        f.import_clusters();
+        verify_paths(&f);
+        let hotfix = f.app.post(
+            "/api/v1/hotfixes",
+            &json!({"component": "grafana", "oci_tag": "v1.1.0-1",
+                "component_path": "observability/grafana/9.9.9", "selector": {"clusters": ["prod-eu-1"]}}),
+        );
+        assert_eq!(hotfix.status, 422, "{}", hotfix.body);
+        assert!(
+            hotfix
+                .body
+                .contains("observability/grafana/9.9.9/prod/kustomization.yaml"),
+            "{}",
+            hotfix.body
+        );
+        let patched = f.app.patch(
+            "/api/v1/components/grafana",
+            &json!({"component_path": "observability/grafana/9.9.9"}),
+        );
+        assert_eq!(patched.status, 422, "{}", patched.body);
+        assert!(
+            patched.body.contains("observability/grafana/9.9.9/"),
+            "{}",
+            patched.body
+        );
+        let component = f.app.get("/api/v1/components/grafana").json();
+        assert_eq!(
+            component["component_path"], "observability/grafana/7.3.9",
+            "nothing was written"
+        );
+    }
+);

@@ -35,7 +35,7 @@ fn input_document(input: &ComponentInput) -> Value {
     serde_json::to_value(input).unwrap_or(Value::Null)
 }
 
-fn matches(req: &HttpRequest) -> impl FnOnce(&Component) -> Result<(), Error> {
+fn matches(req: &HttpRequest) -> impl Fn(&Component) -> Result<(), Error> {
     let expected = if_match(req);
     move |current| check_if_match(expected.as_deref(), &etag_of(&ComponentDto::from(current)))
 }

@@ -30,13 +30,13 @@ fn not_found(id: &str) -> Error {
 /// Adds a component. `doc` is the component's document (the COMPONENTS.yaml fields).
 pub fn create(state: &AppState, caller: &Caller, doc: Value, dry_run: bool) -> Result<Outcome<Component>, Error> {
     let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    state.write(caller, dry_run, &format!("component {id} created"), |ctx| {
+    super::verify::write_verified(state, caller, dry_run, &format!("component {id} created"), |ctx| {
         if ctx.catalog().component(&id).is_some() {
             return Err(Error::Conflict(format!(
                 "component {id:?} exists already; PUT /api/v1/components/{id} to change it"
             )));
         }
-        let component = put_component(ctx, &id, doc, None)?;
+        let component = put_component(ctx, &id, doc.clone(), None)?;
         ctx.audit(
             "component.create",
             &target(&id),
@@ -54,13 +54,13 @@ pub fn replace(
     caller: &Caller,
     id: &str,
     doc: Value,
-    check: impl FnOnce(&Component) -> Result<(), Error>,
+    check: impl Fn(&Component) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<Component>, Error> {
     if doc.get("id").and_then(Value::as_str) != Some(id) {
         return Err(Error::field("$.id", format!("must be {id:?}, the id in the path")));
     }
-    update(state, caller, id, check, dry_run, |_| Ok(doc))
+    update(state, caller, id, check, dry_run, |_| Ok(doc.clone()))
 }
 
 /// Applies a JSON merge patch (RFC 7396) to a component.
@@ -69,7 +69,7 @@ pub fn patch(
     caller: &Caller,
     id: &str,
     patch: Value,
-    check: impl FnOnce(&Component) -> Result<(), Error>,
+    check: impl Fn(&Component) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<Component>, Error> {
     if !patch.is_object() {
@@ -94,11 +94,11 @@ fn update(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    check: impl FnOnce(&Component) -> Result<(), Error>,
+    check: impl Fn(&Component) -> Result<(), Error>,
     dry_run: bool,
-    new_doc: impl FnOnce(&Component) -> Result<Value, Error>,
+    new_doc: impl Fn(&Component) -> Result<Value, Error>,
 ) -> Result<Outcome<Component>, Error> {
-    state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
+    super::verify::write_verified(state, caller, dry_run, &format!("component {id} changed"), |ctx| {
         let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
         check(&before)?;
         let doc = new_doc(&before)?;
