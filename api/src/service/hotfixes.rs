@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{ComponentPath, OciTag, PolicyRule};
+use catalog::{ComponentPath, OciTag};
 
 use super::holds::Holds;
 use super::rollouts::Skipped;
@@ -111,7 +111,7 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
                     format!("selects no cluster the hotfix can pin{}", why.unwrap_or_default()),
                 ));
             }
-            check_policies(ctx, component.artifact.as_str(), &tag, &tiers)?;
+            super::releases::check_tag_in_tiers(ctx, component.artifact.as_str(), &tag, |t| tiers.contains(t))?;
             Ok(done)
         },
     )
@@ -162,22 +162,4 @@ fn select(ctx: &mut Ctx<'_>, spec: &HotfixSpec) -> Result<Vec<(String, String)>,
         }
     }
     Ok(out)
-}
-
-/// Each tier the hotfix reaches must allow the tag, know it where it requires known tags, and
-/// know its digest where it pins digests.
-fn check_policies(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag, tiers: &BTreeSet<String>) -> Result<(), Error> {
-    let row = store::tag(ctx.conn, artifact, tag.as_str())?;
-    for tier in ctx.catalog().tiers().iter().filter(|t| tiers.contains(t.name.as_str())) {
-        tier.policy.check_known(&tier.name, tag, row.is_some())?;
-        if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
-            return Err(Error::Catalog(catalog::Error::PolicyRefused {
-                rule: PolicyRule::PinDigest,
-                tier: tier.name.to_string(),
-                tag: tag.to_string(),
-                detail: format!("the tier pins digests and no digest is registered for {tag} of artifact {artifact}"),
-            }));
-        }
-    }
-    Ok(())
 }

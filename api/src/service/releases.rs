@@ -137,14 +137,23 @@ fn unknown_artifact(ctx: &Ctx<'_>, name: &str) -> Error {
     )
 }
 
-/// Every tier must allow the tag, know it when it requires known tags, and know its digest
-/// when it pins digests (or its clusters could not be served after the release).
 /// A catalog default runs in every tier: each tier's policy must allow the tag, the tag must be
 /// registered where a tier requires known tags, and have a digest where a tier pins digests
 /// (else those clusters could not be served after the change).
 pub(super) fn check_default_tag(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag) -> Result<(), Error> {
+    check_tag_in_tiers(ctx, artifact, tag, |_| true)
+}
+
+/// Each tier `reached` selects must allow the tag, know it where it requires known tags, and
+/// know its digest where it pins digests: what any write pointing clusters at a tag checks.
+pub(super) fn check_tag_in_tiers(
+    ctx: &mut Ctx<'_>,
+    artifact: &str,
+    tag: &OciTag,
+    reached: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
     let row = store::tag(ctx.conn, artifact, tag.as_str())?;
-    for tier in ctx.catalog().tiers() {
+    for tier in ctx.catalog().tiers().iter().filter(|t| reached(t.name.as_str())) {
         tier.policy.check_known(&tier.name, tag, row.is_some())?;
         if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
             return Err(Error::Catalog(catalog::Error::PolicyRefused {
@@ -152,7 +161,8 @@ pub(super) fn check_default_tag(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag)
                 tier: tier.name.to_string(),
                 tag: tag.to_string(),
                 detail: format!(
-                    "the tier pins digests and no digest is registered for the tag of artifact {artifact}; register it with its digest first"
+                    "the tier pins digests and no digest is registered for {tag} of artifact {artifact}; \
+                     register it with its digest, or sync the artifact, first"
                 ),
             }));
         }

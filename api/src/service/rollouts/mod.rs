@@ -14,7 +14,7 @@ pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, ComponentPath, OciTag, PolicyRule};
+use catalog::{Artifact, ComponentPath, OciTag};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -263,7 +263,8 @@ fn plan_and_store(
             ));
         }
         check_named_skipped(spec.waves.as_deref(), &targets, &skipped)?;
-        check_policies(ctx, &artifact, &tag, &targets)?;
+        let tiers: BTreeSet<&str> = targets.iter().map(|(t, _)| t.tier.as_str()).collect();
+        crate::service::releases::check_tag_in_tiers(ctx, artifact.id.as_str(), &tag, |t| tiers.contains(t))?;
         let known: BTreeSet<String> = store::clusters(ctx.conn)?.into_iter().map(|c| c.name).collect();
         let planned: Vec<Target> = targets.iter().map(|(t, _)| t.clone()).collect();
         let plan = waves::plan(ctx.catalog(), &planned, spec.waves.as_deref(), &known)?;
@@ -368,27 +369,6 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
         ));
     }
     Ok((artifact, components))
-}
-
-/// The tier of every target must allow the tag, know it, and know its digest when it pins them.
-fn check_policies(ctx: &mut Ctx<'_>, artifact: &Artifact, tag: &OciTag, targets: &[Planned]) -> Result<(), Error> {
-    let row = store::tag(ctx.conn, artifact.id.as_str(), tag.as_str())?;
-    let tiers: BTreeSet<&str> = targets.iter().map(|(t, _)| t.tier.as_str()).collect();
-    for tier in ctx.catalog().tiers().iter().filter(|t| tiers.contains(t.name.as_str())) {
-        tier.policy.check_known(&tier.name, tag, row.is_some())?;
-        if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
-            return Err(Error::Catalog(catalog::Error::PolicyRefused {
-                rule: PolicyRule::PinDigest,
-                tier: tier.name.to_string(),
-                tag: tag.to_string(),
-                detail: format!(
-                    "the tier pins digests and no digest is registered for the tag of artifact {}",
-                    artifact.id
-                ),
-            }));
-        }
-    }
-    Ok(())
 }
 
 /// At most one active rollout per component per cluster: the first overlap is a 409 naming it.
