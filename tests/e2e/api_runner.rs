@@ -236,3 +236,41 @@ impl StepGate for Proceeding {
         Ok(Verdict::Proceed)
     }
 }
+
+both!(
+    a_step_the_rules_now_refuse_halts_the_rollout_instead_of_retrying_forever,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        register_v120(&app);
+        let reply = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": [
+                {"tiers": ["dev", "qa"], "approval": "auto", "soak": "1h"},
+                {"tiers": ["prod"], "approval": "auto"}]}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let id = reply.json()["id"].clone();
+        wait_for(&app, &id, Duration::from_secs(20), |r| r["steps_applied"] == 1);
+        // prod now takes v1.1.x builds only: the planned prod step breaks the rule.
+        let tier = app.put(
+            "/api/v1/tiers/prod",
+            &json!({"allow_mutable": false, "allow_prerelease": false,
+                "pin_digest": true, "require_known_tag": true, "pattern": "^v1\\.1\\.[0-9]+(-[0-9]+)?$"}),
+        );
+        assert_eq!(tier.status, 200, "{}", tier.body);
+        let done = runner::run_once(&app.state, &Proceeding).unwrap();
+        let n = id.as_i64().unwrap();
+        assert!(
+            matches!(done.as_slice(), [(i, Action::Halted(why))] if *i == n && why.contains("rule pattern")),
+            "{done:?}"
+        );
+        let r = app.get(&format!("/api/v1/rollouts/{id}")).json();
+        assert_eq!(r["state"], "halted");
+        assert_eq!(r["steps_applied"], 1);
+        assert_eq!(effective_tag(&app, "prod-eu-1", "grafana").0, "v1.1.0");
+        assert!(
+            runner::run_once(&app.state, &Proceeding).unwrap().is_empty(),
+            "a halted rollout stays put"
+        );
+    }
+);

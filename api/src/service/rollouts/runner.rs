@@ -69,12 +69,54 @@ pub fn run_once(state: &AppState, gate: &dyn StepGate) -> Result<Vec<(i64, Actio
         match try_move(state, gate, r.id, r.steps_applied) {
             Ok(Some(action)) => done.push((r.id, action)),
             Ok(None) => {}
-            // One rollout's trouble (a policy that changed, a vanished component) must not
-            // stop the others; it is logged and tried again next round.
+            // A step the rules now refuse (a policy that changed, a vanished component) would
+            // be refused every round: the rollout halts, saying why, for a person to decide.
+            Err(e) if refused(&e) => match halt(state, r, &e) {
+                Ok(why) => done.push((r.id, Action::Halted(why))),
+                Err(e) => tracing::warn!(rollout = r.id, error = %e, "rollout runner: could not halt"),
+            },
+            // Anything else (the database, a lock) may pass: logged and tried again next round,
+            // without stopping the other rollouts.
             Err(e) => tracing::warn!(rollout = r.id, error = %e, "rollout runner: the step did not apply"),
         }
     }
     Ok(done)
+}
+
+/// Errors that say the step breaks a rule, rather than that something failed on the way.
+fn refused(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Invalid(_)
+            | Error::Catalog(_)
+            | Error::InvalidCatalog(_)
+            | Error::Validation { .. }
+            | Error::NotFound { .. }
+    )
+}
+
+/// Halts `r` because its next step was refused; nothing else changes.
+fn halt(state: &AppState, r: &Rollout, e: &Error) -> Result<String, Error> {
+    let caller = Caller {
+        actor: ACTOR.into(),
+        request_id: format!("runner-{}-{}-halt", r.id, r.steps_applied),
+    };
+    let why = format!("step {} was refused: {e}", r.steps_applied);
+    state.write(&caller, false, &format!("rollout {} halted", r.id), |ctx| {
+        // A person may have paused or aborted it meanwhile; then that stands.
+        if load(ctx.conn, r.id)?.state != r.state {
+            return Ok(());
+        }
+        db::set_halted(ctx.conn, r.id, &why, ctx.now)?;
+        ctx.audit(
+            "rollout.halt",
+            &format!("rollout/{}", r.id),
+            Some(&json!({"state": r.state})),
+            Some(&json!({"state": "halted", "reason": why})),
+        );
+        Ok(())
+    })?;
+    Ok(why)
 }
 
 fn input(r: &Rollout, now: chrono::NaiveDateTime) -> GateInput<'_> {

@@ -1,7 +1,7 @@
 //! Moving a rollout along: advance (one step per call, then completion), pause, resume, abort.
 //! Each action is one write: pins, step, state, new revisions and audit commit together.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -51,6 +51,7 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
         .iter()
         .find(|s| s.index == index)
         .ok_or_else(|| Error::Internal(format!("rollout {} has no step {index}", r.id)))?;
+    check_step_policy(ctx, r, step)?;
     let holds = Holds::load(ctx.conn, ctx.now)?;
     let mut skipped = Vec::new();
     for c in &step.clusters {
@@ -99,6 +100,23 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
         Some(&json!({"state": "running", "steps_applied": index + 1, "step": index, "clusters": clusters, "skipped": skipped})),
     );
     Ok(())
+}
+
+/// Tier policies may have changed since planning, and clusters may have changed tier: the tag
+/// must still pass the policy of every tier the step reaches now.
+fn check_step_policy(ctx: &mut Ctx<'_>, r: &Rollout, step: &super::Step) -> Result<(), Error> {
+    let tier_of: BTreeMap<String, String> = crate::store::clusters(ctx.conn)?
+        .into_iter()
+        .map(|c| (c.name, c.tier))
+        .collect();
+    let tiers: BTreeSet<&str> = step
+        .clusters
+        .iter()
+        .filter_map(|c| tier_of.get(&c.cluster).map(String::as_str))
+        .collect();
+    let tag = catalog::OciTag::parse(&r.oci_tag)
+        .map_err(|e| Error::Internal(format!("rollout {} stores tag {:?}: {e}", r.id, r.oci_tag)))?;
+    crate::service::releases::check_tag_in_tiers(ctx, &r.artifact, &tag, |t| tiers.contains(t))
 }
 
 /// The wave of the last applied step may ask for a soak time before the next step (or the
