@@ -501,3 +501,29 @@ both!(
         }
     }
 );
+
+both!(
+    a_release_or_default_change_of_what_a_rollout_moves_is_409_until_it_ends,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        register_v120(&app);
+        let rollout = grafana_rollout(&app);
+        let id = rollout["id"].clone();
+        let release = json!({"artifact": "platform", "oci_tag": "v1.2.0"});
+        let refused = app.post("/api/v1/releases", &release);
+        assert_eq!(refused.status, 409, "{}", refused.body);
+        let detail = refused.json()["detail"].as_str().unwrap().to_owned();
+        assert_eq!(
+            detail,
+            format!("rollout {id} (planned) is moving grafana to v1.2.0: complete or abort it before a release")
+        );
+        let patched = app.patch("/api/v1/components/grafana", &json!({"oci_tag": "v1.2.0"}));
+        assert_eq!(patched.status, 409, "{}", patched.body);
+        let harmless = app.patch("/api/v1/components/grafana", &json!({"interval": "5m"}));
+        assert_eq!(harmless.status, 200, "{}", harmless.body);
+
+        act(&app, &id, "abort");
+        let released = app.post("/api/v1/releases", &release);
+        assert_eq!(released.status, 200, "{}", released.body);
+    }
+);

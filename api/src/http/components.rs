@@ -80,6 +80,7 @@ pub async fn create_component(
 /// Replace a component (`If-Match` guards against lost updates).
 #[utoipa::path(put, path = "/api/v1/components/{id}", tag = "components", params(("id" = String, Path), WriteParams), request_body = ComponentInput,
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "A rollout is moving the component", body = Problem),
         (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
 #[put("/components/{id}")]
 pub async fn replace_component(
@@ -98,6 +99,7 @@ pub async fn replace_component(
 #[utoipa::path(patch, path = "/api/v1/components/{id}", tag = "components", params(("id" = String, Path), WriteParams),
     request_body(content = Object, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "A rollout is moving the component", body = Problem),
         (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
 #[patch("/components/{id}")]
 pub async fn patch_component(

@@ -103,6 +103,9 @@ fn update(
         check(&before)?;
         let doc = new_doc(&before)?;
         let after = put_component(ctx, id, doc, Some(&before))?;
+        if (&after.oci_tag, &after.component_path) != (&before.oci_tag, &before.component_path) {
+            super::rollouts::refuse_if_moving(ctx.conn, [id], "changing its tag or path")?;
+        }
         ctx.audit(
             "component.update",
             &target(id),

@@ -61,6 +61,14 @@ pub fn release(
             .cloned()
             .ok_or_else(|| unknown_artifact(ctx, &spec.artifact))?;
         check_default_tag(ctx, artifact.id.as_str(), &tag)?;
+        let own: Vec<String> = ctx
+            .catalog()
+            .components()
+            .iter()
+            .filter(|c| c.artifact == artifact.id)
+            .map(|c| c.id.to_string())
+            .collect();
+        super::rollouts::refuse_if_moving(ctx.conn, own.iter().map(String::as_str), "a release")?;
         let current = ctx.catalog().to_document();
         let mut doc = current.clone();
         // Catalog index of each listed component -> its index in the request.

@@ -372,6 +372,27 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
 }
 
 /// At most one active rollout per component per cluster: the first overlap is a 409 naming it.
+/// Refuses `what` when an active rollout moves one of `components`: its completion would set
+/// the catalog default to its own tag and path, silently undoing (or downgrading) the change.
+pub fn refuse_if_moving<'a>(
+    conn: &mut crate::db::DbConnection,
+    components: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) -> Result<(), Error> {
+    let wanted: BTreeSet<&str> = components.into_iter().collect();
+    for other in db::in_states(conn, &ACTIVE)? {
+        let moves: BTreeMap<String, Option<String>> =
+            serde_json::from_str(&other.component_paths).map_err(|e| internal("paths", e))?;
+        if let Some(c) = moves.keys().find(|c| wanted.contains(c.as_str())) {
+            return Err(Error::Conflict(format!(
+                "rollout {} ({}) is moving {c} to {}: complete or abort it before {what}",
+                other.id, other.state, other.oci_tag
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[Planned]) -> Result<(), Error> {
     let mine: BTreeSet<(&str, &str)> = targets
         .iter()
