@@ -252,17 +252,6 @@ fn prepare(state: &AppState, view: &ClusterView, event: FluxEvent) -> (batch::Wo
     (work, component)
 }
 
-/// On PostgreSQL an event's commit does not wait for the disk: Flux sends every change again
-/// on the next one, so a crash losing the last moments of events costs nothing, while waiting
-/// for a flush per event would cap the receiver far below a fleet's rate.
-pub(crate) fn relax_durability(conn: &mut DbConnection) -> Result<(), Error> {
-    use diesel::connection::SimpleConnection;
-    if let DbConnection::Postgresql(pg) = conn {
-        pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
-    }
-    Ok(())
-}
-
 /// A cluster's events, newest first, before the event `before` when given.
 pub fn events(state: &AppState, cluster: &str, before: Option<i64>, limit: i64) -> Result<Vec<FluxEventRow>, Error> {
     let mut conn = state.conn()?;
