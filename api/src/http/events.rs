@@ -61,14 +61,12 @@ async fn take_in(state: Shared, req: &HttpRequest, cluster: String, body: web::B
         .headers()
         .get("x-signature")
         .map(|v| v.to_str().unwrap_or("").to_owned());
-    let ingested = blocking(move || {
-        observed::receive(&state, &cluster, &body, signature.as_deref(), |body| {
-            let input: FluxEventInput = parse_json(body).map_err(|e| match e {
-                Error::Validation { detail, .. } => Error::BadRequest(detail),
-                other => other,
-            })?;
-            FluxEvent::try_from(input)
-        })
+    let ingested = observed::receive(state.into_inner(), cluster, &body, signature.as_deref(), |body| {
+        let input: FluxEventInput = parse_json(body).map_err(|e| match e {
+            Error::Validation { detail, .. } => Error::BadRequest(detail),
+            other => other,
+        })?;
+        FluxEvent::try_from(input)
     })
     .await?;
     Ok(HttpResponse::Accepted().json(EventAcceptedDto {

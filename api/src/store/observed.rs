@@ -73,6 +73,72 @@ pub fn update_observed(conn: &mut DbConnection, row: &ObservedRow, applied: bool
     }
 }
 
+/// Stores many events, skipping those stored already; the (cluster, key) of each new one.
+/// PostgreSQL takes them in one statement; SQLite, in process, one statement each.
+pub fn insert_events(conn: &mut DbConnection, rows: &[NewFluxEventRow]) -> Result<Vec<(String, String)>> {
+    match conn {
+        DbConnection::Postgresql(c) => diesel::insert_into(flux_events::table)
+            .values(rows)
+            .on_conflict((flux_events::cluster, flux_events::event_key))
+            .do_nothing()
+            .returning((flux_events::cluster, flux_events::event_key))
+            .get_results(c),
+        DbConnection::Sqlite(_) => {
+            let mut new = Vec::with_capacity(rows.len());
+            for row in rows {
+                if insert_event(conn, row)? {
+                    new.push((row.cluster.clone(), row.event_key.clone()));
+                }
+            }
+            Ok(new)
+        }
+    }
+}
+
+/// Creates or moves the observed rows of distinct objects, each unless a later event is stored
+/// already, as [`update_observed`] does; `applied` as there, for every row.
+pub fn upsert_observed(conn: &mut DbConnection, rows: &[ObservedRow], applied: bool) -> Result<()> {
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    let DbConnection::Postgresql(c) = conn else {
+        for row in rows {
+            if !insert_observed(conn, row)? {
+                update_observed(conn, row, applied)?;
+            }
+        }
+        return Ok(());
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let upsert = diesel::insert_into(observed::table)
+        .values(rows)
+        .on_conflict((observed::cluster, observed::kind, observed::namespace, observed::name))
+        .do_update();
+    let common = (
+        observed::component.eq(excluded(observed::component)),
+        observed::state.eq(excluded(observed::state)),
+        observed::reason.eq(excluded(observed::reason)),
+        observed::message.eq(excluded(observed::message)),
+        observed::last_revision.eq(excluded(observed::last_revision)),
+        observed::event_at.eq(excluded(observed::event_at)),
+        observed::received_at.eq(excluded(observed::received_at)),
+    );
+    let later = observed::event_at.le(excluded(observed::event_at));
+    if applied {
+        let set = upsert.set((
+            common,
+            observed::applied_revision.eq(excluded(observed::applied_revision)),
+            observed::applied_tag.eq(excluded(observed::applied_tag)),
+            observed::applied_digest.eq(excluded(observed::applied_digest)),
+        ));
+        FilterDsl::filter(set, later).execute(c)?;
+    } else {
+        FilterDsl::filter(upsert.set(common), later).execute(c)?;
+    }
+    Ok(())
+}
+
 /// Every observed object of one cluster.
 pub fn observed_of(conn: &mut DbConnection, cluster: &str) -> Result<Vec<ObservedRow>> {
     observed::table

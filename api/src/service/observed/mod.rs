@@ -2,7 +2,7 @@
 //! of each Flux object they describe, and what other parts read from it (drift, rollout gates).
 //!
 //! Events are not writes by users: they change no desired state and get no audit entries.
-//! Each is one short transaction (the event row, then the object's row), never the catalog
+//! They are committed in groups by one writer (see [`batch`]), never through the catalog
 //! write path, so a fleet's events cost little.
 
 mod batch;
@@ -17,9 +17,9 @@ pub mod status;
 mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
-use diesel::Connection;
 
 use super::{AppState, Caller};
 use crate::db::models::NewAuditRow;
@@ -131,26 +131,46 @@ pub struct Observed {
     pub(crate) views: view::Views,
     pub(crate) snapshot: snapshot::Snapshot,
     pub(crate) metrics: metrics::MetricsCache,
-    /// On SQLite events are committed in groups: it takes one writer at a time and makes the
-    /// others sleep in steps of milliseconds.
-    batcher: batch::Batcher,
+    /// Events are committed in groups by one writer: SQLite takes one writer at a time, and on
+    /// PostgreSQL a batch costs a few statements where each event would cost five.
+    writer: batch::Writer,
     taken_in: AtomicU64,
 }
 
 /// Takes in one post from `cluster`'s Flux: checks its signature against the cluster's event
 /// secret (required when the cluster has one: its Flux uses the `generic-hmac` provider) before
-/// the body is even parsed, then parses it with `parse` and stores the event.
-pub fn receive(
-    state: &AppState,
-    cluster: &str,
+/// the body is even parsed, then parses it with `parse` and stores the event. The cluster's
+/// view comes from memory when it can, so a busy cluster's post needs no database but the
+/// writer's batch it joins.
+pub async fn receive(
+    state: Arc<AppState>,
+    cluster: String,
     body: &[u8],
     signature: Option<&str>,
     parse: impl FnOnce(&[u8]) -> Result<FluxEvent, Error>,
 ) -> Result<Ingested, Error> {
-    let mut conn = state.conn()?;
-    let view = state.observed.views.get(&mut conn, cluster)?;
+    let view = match state.observed.views.cached(&cluster)? {
+        Some(view) => view,
+        None => {
+            let state = state.clone();
+            blocking(move || state.observed.views.get(&mut *state.conn()?, &cluster)).await?
+        }
+    };
     check_signature(&view, body, signature)?;
-    store_event(state, &mut conn, &view, parse(body)?)
+    let (work, component) = prepare(&state, &view, parse(body)?);
+    let answer = state.observed.writer.submit(&state.pool, work);
+    let duplicate = answer.await.map_err(|_| unanswered())??;
+    Ok(Ingested { duplicate, component })
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))?
+}
+
+fn unanswered() -> Error {
+    Error::Internal("the event writer ended without storing the event".into())
 }
 
 fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> Result<(), Error> {
@@ -169,19 +189,22 @@ fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> 
     }
 }
 
-/// Takes in one event from `cluster`'s Flux, unsigned: for callers inside the service.
+/// Takes in one event from `cluster`'s Flux, unsigned: for callers inside the service, on a
+/// thread that may block.
 pub fn ingest(state: &AppState, cluster: &str, event: FluxEvent) -> Result<Ingested, Error> {
-    let mut conn = state.conn()?;
-    let view = state.observed.views.get(&mut conn, cluster)?;
-    store_event(state, &mut conn, &view, event)
+    let view = state.observed.views.get(&mut *state.conn()?, cluster)?;
+    let (work, component) = prepare(state, &view, event);
+    let duplicate = state
+        .observed
+        .writer
+        .submit(&state.pool, work)
+        .blocking_recv()
+        .map_err(|_| unanswered())??;
+    Ok(Ingested { duplicate, component })
 }
 
-fn store_event(
-    state: &AppState,
-    conn: &mut DbConnection,
-    view: &ClusterView,
-    event: FluxEvent,
-) -> Result<Ingested, Error> {
+/// The writes that store `event`, and the component its object renders.
+fn prepare(state: &AppState, view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>) {
     let cluster = view.name.as_str();
     let component = view.component_of(&event.kind, &event.namespace, &event.name);
     let now = Utc::now().naive_utc();
@@ -226,27 +249,7 @@ fn store_event(
         applied,
         prune,
     };
-    // SQLite has one writer at a time: group commits. PostgreSQL takes writers in parallel, one
-    // short transaction each, over the pool's connections.
-    let duplicate = match conn {
-        DbConnection::Sqlite(_) => state.observed.batcher.submit(conn, work)?,
-        DbConnection::Postgresql(_) => conn.transaction(|c| {
-            relax_durability(c)?;
-            batch::write(c, &work)
-        })?,
-    };
-    Ok(Ingested { duplicate, component })
-}
-
-/// On PostgreSQL an event's commit does not wait for the disk: Flux sends every change again
-/// on the next one, so a crash losing the last moments of events costs nothing, while waiting
-/// for a flush per event would cap the receiver far below a fleet's rate.
-pub(crate) fn relax_durability(conn: &mut DbConnection) -> Result<(), Error> {
-    use diesel::connection::SimpleConnection;
-    if let DbConnection::Postgresql(pg) = conn {
-        pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
-    }
-    Ok(())
+    (work, component)
 }
 
 /// A cluster's events, newest first, before the event `before` when given.

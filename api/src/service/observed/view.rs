@@ -95,10 +95,8 @@ fn poisoned<T>(_: T) -> Error {
 impl Views {
     /// The receiver's view of a cluster; 404 for a cluster that does not exist.
     pub fn get(&self, conn: &mut DbConnection, cluster: &str) -> Result<Arc<ClusterView>, Error> {
-        if let Some((at, view)) = self.clusters.lock().map_err(poisoned)?.get(cluster) {
-            if at.elapsed() < TRUST_FOR {
-                return Ok(view.clone());
-            }
+        if let Some(view) = self.cached(cluster)? {
+            return Ok(view);
         }
         let row = store::cluster(conn, cluster)?.ok_or_else(|| Error::NotFound {
             kind: "cluster",
@@ -121,6 +119,15 @@ impl Views {
         }
         clusters.insert(cluster.to_owned(), (Instant::now(), view.clone()));
         Ok(view)
+    }
+
+    /// The view of a cluster read in the last [`TRUST_FOR`], if there is one: no database needed.
+    pub fn cached(&self, cluster: &str) -> Result<Option<Arc<ClusterView>>, Error> {
+        let clusters = self.clusters.lock().map_err(poisoned)?;
+        Ok(clusters
+            .get(cluster)
+            .filter(|(at, _)| at.elapsed() < TRUST_FOR)
+            .map(|(_, view)| view.clone()))
     }
 
     /// Forgets what is known of a cluster: after its secret changed here.
