@@ -189,20 +189,6 @@ fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> 
     }
 }
 
-/// Takes in one event from `cluster`'s Flux, unsigned: for callers inside the service, on a
-/// thread that may block.
-pub fn ingest(state: &AppState, cluster: &str, event: FluxEvent) -> Result<Ingested, Error> {
-    let view = state.observed.views.get(&mut *state.conn()?, cluster)?;
-    let (work, component) = prepare(state, &view, event);
-    let duplicate = state
-        .observed
-        .writer
-        .submit(&state.pool, work)
-        .blocking_recv()
-        .map_err(|_| unanswered())??;
-    Ok(Ingested { duplicate, component })
-}
-
 /// The writes that store `event`, and the component its object renders.
 fn prepare(state: &AppState, view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>) {
     let cluster = view.name.as_str();
