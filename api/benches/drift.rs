@@ -7,10 +7,12 @@
 //! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
 //! skipped with a note when it does not answer). `DRIFT_BENCH_CLUSTERS` sets the fleet size.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use chrono::Utc;
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use platform_catalog::db::models_observed::ObservedRow;
 use platform_catalog::db::schema::observed;
@@ -164,24 +166,5 @@ fn measure(backend: &str, url: &str) {
 }
 
 fn main() {
-    let dir = std::env::temp_dir().join(format!("platform-catalog-drift-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    measure("sqlite", &dir.join("bench.db").display().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let admin = std::env::var("PLATFORM_CATALOG_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let Ok(mut conn) = platform_catalog::db::connect(&admin) else {
-        eprintln!("postgresql: skipped, {admin} does not answer");
-        return;
-    };
-    let name = format!("pc_drift_bench_{}", std::process::id());
-    conn.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("a bench database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(admin.clone());
-    measure("postgresql", &format!("{base}/{name}"));
-    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    support::on_both_backends("drift", measure);
 }

@@ -6,9 +6,11 @@
 //! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
 //! skipped with a note when it does not answer).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
 use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
 use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
 use platform_catalog::service::releases::{release, ReleaseSpec};
@@ -120,24 +122,5 @@ fn measure_rollout_step(backend: &str, state: &AppState) {
 }
 
 fn main() {
-    let dir = std::env::temp_dir().join(format!("platform-catalog-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    measure("sqlite", &dir.join("bench.db").display().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let admin = std::env::var("PLATFORM_CATALOG_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let Ok(mut conn) = platform_catalog::db::connect(&admin) else {
-        eprintln!("postgresql: skipped, {admin} does not answer");
-        return;
-    };
-    let name = format!("pc_bench_{}", std::process::id());
-    conn.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("a bench database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(admin.clone());
-    measure("postgresql", &format!("{base}/{name}"));
-    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    support::on_both_backends("release", measure);
 }

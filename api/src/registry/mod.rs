@@ -7,6 +7,7 @@
 pub mod artifact;
 mod auth;
 mod client;
+mod retry;
 
 use std::path::PathBuf;
 use std::time::Duration;

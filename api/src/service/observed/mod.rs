@@ -318,26 +318,9 @@ fn secret_audit(caller: &Caller, cluster: &str, action: &str, at: NaiveDateTime)
 
 /// A Flux duration (`10m`, `1h30m`, `500ms`) in seconds; `None` when it does not parse.
 pub fn flux_seconds(s: &str) -> Option<f64> {
-    let mut total = 0.0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let n_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let n: f64 = rest[..n_len].parse().ok()?;
-        rest = &rest[n_len..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (0.001, 2)
-        } else {
-            match rest.chars().next()? {
-                's' => (1.0, 1),
-                'm' => (60.0, 1),
-                'h' => (3600.0, 1),
-                _ => return None,
-            }
-        };
-        total += n * unit;
-        rest = &rest[len..];
-    }
-    (!s.is_empty()).then_some(total)
+    catalog::FluxDuration::parse("interval", s)
+        .ok()
+        .map(|d| d.to_duration().as_secs_f64())
 }
 
 #[cfg(test)]
