@@ -398,3 +398,103 @@ both!(
         assert_eq!((after.status, after.json()["duplicate"].as_bool()), (202, Some(true)));
     }
 );
+
+both!(
+    each_cluster_keeps_its_newest_events_however_posts_interleave,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        // Two clusters taking turns: a prune schedule counted over all posts would reach only one.
+        let clusters = ["dev-eu-1", "qa-eu-1"];
+        let posts = 130;
+        for i in 0..posts {
+            for cluster in clusters {
+                let mut body = event("Kustomization", "grafana", "info", "Progressing", None, &at(i - posts));
+                body["message"] = json!(format!("event {i}"));
+                report(&app, cluster, &body);
+            }
+        }
+        for cluster in clusters {
+            let listed = app.get(&format!("/api/v1/clusters/{cluster}/events?limit=500")).json();
+            let messages: Vec<&str> = listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["message"].as_str().unwrap())
+                .collect();
+            assert!(
+                (100..116).contains(&messages.len()),
+                "{cluster} keeps about 100 events, not {}",
+                messages.len()
+            );
+            let newest: Vec<String> = (0..posts)
+                .rev()
+                .take(messages.len())
+                .map(|i| format!("event {i}"))
+                .collect();
+            assert_eq!(messages, newest, "{cluster} keeps its newest events, newest first");
+        }
+    }
+);
+
+both!(an_event_for_a_cluster_just_deleted_is_refused_with_404, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let ok = event("Kustomization", "grafana", "info", "Progressing", None, &at(-5));
+    report(&app, "qa-eu-1", &ok);
+    assert_eq!(app.delete("/api/v1/clusters/qa-eu-1").status, 204);
+    // The receiver may still trust what it read of the cluster a moment ago: the database
+    // refuses the event, and the post hears why.
+    let mut again = ok.clone();
+    again["message"] = json!("after the delete");
+    let reply = app.post("/api/v1/clusters/qa-eu-1/events/flux", &again);
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(reply.json()["detail"], "cluster \"qa-eu-1\" does not exist");
+    assert_eq!(report(&app, "dev-eu-1", &ok)["duplicate"], false);
+});
+
+both!(
+    events_posted_at_once_in_scrambled_order_leave_the_newest_state,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        // 64 events of one object from 8 posters at once, so batches hold several of them in no
+        // particular order. Only the newest is a success.
+        let events: Vec<Value> = (0..64)
+            .map(|i| {
+                let (severity, reason, revision) = match i {
+                    63 => ("info", "ReconciliationSucceeded", Some(format!("v1.1.0@{D110}"))),
+                    _ if i % 3 == 0 => ("error", "ReconciliationFailed", Some(format!("v1.2.0@{D100}"))),
+                    _ => ("info", "Progressing", None),
+                };
+                let mut e = event(
+                    "Kustomization",
+                    "grafana",
+                    severity,
+                    reason,
+                    revision.as_deref(),
+                    &at(i - 100),
+                );
+                e["message"] = json!(format!("event {i}"));
+                e
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for poster in 0..8 {
+                let (app, events) = (&app, &events);
+                s.spawn(move || {
+                    // 37 is prime to 64: a scrambled order that still posts every event once.
+                    for j in (poster..64).step_by(8) {
+                        report(app, "dev-eu-1", &events[(j * 37) % 64]);
+                    }
+                });
+            }
+        });
+        let status = app.get("/api/v1/clusters/dev-eu-1/status").json();
+        let k = &component(&status, "grafana")["kustomization"];
+        assert_eq!(
+            (k["state"].as_str(), k["message"].as_str(), k["applied_tag"].as_str()),
+            (Some("ready"), Some("event 63"), Some("v1.1.0")),
+            "{k}"
+        );
+        assert_eq!(k["last_revision"], format!("v1.1.0@{D110}"));
+        assert_eq!(event_count(&app, "dev-eu-1"), 64);
+    }
+);

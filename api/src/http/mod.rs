@@ -157,7 +157,10 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .app_data(extract::BodyLimit(max_body_bytes))
             .service(
+                // actix tries routes in order: the receiver, which every cluster's Flux posts
+                // to, goes first.
                 web::scope("/api/v1")
+                    .configure(events::routes)
                     .configure(catalog::routes)
                     .configure(components::routes)
                     .configure(clusters::routes)
@@ -174,7 +177,6 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                     .configure(hotfixes::routes)
                     .configure(audit::routes)
                     .configure(tokens::routes)
-                    .configure(events::routes)
                     .configure(drift::routes),
             )
             .configure(health::routes)

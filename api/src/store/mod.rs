@@ -3,6 +3,7 @@
 pub mod effective;
 pub mod holds;
 pub mod observed;
+mod observed_pg;
 pub mod registry;
 pub mod rollouts;
 

@@ -21,7 +21,7 @@ macro_rules! on_backend {
 }
 
 /// Stores an event unless the same one is stored already; whether it was new.
-pub fn insert_event(conn: &mut DbConnection, row: &NewFluxEventRow) -> Result<bool> {
+fn insert_event(conn: &mut DbConnection, row: &NewFluxEventRow) -> Result<bool> {
     let n = on_backend!(conn, |c| diesel::insert_into(flux_events::table)
         .values(row)
         .on_conflict((flux_events::cluster, flux_events::event_key))
@@ -31,7 +31,7 @@ pub fn insert_event(conn: &mut DbConnection, row: &NewFluxEventRow) -> Result<bo
 }
 
 /// Creates an object's observed row unless it exists; whether it was created.
-pub fn insert_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<bool> {
+fn insert_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<bool> {
     let n = on_backend!(conn, |c| diesel::insert_into(observed::table)
         .values(row)
         .on_conflict((observed::cluster, observed::kind, observed::namespace, observed::name))
@@ -41,9 +41,10 @@ pub fn insert_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<boo
 }
 
 /// Moves an object's observed row to `row` unless a later event is stored already (events can
-/// arrive out of order). `applied` also moves the applied revision; otherwise it stays what
-/// the last success set. One conditional statement, so concurrent posts cannot regress it.
-pub fn update_observed(conn: &mut DbConnection, row: &ObservedRow, applied: bool) -> Result<usize> {
+/// arrive out of order). A row with an applied revision moves the applied revision too;
+/// otherwise it stays what the last success set. One conditional statement, so concurrent
+/// posts cannot regress it.
+fn update_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<usize> {
     let target = observed::table
         .filter(observed::cluster.eq(&row.cluster))
         .filter(observed::kind.eq(&row.kind))
@@ -59,7 +60,7 @@ pub fn update_observed(conn: &mut DbConnection, row: &ObservedRow, applied: bool
         observed::event_at.eq(row.event_at),
         observed::received_at.eq(row.received_at),
     );
-    if applied {
+    if row.applied_revision.is_some() {
         diesel::update(target)
             .set((
                 common,
@@ -77,12 +78,7 @@ pub fn update_observed(conn: &mut DbConnection, row: &ObservedRow, applied: bool
 /// PostgreSQL takes them in one statement; SQLite, in process, one statement each.
 pub fn insert_events(conn: &mut DbConnection, rows: &[NewFluxEventRow]) -> Result<Vec<(String, String)>> {
     match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(flux_events::table)
-            .values(rows)
-            .on_conflict((flux_events::cluster, flux_events::event_key))
-            .do_nothing()
-            .returning((flux_events::cluster, flux_events::event_key))
-            .get_results(c),
+        DbConnection::Postgresql(c) => super::observed_pg::insert_events(c, rows),
         DbConnection::Sqlite(_) => {
             let mut new = Vec::with_capacity(rows.len());
             for row in rows {
@@ -96,47 +92,20 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[NewFluxEventRow]) -> Resul
 }
 
 /// Creates or moves the observed rows of distinct objects, each unless a later event is stored
-/// already, as [`update_observed`] does; `applied` as there, for every row.
-pub fn upsert_observed(conn: &mut DbConnection, rows: &[ObservedRow], applied: bool) -> Result<()> {
-    use diesel::query_dsl::methods::FilterDsl;
-    use diesel::upsert::excluded;
-    let DbConnection::Postgresql(c) = conn else {
-        for row in rows {
-            if !insert_observed(conn, row)? {
-                update_observed(conn, row, applied)?;
+/// already, as [`update_observed`] does. A row with an applied revision moves the applied
+/// revision too.
+pub fn upsert_observed(conn: &mut DbConnection, rows: &[ObservedRow]) -> Result<()> {
+    match conn {
+        DbConnection::Postgresql(c) => super::observed_pg::upsert_observed(c, rows),
+        DbConnection::Sqlite(_) => {
+            for row in rows {
+                if !insert_observed(conn, row)? {
+                    update_observed(conn, row)?;
+                }
             }
+            Ok(())
         }
-        return Ok(());
-    };
-    if rows.is_empty() {
-        return Ok(());
     }
-    let upsert = diesel::insert_into(observed::table)
-        .values(rows)
-        .on_conflict((observed::cluster, observed::kind, observed::namespace, observed::name))
-        .do_update();
-    let common = (
-        observed::component.eq(excluded(observed::component)),
-        observed::state.eq(excluded(observed::state)),
-        observed::reason.eq(excluded(observed::reason)),
-        observed::message.eq(excluded(observed::message)),
-        observed::last_revision.eq(excluded(observed::last_revision)),
-        observed::event_at.eq(excluded(observed::event_at)),
-        observed::received_at.eq(excluded(observed::received_at)),
-    );
-    let later = observed::event_at.le(excluded(observed::event_at));
-    if applied {
-        let set = upsert.set((
-            common,
-            observed::applied_revision.eq(excluded(observed::applied_revision)),
-            observed::applied_tag.eq(excluded(observed::applied_tag)),
-            observed::applied_digest.eq(excluded(observed::applied_digest)),
-        ));
-        FilterDsl::filter(set, later).execute(c)?;
-    } else {
-        FilterDsl::filter(upsert.set(common), later).execute(c)?;
-    }
-    Ok(())
 }
 
 /// Every observed object of one cluster.
@@ -180,24 +149,21 @@ pub fn events(conn: &mut DbConnection, cluster: &str, before: Option<i64>, limit
     q.load(conn)
 }
 
-/// Deletes all but the newest `keep` events of a cluster; how many went.
+/// Deletes all but the newest `keep` events of a cluster, in one statement; how many went.
 pub fn prune_events(conn: &mut DbConnection, cluster: &str, keep: i64) -> Result<usize> {
-    let oldest_kept: Option<i64> = flux_events::table
-        .filter(flux_events::cluster.eq(cluster))
-        .select(flux_events::id)
-        .order(flux_events::id.desc())
+    let kept = diesel::alias!(flux_events as kept);
+    let oldest_kept = kept
+        .filter(kept.field(flux_events::cluster).eq(cluster))
+        .select(kept.field(flux_events::id))
+        .order(kept.field(flux_events::id).desc())
         .offset(keep - 1)
-        .first(conn)
-        .optional()?;
-    match oldest_kept {
-        Some(id) => diesel::delete(
-            flux_events::table
-                .filter(flux_events::cluster.eq(cluster))
-                .filter(flux_events::id.lt(id)),
-        )
-        .execute(conn),
-        None => Ok(0),
-    }
+        .single_value();
+    diesel::delete(
+        flux_events::table
+            .filter(flux_events::cluster.eq(cluster))
+            .filter(flux_events::id.nullable().lt(oldest_kept)),
+    )
+    .execute(conn)
 }
 
 pub fn event_secret(conn: &mut DbConnection, cluster: &str) -> Result<Option<String>> {

@@ -9,22 +9,23 @@ use diesel::Connection;
 use tokio::sync::oneshot;
 
 use crate::db::models_observed::{NewFluxEventRow, ObservedRow};
-use crate::db::{DbConnection, Pool};
+use crate::db::{DbConnection, Pool, PooledConnection};
 use crate::error::Error;
 use crate::store::observed as q;
 
-/// Events committed in one transaction at most: bounds a statement's parameters (13 per event,
-/// PostgreSQL allows 65,535) and how long the first post of a batch waits.
+/// Every this many events of a cluster the writer takes in, it prunes the cluster's history,
+/// so pruning costs little and a history exceeds [`super::HISTORY`] only briefly.
+const PRUNE_EVERY: u32 = 16;
+
+/// Events committed in one transaction at most: bounds how long the first post of a batch
+/// waits, and the arrays a batch binds on PostgreSQL.
 const MAX_BATCH: usize = 1_000;
 
 /// One event's writes.
 pub struct Work {
     pub row: NewFluxEventRow,
+    /// With an applied revision when the event moves it.
     pub observed: ObservedRow,
-    /// The event moves the applied revision.
-    pub applied: bool,
-    /// Prune the cluster's history afterwards.
-    pub prune: bool,
 }
 
 /// Whether the event was a duplicate, once its batch is committed.
@@ -42,8 +43,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Queues `work`; the answer comes once it is committed. A failing batch fails each of its
-    /// events (Flux sends them again).
+    /// Queues `work`; the answer comes once it is committed. An event that cannot be stored
+    /// fails alone (Flux sends it again).
     pub fn submit(&self, pool: &Pool, work: Work) -> Answer {
         let (done, answer) = oneshot::channel();
         let queue = self.queue.get_or_init(|| start(pool.clone()));
@@ -57,10 +58,14 @@ impl Writer {
 fn start(pool: Pool) -> mpsc::Sender<Job> {
     let (queue, jobs) = mpsc::channel::<Job>();
     let started = std::thread::Builder::new().name("event-writer".into()).spawn(move || {
+        // The writer keeps its connection between batches: a checkout costs a round trip.
+        let mut held = None;
+        let mut pruning = Pruning::default();
         while let Ok(first) = jobs.recv() {
             let mut batch = vec![first];
             batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
-            commit(&pool, batch);
+            let prune = pruning.due(&batch);
+            commit(&pool, &mut held, batch, &prune);
         }
     });
     if let Err(e) = started {
@@ -69,34 +74,103 @@ fn start(pool: Pool) -> mpsc::Sender<Job> {
     queue
 }
 
-fn commit(pool: &Pool, batch: Vec<Job>) {
+/// Counts each cluster's events since its history was last pruned. Counting per cluster, not
+/// overall, so no cluster's history escapes pruning however the fleet's posts interleave.
+#[derive(Default)]
+struct Pruning {
+    since: HashMap<String, u32>,
+}
+
+impl Pruning {
+    /// The clusters whose history the batch should prune.
+    fn due(&mut self, batch: &[Job]) -> Vec<String> {
+        let mut due = Vec::new();
+        for job in batch {
+            let cluster = &job.work.row.cluster;
+            let count = match self.since.get_mut(cluster) {
+                Some(count) => count,
+                None => self.since.entry(cluster.clone()).or_default(),
+            };
+            *count += 1;
+            if *count >= PRUNE_EVERY {
+                self.since.remove(cluster);
+                due.push(cluster.clone());
+            }
+        }
+        due
+    }
+}
+
+fn commit(pool: &Pool, held: &mut Option<PooledConnection>, batch: Vec<Job>, prune: &[String]) {
     let (works, dones): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.done)).unzip();
-    let written = pool.get().map_err(Error::from).and_then(|mut conn| {
-        // A full commit (flushed to disk): a 202 means stored, and one flush per batch is
-        // what makes that affordable.
-        conn.transaction(|c| write(c, &works))
-    });
-    match written {
+    match store(pool, held, &works, prune) {
         Ok(flags) => {
             for (done, duplicate) in dones.into_iter().zip(flags) {
                 let _ = done.send(Ok(duplicate));
             }
         }
+        Err(e) if works.len() == 1 => {
+            tracing::warn!(cluster = %works[0].row.cluster, error = %e, "storing an event failed");
+            if let Some(done) = dones.into_iter().next() {
+                let _ = done.send(Err(refused(&works[0], e)));
+            }
+        }
+        // One event the database refuses (its cluster deleted a moment ago) must not fail the
+        // others, and a connection that died is replaced: each event is tried again alone.
         Err(e) => {
-            tracing::warn!(events = works.len(), error = %e, "storing a batch of events failed");
-            for done in dones {
-                let each = match &e {
-                    Error::Pool(m) => Error::Pool(m.clone()),
-                    other => Error::Internal(format!("storing a batch of {} events failed: {other}", works.len())),
-                };
-                let _ = done.send(Err(each));
+            tracing::warn!(events = works.len(), error = %e, "storing a batch of events failed; trying each alone");
+            for (work, done) in works.iter().zip(dones) {
+                let one = store(pool, held, std::slice::from_ref(work), &[]).map(|flags| flags[0]);
+                if let Err(e) = &one {
+                    tracing::warn!(cluster = %work.row.cluster, error = %e, "storing an event failed");
+                }
+                let _ = done.send(one.map_err(|e| refused(work, e)));
             }
         }
     }
 }
 
-/// Stores a batch as if its events came one after another; whether each was a duplicate.
-pub fn write(conn: &mut DbConnection, works: &[Work]) -> Result<Vec<bool>, Error> {
+/// Why an event was not stored, as its poster should hear it.
+fn refused(work: &Work, e: Error) -> Error {
+    use diesel::result::{DatabaseErrorKind, Error as Db};
+    match e {
+        Error::Database(Db::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => Error::NotFound {
+            kind: "cluster",
+            name: work.row.cluster.clone(),
+        },
+        other => other,
+    }
+}
+
+/// Commits `works` in one transaction, on the held connection or else a fresh one. A full
+/// commit (flushed to disk): a 202 means stored, and one flush per batch is what makes that
+/// affordable.
+fn store(
+    pool: &Pool,
+    held: &mut Option<PooledConnection>,
+    works: &[Work],
+    prune: &[String],
+) -> Result<Vec<bool>, Error> {
+    if let Some(mut conn) = held.take() {
+        match conn.transaction(|c| write(c, works, prune)) {
+            Ok(flags) => {
+                *held = Some(conn);
+                return Ok(flags);
+            }
+            // The database may have restarted since: the pool tests the connection before its
+            // next use, and a fresh one tries again (storing is idempotent).
+            Err(e) => tracing::debug!(error = %e, "storing events on the held connection failed"),
+        }
+    }
+    let mut conn = pool.get()?;
+    let flags = conn.transaction(|c| write(c, works, prune))?;
+    *held = Some(conn);
+    Ok(flags)
+}
+
+/// Stores a batch as if its events came one after another, then prunes the histories of the
+/// clusters in `prune`; whether each event was a duplicate.
+fn write(conn: &mut DbConnection, works: &[Work], prune: &[String]) -> Result<Vec<bool>, Error> {
     // A retried event can come twice in one batch: the first is stored, the others are
     // duplicates.
     let mut seen = HashSet::new();
@@ -116,7 +190,7 @@ pub fn write(conn: &mut DbConnection, works: &[Work]) -> Result<Vec<bool>, Error
     }
     // One statement may move an object once: its k-th event of the batch goes in round k, and
     // rounds run in order, so a later event of an object is applied after an earlier one.
-    let mut rounds: Vec<[Vec<ObservedRow>; 2]> = Vec::new();
+    let mut rounds: Vec<Vec<ObservedRow>> = Vec::new();
     let mut seen_objects: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
     for w in works.iter().zip(&duplicate).filter(|(_, dup)| !**dup).map(|(w, _)| w) {
         let o = &w.observed;
@@ -125,21 +199,14 @@ pub fn write(conn: &mut DbConnection, works: &[Work]) -> Result<Vec<bool>, Error
             .and_modify(|n| *n += 1)
             .or_insert(0);
         if rounds.len() <= *round {
-            rounds.push(Default::default());
+            rounds.push(Vec::new());
         }
-        rounds[*round][usize::from(w.applied)].push(o.clone());
+        rounds[*round].push(o.clone());
     }
-    for [plain, applied] in &rounds {
-        q::upsert_observed(conn, plain, false)?;
-        q::upsert_observed(conn, applied, true)?;
+    for round in &rounds {
+        q::upsert_observed(conn, round)?;
     }
-    let pruned: HashSet<&str> = works
-        .iter()
-        .zip(&duplicate)
-        .filter(|(w, dup)| w.prune && !**dup)
-        .map(|(w, _)| w.row.cluster.as_str())
-        .collect();
-    for cluster in pruned {
+    for cluster in prune {
         q::prune_events(conn, cluster, super::HISTORY)?;
     }
     Ok(duplicate)

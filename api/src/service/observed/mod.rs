@@ -16,7 +16,6 @@ pub mod snapshot;
 pub mod status;
 mod view;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
@@ -32,9 +31,6 @@ pub use view::{ClusterView, Desired, DesiredComponent};
 
 /// Events kept per cluster; older ones are pruned.
 pub const HISTORY: i64 = 100;
-/// Every this many events a replica takes in, it prunes the posting cluster's history, so
-/// pruning costs little and a history exceeds [`HISTORY`] only briefly.
-const PRUNE_EVERY: u64 = 16;
 
 pub const KUSTOMIZATION: &str = "Kustomization";
 pub const OCI_REPOSITORY: &str = "OCIRepository";
@@ -134,7 +130,6 @@ pub struct Observed {
     /// Events are committed in groups by one writer: SQLite takes one writer at a time, and on
     /// PostgreSQL a batch costs a few statements where each event would cost five.
     writer: batch::Writer,
-    taken_in: AtomicU64,
 }
 
 /// Takes in one post from `cluster`'s Flux: checks its signature against the cluster's event
@@ -157,7 +152,7 @@ pub async fn receive(
         }
     };
     check_signature(&view, body, signature)?;
-    let (work, component) = prepare(&state, &view, parse(body)?);
+    let (work, component) = prepare(&view, parse(body)?);
     let answer = state.observed.writer.submit(&state.pool, work);
     let duplicate = answer.await.map_err(|_| unanswered())??;
     Ok(Ingested { duplicate, component })
@@ -190,7 +185,7 @@ fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> 
 }
 
 /// The writes that store `event`, and the component its object renders.
-fn prepare(state: &AppState, view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>) {
+fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>) {
     let cluster = view.name.as_str();
     let component = view.component_of(&event.kind, &event.namespace, &event.name);
     let now = Utc::now().naive_utc();
@@ -228,13 +223,7 @@ fn prepare(state: &AppState, view: &ClusterView, event: FluxEvent) -> (batch::Wo
         event_at: event.timestamp,
         received_at: now,
     };
-    let prune = state.observed.taken_in.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
-    let work = batch::Work {
-        row,
-        observed,
-        applied,
-        prune,
-    };
+    let work = batch::Work { row, observed };
     (work, component)
 }
 
