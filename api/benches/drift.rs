@@ -109,6 +109,7 @@ fn setup(url: &str, n: usize) -> std::sync::Arc<AppState> {
                 applied_digest: Some(digest.into()),
                 event_at: now,
                 received_at: now,
+                applied_at: Some(now),
             }
         })
         .collect();

@@ -498,3 +498,61 @@ both!(
         assert_eq!(event_count(&app, "dev-eu-1"), 64);
     }
 );
+
+both!(
+    a_success_that_arrives_late_moves_the_applied_revision_if_it_is_the_latest_success,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let kustomization = |app: &TestApp| {
+            let status = app.get("/api/v1/clusters/dev-eu-1/status").json();
+            component(&status, "grafana")["kustomization"].clone()
+        };
+        let (v110, v120) = (format!("v1.1.0@{D110}"), format!("v1.2.0@{D100}"));
+        let succeeded = |revision: &str, at: &str| {
+            event(
+                "Kustomization",
+                "grafana",
+                "info",
+                "ReconciliationSucceeded",
+                Some(revision),
+                at,
+            )
+        };
+        report(&app, "dev-eu-1", &succeeded(&v110, &at(-60)));
+        let failed = event(
+            "Kustomization",
+            "grafana",
+            "error",
+            "HealthCheckFailed",
+            Some(&v120),
+            &at(-20),
+        );
+        report(&app, "dev-eu-1", &failed);
+
+        // v1.2.0 was applied 30 s ago, but its event comes only now (a retried post): it is what
+        // runs, while the state stays the failure reported after it.
+        let applied_at = at(-30);
+        report(&app, "dev-eu-1", &succeeded(&v120, &applied_at));
+        let k = kustomization(&app);
+        assert_eq!(
+            (k["state"].as_str(), k["reason"].as_str()),
+            (Some("failed"), Some("HealthCheckFailed"))
+        );
+        assert_eq!(
+            (
+                k["applied_tag"].as_str(),
+                k["applied_digest"].as_str(),
+                k["applied_at"].as_str()
+            ),
+            (Some("v1.2.0"), Some(D100), Some(applied_at.as_str()))
+        );
+
+        // A success older than the latest one moves nothing, however late it comes.
+        report(&app, "dev-eu-1", &succeeded(&v110, &at(-45)));
+        let k = kustomization(&app);
+        assert_eq!(
+            (k["state"].as_str(), k["applied_tag"].as_str(), k["applied_at"].as_str()),
+            (Some("failed"), Some("v1.2.0"), Some(applied_at.as_str()))
+        );
+    }
+);

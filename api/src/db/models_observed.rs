@@ -22,6 +22,8 @@ pub struct ObservedRow {
     pub applied_digest: Option<String>,
     pub event_at: NaiveDateTime,
     pub received_at: NaiveDateTime,
+    /// The applied revision's success event's own time.
+    pub applied_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -209,6 +209,7 @@ diesel::table! {
         applied_digest -> Nullable<Text>,
         event_at -> Timestamp,
         received_at -> Timestamp,
+        applied_at -> Nullable<Timestamp>,
     }
 }
 

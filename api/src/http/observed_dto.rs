@@ -183,8 +183,12 @@ pub struct ObservedObjectDto {
     pub applied_revision: Option<String>,
     pub applied_tag: Option<String>,
     pub applied_digest: Option<String>,
+    /// The latest success's own time: a success that arrives late still moves the applied
+    /// revision when it is the latest success.
+    pub applied_at: Option<String>,
     /// The latest event's own time.
     pub event_at: String,
+    /// When this object's state or applied revision last changed here (our clock).
     pub received_at: String,
 }
 
@@ -201,6 +205,7 @@ impl From<&ObservedRow> for ObservedObjectDto {
             applied_revision: r.applied_revision.clone(),
             applied_tag: r.applied_tag.clone(),
             applied_digest: r.applied_digest.clone(),
+            applied_at: r.applied_at.map(time),
             event_at: time(r.event_at),
             received_at: time(r.received_at),
         }

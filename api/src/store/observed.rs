@@ -40,38 +40,42 @@ fn insert_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Moves an object's observed row to `row` unless a later event is stored already (events can
-/// arrive out of order). A row with an applied revision moves the applied revision too;
-/// otherwise it stays what the last success set. One conditional statement, so concurrent
-/// posts cannot regress it.
-fn update_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<usize> {
-    let target = observed::table
-        .filter(observed::cluster.eq(&row.cluster))
-        .filter(observed::kind.eq(&row.kind))
-        .filter(observed::namespace.eq(&row.namespace))
-        .filter(observed::name.eq(&row.name))
-        .filter(observed::event_at.le(row.event_at));
-    let common = (
-        observed::component.eq(&row.component),
-        observed::state.eq(&row.state),
-        observed::reason.eq(&row.reason),
-        observed::message.eq(&row.message),
-        observed::last_revision.eq(&row.last_revision),
-        observed::event_at.eq(row.event_at),
-        observed::received_at.eq(row.received_at),
-    );
-    if row.applied_revision.is_some() {
-        diesel::update(target)
+/// Moves an object's observed row to `row`: its state unless a later event is stored already
+/// (events can arrive out of order), its applied revision when `row` has one, unless a later
+/// success is stored already; `received_at` with either, so what reads changed rows sees the
+/// change. Conditional statements, so concurrent posts cannot regress it.
+fn update_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<()> {
+    let object = || {
+        observed::table
+            .filter(observed::cluster.eq(&row.cluster))
+            .filter(observed::kind.eq(&row.kind))
+            .filter(observed::namespace.eq(&row.namespace))
+            .filter(observed::name.eq(&row.name))
+    };
+    diesel::update(object().filter(observed::event_at.le(row.event_at)))
+        .set((
+            observed::component.eq(&row.component),
+            observed::state.eq(&row.state),
+            observed::reason.eq(&row.reason),
+            observed::message.eq(&row.message),
+            observed::last_revision.eq(&row.last_revision),
+            observed::event_at.eq(row.event_at),
+            observed::received_at.eq(row.received_at),
+        ))
+        .execute(conn)?;
+    if let Some(at) = row.applied_at {
+        let earlier = observed::applied_at.is_null().or(observed::applied_at.le(at));
+        diesel::update(object().filter(earlier))
             .set((
-                common,
                 observed::applied_revision.eq(&row.applied_revision),
                 observed::applied_tag.eq(&row.applied_tag),
                 observed::applied_digest.eq(&row.applied_digest),
+                observed::applied_at.eq(at),
+                observed::received_at.eq(row.received_at),
             ))
-            .execute(conn)
-    } else {
-        diesel::update(target).set(common).execute(conn)
+            .execute(conn)?;
     }
+    Ok(())
 }
 
 /// Stores many events, skipping those stored already; the (cluster, key) of each new one.
@@ -91,9 +95,7 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[NewFluxEventRow]) -> Resul
     }
 }
 
-/// Creates or moves the observed rows of distinct objects, each unless a later event is stored
-/// already, as [`update_observed`] does. A row with an applied revision moves the applied
-/// revision too.
+/// Creates or moves the observed rows of distinct objects, as [`update_observed`] does.
 pub fn upsert_observed(conn: &mut DbConnection, rows: &[ObservedRow]) -> Result<()> {
     match conn {
         DbConnection::Postgresql(c) => super::observed_pg::upsert_observed(c, rows),

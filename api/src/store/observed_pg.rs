@@ -36,9 +36,8 @@ pub fn insert_events(conn: &mut PgConnection, rows: &[NewFluxEventRow]) -> Query
     Unnest::<InsertEvents>::new(columns).get_results(conn)
 }
 
-/// Creates or moves the observed rows of distinct objects, each unless a later event is stored
-/// already. A row with an applied revision also moves the applied tag and digest; one without
-/// keeps what the last success set.
+/// Creates or moves the observed rows of distinct objects: an object's state unless a later
+/// event is stored already, its applied revision unless a later success is.
 pub fn upsert_observed(conn: &mut PgConnection, rows: &[ObservedRow]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
@@ -58,6 +57,7 @@ pub fn upsert_observed(conn: &mut PgConnection, rows: &[ObservedRow]) -> QueryRe
         optional(rows, |r| r.applied_digest.as_deref()),
         Column::Time(rows.iter().map(|r| r.event_at).collect()),
         Column::Time(rows.iter().map(|r| r.received_at).collect()),
+        Column::OptionalTime(rows.iter().map(|r| r.applied_at).collect()),
     ];
     Unnest::<UpsertObserved>::new(columns).execute(conn).map(drop)
 }
@@ -67,6 +67,7 @@ enum Column<'a> {
     Text(Vec<&'a str>),
     Optional(Vec<Option<&'a str>>),
     Time(Vec<NaiveDateTime>),
+    OptionalTime(Vec<Option<NaiveDateTime>>),
 }
 
 fn text<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> Column<'a> {
@@ -93,19 +94,29 @@ impl Shape for InsertEvents {
 
 struct UpsertObserved;
 
+// An object's state moves with a later event; its applied revision, with a later success;
+// `received_at` with either, so what reads changed rows sees the change.
 impl Shape for UpsertObserved {
     const BEFORE: &'static str = "INSERT INTO observed (cluster, kind, namespace, name, component, state, reason, \
-        message, last_revision, applied_revision, applied_tag, applied_digest, event_at, received_at)";
+        message, last_revision, applied_revision, applied_tag, applied_digest, event_at, received_at, applied_at)";
     const AFTER: &'static str = " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET \
-        component = excluded.component, state = excluded.state, reason = excluded.reason, \
-        message = excluded.message, last_revision = excluded.last_revision, \
-        applied_revision = COALESCE(excluded.applied_revision, observed.applied_revision), \
-        applied_tag = CASE WHEN excluded.applied_revision IS NULL THEN observed.applied_tag \
-            ELSE excluded.applied_tag END, \
-        applied_digest = CASE WHEN excluded.applied_revision IS NULL THEN observed.applied_digest \
-            ELSE excluded.applied_digest END, \
-        event_at = excluded.event_at, received_at = excluded.received_at \
-        WHERE observed.event_at <= excluded.event_at";
+        component = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.component ELSE observed.component END, \
+        state = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.state ELSE observed.state END, \
+        reason = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.reason ELSE observed.reason END, \
+        message = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.message ELSE observed.message END, \
+        last_revision = CASE WHEN observed.event_at <= excluded.event_at \
+            THEN excluded.last_revision ELSE observed.last_revision END, \
+        received_at = excluded.received_at, \
+        event_at = GREATEST(observed.event_at, excluded.event_at), \
+        applied_revision = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
+            THEN excluded.applied_revision ELSE observed.applied_revision END, \
+        applied_tag = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
+            THEN excluded.applied_tag ELSE observed.applied_tag END, \
+        applied_digest = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
+            THEN excluded.applied_digest ELSE observed.applied_digest END, \
+        applied_at = GREATEST(observed.applied_at, excluded.applied_at) \
+        WHERE observed.event_at <= excluded.event_at \
+            OR excluded.applied_at >= COALESCE(observed.applied_at, '-infinity')";
 }
 
 /// A statement of shape `S` over the rows in `columns`.
@@ -147,6 +158,7 @@ impl<S: Shape> QueryFragment<Pg> for Unnest<'_, S> {
                 Column::Text(v) => out.push_bind_param::<Array<Text>, _>(v)?,
                 Column::Optional(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v)?,
                 Column::Time(v) => out.push_bind_param::<Array<Timestamp>, _>(v)?,
+                Column::OptionalTime(v) => out.push_bind_param::<Array<Nullable<Timestamp>>, _>(v)?,
             }
         }
         out.push_sql(")");

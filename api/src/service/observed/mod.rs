@@ -222,6 +222,7 @@ fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>
         applied_digest: if applied { parsed.digest } else { None },
         event_at: event.timestamp,
         received_at: now,
+        applied_at: applied.then_some(event.timestamp),
     };
     let work = batch::Work { row, observed };
     (work, component)

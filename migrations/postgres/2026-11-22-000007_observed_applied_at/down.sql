@@ -1,0 +1,1 @@
+ALTER TABLE observed DROP COLUMN applied_at;
