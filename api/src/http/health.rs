@@ -29,8 +29,13 @@ pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
 
 /// Prometheus metrics: requests by route and status, latency, renders served, pool use, drift
 /// findings by kind and tier, and the age of clusters' last Flux events by tier.
+///
+/// Public unless the service runs with `--metrics-auth`; then it needs a viewer token, and
+/// answers 401 without one and 403 to a cluster token.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        (status = 401, description = "Only with `--metrics-auth`: no valid bearer token", body = Problem),
+        (status = 403, description = "Only with `--metrics-auth`: a cluster token", body = Problem)))]
 #[get("/metrics")]
 pub async fn get_metrics(state: Shared) -> HttpResponse {
     let pool = state.pool.state();
