@@ -18,20 +18,9 @@ trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 database_url=${1:-$work/load.db}
 components=40
 clusters=100
-digest="sha256:$(printf 'ab%.0s' $(seq 32))"
 
-{
-    echo "artifacts:"
-    echo "  - {id: platform, url: 'oci://registry.example.com/platform/components', oci_tag: v1.1.0}"
-    echo "tiers:"
-    echo "  - name: dev"
-    echo "  - name: prod"
-    echo "components:"
-    for i in $(seq -w 1 $components); do
-        echo "  - {id: c$i, category: core, component_path: core/c$i/1.0.0, target_namespace: ns-$i}"
-    done
-} > "$work/components.yaml"
-printf 'tags:\n  - {artifact: platform, tag: v1.1.0, digest: "%s"}\n' "$digest" > "$work/tags.yaml"
+. scripts/load-common.sh
+write_catalog $components
 {
     echo "clusters:"
     for i in $(seq 1 $clusters); do echo "  - {name: load-$i, tier: prod}"; done
@@ -63,15 +52,7 @@ function request()
 end
 LUA
 
-cargo build --release --quiet
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# The generated catalog names a registry that does not exist: no build paths to check there.
-RUST_LOG=warn target/release/platform-catalog serve --bind "127.0.0.1:$port" --database-url "$database_url" \
-    --verify-paths false \
-    --catalog "$work/components.yaml" --tags "$work/tags.yaml" --clusters "$work/clusters.yaml" &
-server=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the service did not become ready" >&2; exit 1; }
+start_service "$database_url"
 # Posting for many clusters takes an operator token (a cluster token posts for its own cluster).
 LOAD_TOKEN=$(target/release/platform-catalog token create --database-url "$database_url" \
     --name "load-$(date +%s)" --role operator 2>/dev/null)

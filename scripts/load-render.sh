@@ -17,38 +17,17 @@ trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 database_url=${1:-$work/load.db}
 components=50
 
-{
-    echo "artifacts:"
-    echo "  - {id: platform, url: 'oci://registry.example.com/platform/components', oci_tag: v1.1.0}"
-    echo "tiers:"
-    echo "  - name: dev"
-    echo "  - name: prod"
-    echo "components:"
-    for i in $(seq -w 1 $components); do
-        echo "  - {id: c$i, category: core, component_path: core/c$i/1.0.0, target_namespace: ns-$i}"
-    done
-} > "$work/components.yaml"
-cat > "$work/tags.yaml" <<TAGS
-tags:
-  - {artifact: platform, tag: v1.1.0, digest: "sha256:$(printf 'ab%.0s' $(seq 32))"}
-TAGS
+. scripts/load-common.sh
+write_catalog $components
 cat > "$work/clusters.yaml" <<CLUSTERS
 clusters:
   - {name: prod-load-1, tier: prod}
 CLUSTERS
 
-cargo build --release --quiet
+start_service "$database_url"
 # Flux on a cluster reads its render with a cluster token; the load does the same.
 token=$(target/release/platform-catalog token create --database-url "$database_url" \
     --name "load-$(date +%s)" --role cluster --cluster prod-load-1 2>/dev/null)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# The generated catalog names a registry that does not exist: no build paths to check there.
-RUST_LOG=warn target/release/platform-catalog serve --bind "127.0.0.1:$port" --database-url "$database_url" \
-    --verify-paths false \
-    --catalog "$work/components.yaml" --tags "$work/tags.yaml" --clusters "$work/clusters.yaml" &
-server=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the service did not become ready" >&2; exit 1; }
 
 url="http://127.0.0.1:$port/api/v1/clusters/prod-load-1/render"
 bytes=$(curl -sf -H "Authorization: Bearer $token" "$url" | wc -c)

@@ -18,9 +18,9 @@ use platform_catalog::db::models_observed::ObservedRow;
 use platform_catalog::db::schema::observed;
 use platform_catalog::db::DbConnection;
 use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
-use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
 use platform_catalog::service::observed::drift::{report, Filter};
-use platform_catalog::service::{import_catalog, AppState, Caller};
+use platform_catalog::service::{import_catalog, AppState};
+use support::caller;
 
 const COMPONENTS: usize = 40;
 
@@ -29,13 +29,6 @@ fn clusters() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000)
-}
-
-fn caller() -> Caller {
-    Caller {
-        actor: "bench".into(),
-        request_id: "bench".into(),
-    }
 }
 
 const GOOD: &str = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
@@ -68,23 +61,7 @@ fn setup(url: &str, n: usize) -> std::sync::Arc<AppState> {
         }],
     };
     import_tags(&state, &caller(), &doc).expect("tags");
-    let started = Instant::now();
-    let entries = (0..n)
-        .map(|i| ClusterEntry {
-            name: format!("k{i:05}"),
-            tier: ["dev", "qa", "prod"][i % 3].into(),
-            labels: Default::default(),
-            enabled: true,
-            flux_namespace: None,
-            oci_tag: None,
-            components: Default::default(),
-        })
-        .collect();
-    fleet::import(&state, &caller(), ClustersDocument { clusters: entries }).expect("clusters");
-    eprintln!(
-        "  setup: {n} clusters created in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    support::import_fleet(&state, n, |i| format!("k{i:05}"));
     let started = Instant::now();
     // Every component reports; one in 50 applies a moved tag, one in 200 failed.
     // Reported a minute ago: older than the overlap every refresh re-reads.

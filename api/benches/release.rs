@@ -12,19 +12,12 @@ mod support;
 use std::time::Instant;
 
 use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
-use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
 use platform_catalog::service::releases::{release, ReleaseSpec};
 use platform_catalog::service::rollouts::{self, RolloutSpec, WaveSpec};
-use platform_catalog::service::{import_catalog, AppState, Caller};
+use platform_catalog::service::{import_catalog, AppState};
+use support::caller;
 
 const CLUSTERS: usize = 1000;
-
-fn caller() -> Caller {
-    Caller {
-        actor: "bench".into(),
-        request_id: "bench".into(),
-    }
-}
 
 fn digest(n: usize) -> String {
     format!("sha256:{:064x}", n + 1)
@@ -49,23 +42,7 @@ fn setup(url: &str) -> std::sync::Arc<AppState> {
             .collect(),
     };
     import_tags(&state, &caller(), &doc).expect("tags");
-    let clusters = (0..CLUSTERS)
-        .map(|i| ClusterEntry {
-            name: format!("c{i:04}"),
-            tier: ["dev", "qa", "prod"][i % 3].into(),
-            labels: Default::default(),
-            enabled: true,
-            flux_namespace: None,
-            oci_tag: None,
-            components: Default::default(),
-        })
-        .collect();
-    let started = Instant::now();
-    fleet::import(&state, &caller(), ClustersDocument { clusters }).expect("clusters");
-    eprintln!(
-        "  setup: {CLUSTERS} clusters created in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    support::import_fleet(&state, CLUSTERS, |i| format!("c{i:04}"));
     state
 }
 

@@ -1,7 +1,40 @@
 //! What the service benchmarks share: running a measurement on a scratch SQLite file and on a
-//! scratch PostgreSQL database.
+//! scratch PostgreSQL database, the caller they act as, and a fleet of generated clusters.
+
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
+use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
+use platform_catalog::service::{AppState, Caller};
+
+pub fn caller() -> Caller {
+    Caller {
+        actor: "bench".into(),
+        request_id: "bench".into(),
+    }
+}
+
+/// Creates `n` clusters named by `name`, spread over dev, qa and prod in turn, and says how
+/// long that took.
+pub fn import_fleet(state: &AppState, n: usize, name: impl Fn(usize) -> String) {
+    let clusters = (0..n)
+        .map(|i| ClusterEntry {
+            name: name(i),
+            tier: ["dev", "qa", "prod"][i % 3].into(),
+            labels: Default::default(),
+            enabled: true,
+            flux_namespace: None,
+            oci_tag: None,
+            components: Default::default(),
+        })
+        .collect();
+    let started = Instant::now();
+    fleet::import(state, &caller(), ClustersDocument { clusters }).expect("clusters");
+    eprintln!(
+        "  setup: {n} clusters created in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
 
 /// Calls `measure(backend, database_url)` on a fresh SQLite file, then on a fresh PostgreSQL
 /// database (`PLATFORM_CATALOG_BENCH_POSTGRES`, default the local server), dropping both after.

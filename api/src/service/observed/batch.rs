@@ -87,10 +87,7 @@ impl Pruning {
         let mut due = Vec::new();
         for job in batch {
             let cluster = &job.work.row.cluster;
-            let count = match self.since.get_mut(cluster) {
-                Some(count) => count,
-                None => self.since.entry(cluster.clone()).or_default(),
-            };
+            let count = self.since.entry(cluster.clone()).or_default();
             *count += 1;
             if *count >= PRUNE_EVERY {
                 self.since.remove(cluster);
