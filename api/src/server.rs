@@ -66,17 +66,19 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                let request_id = http::extract::assign_request_id(&req);
                 let started = Instant::now();
                 let fut = srv.call(req);
                 let state = metrics_state.clone();
                 async move {
-                    let res = fut.await;
+                    let res = fut.await.map(|r| http::problem::with_request_id(r, &request_id));
                     let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
                     let elapsed = started.elapsed();
                     state
                         .metrics
                         .record(method.as_str(), &route, status, elapsed.as_secs_f64());
-                    tracing::info!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
+                    tracing::info!(%method, %path, status, request_id = %request_id.0,
+                        micros = elapsed.as_micros() as u64, "request");
                     res
                 }
             })

@@ -57,6 +57,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The catalog before any is loaded: nothing to run, so nothing to check.
+    pub fn empty() -> Self {
+        Catalog {
+            artifacts: Vec::new(),
+            tiers: Vec::new(),
+            components: Vec::new(),
+        }
+    }
+
     /// Assembles a catalog from parts that validation has already checked.
     pub(crate) fn from_checked_parts(
         artifacts: Vec<Artifact>,

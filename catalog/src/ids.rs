@@ -240,6 +240,57 @@ impl fmt::Display for FluxDuration {
     }
 }
 
+/// Checks a Kubernetes label: the key an optional DNS-subdomain prefix and `/`, then a name of
+/// 1-63 characters; the value empty or such a name. Clusters' labels select them in rollouts,
+/// holds and hotfixes, and end up on Kubernetes objects, so they follow the same syntax.
+pub fn check_label(key: &str, value: &str) -> Result<(), String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix.split('.').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 63
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !ok {
+            return Err(format!(
+                "the key's prefix {prefix:?} must be a DNS subdomain (lowercase letters, digits, '-' and '.', \
+                 at most 253 characters)"
+            ));
+        }
+    }
+    if name.is_empty() || !label_name_ok(name) {
+        return Err(format!(
+            "the key's name {name:?} must be 1-63 letters, digits, '-', '_' or '.', starting and ending \
+             with a letter or digit (Kubernetes label syntax)"
+        ));
+    }
+    if !value.is_empty() && !label_name_ok(value) {
+        return Err(format!(
+            "the value {value:?} must be empty or 1-63 letters, digits, '-', '_' or '.', starting and \
+             ending with a letter or digit (Kubernetes label syntax)"
+        ));
+    }
+    Ok(())
+}
+
+fn label_name_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 63
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
 /// An OCI repository address, `oci://host[:port]/path`, as Flux's `OCIRepository.spec.url`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ArtifactUrl(String);
@@ -340,6 +391,20 @@ mod tests {
         assert_eq!(d("90s"), std::time::Duration::from_secs(90));
         assert_eq!(d("1.5m"), std::time::Duration::from_secs(90));
         assert_eq!(d("250ms"), std::time::Duration::from_millis(250));
+    }
+
+    #[test]
+    fn cluster_labels_follow_kubernetes_label_syntax() {
+        assert_eq!(check_label("region", "eu-west-1"), Ok(()));
+        assert_eq!(check_label("topology.kubernetes.io/zone", "a"), Ok(()));
+        assert_eq!(check_label("team", ""), Ok(()));
+        assert!(check_label("Bad Key!", "x").is_err());
+        assert!(check_label("", "x").is_err());
+        assert!(check_label("/name", "x").is_err());
+        assert!(check_label("Example.com/name", "x").is_err());
+        assert!(check_label("region", "-eu").is_err());
+        assert!(check_label("region", &"a".repeat(64)).is_err());
+        assert!(check_label(&"a".repeat(64), "x").is_err());
     }
 
     #[test]

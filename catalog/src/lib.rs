@@ -21,5 +21,5 @@ pub use catalog::{Artifact, Catalog, Component, KustomizationDefaults, Tier};
 pub use diagnostics::{Diagnostic, Report, Severity};
 pub use error::Error;
 pub use ids::{ArtifactId, ArtifactUrl, ClusterName, ComponentId, ComponentPath, Digest, FluxDuration, TierName};
-pub use policy::{PolicyRule, TierPolicy};
+pub use policy::{PolicyRule, Registration, TierPolicy};
 pub use tag::{OciTag, OrderedTag, TagPattern, Version};

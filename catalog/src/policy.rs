@@ -153,6 +153,45 @@ impl TierPolicy {
     }
 }
 
+/// What the catalog knows of a build (an artifact's tag): the input of [`TierPolicy::admit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    /// The tag is not registered for the artifact.
+    Unknown,
+    /// Registered, but no digest is known for it.
+    WithoutDigest,
+    /// Registered with its digest.
+    WithDigest,
+}
+
+impl TierPolicy {
+    /// The one rule for whether a cluster of `tier` may run `tag`: the tag rules
+    /// ([`check`](Self::check)), a registered build where the tier requires known tags, and a
+    /// known digest where the tier pins digests (a pinned cluster whose digest is unknown
+    /// could not be served). `artifact` only names the build in the refusal.
+    pub fn admit(&self, tier: &TierName, tag: &OciTag, artifact: &str, build: Registration) -> Result<(), Error> {
+        self.check_known(tier, tag, build != Registration::Unknown)?;
+        self.servable(tier, tag, artifact, build)
+    }
+
+    /// The part of [`admit`](Self::admit) that a cluster already running `tag` must keep
+    /// meeting: where the tier pins digests, the build's digest is known.
+    pub fn servable(&self, tier: &TierName, tag: &OciTag, artifact: &str, build: Registration) -> Result<(), Error> {
+        if self.pin_digest && build != Registration::WithDigest {
+            return Err(Error::PolicyRefused {
+                rule: PolicyRule::PinDigest,
+                tier: tier.to_string(),
+                tag: tag.to_string(),
+                detail: format!(
+                    "the tier pins digests and no digest is registered for {tag} of artifact {artifact}; \
+                     register it with its digest, or sync the artifact, first"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// An environment class with its policy; tiers are ordered lowest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tier {
@@ -169,6 +208,38 @@ mod tests {
     }
     fn tag(raw: &str) -> OciTag {
         OciTag::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn a_pinned_tier_admits_only_builds_with_a_known_digest() {
+        let prod = TierPolicy::default_for(&tier("prod"));
+        let refused = prod
+            .admit(&tier("prod"), &tag("v1.2.0"), "platform", Registration::WithoutDigest)
+            .unwrap_err();
+        assert!(matches!(
+            refused,
+            Error::PolicyRefused {
+                rule: PolicyRule::PinDigest,
+                ..
+            }
+        ));
+        let unknown = prod
+            .admit(&tier("prod"), &tag("v1.2.0"), "platform", Registration::Unknown)
+            .unwrap_err();
+        assert!(matches!(
+            unknown,
+            Error::PolicyRefused {
+                rule: PolicyRule::RequireKnownTag,
+                ..
+            }
+        ));
+        assert!(prod
+            .admit(&tier("prod"), &tag("v1.2.0"), "platform", Registration::WithDigest)
+            .is_ok());
+        let dev = TierPolicy::default_for(&tier("dev"));
+        assert!(dev
+            .admit(&tier("dev"), &tag("v1.2.0"), "platform", Registration::WithoutDigest)
+            .is_ok());
     }
 
     #[test]

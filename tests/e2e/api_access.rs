@@ -341,7 +341,9 @@ both!(
                 },
                 ..Settings::default()
             },
-        );
+        )
+        .load_catalog()
+        .load_fleet();
         assert_unauthorized(
             &guarded.request_as(None, "GET", "/metrics", None),
             "metrics with --metrics-auth",
@@ -404,6 +406,18 @@ fn token_create_prints_the_token_once_on_stdout() {
         "--role",
         "cluster",
     ];
+    // A cluster token is issued for an existing cluster: load the example fleet first.
+    let files = ["--catalog", "COMPONENTS.yaml", "--tags", "examples/tags.yaml"];
+    let import = run(
+        &[
+            &["import", "--database-url", &db][..],
+            &files,
+            &["--clusters", "examples/clusters.yaml"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(import.code, 0, "{}", import.stderr);
     let out = run(
         &[&args[..], &["--cluster", "dev-eu-1", "--expires", "30d"]].concat(),
         None,

@@ -328,9 +328,10 @@ both!(
         for path in ["/api/v1/clusters/dev-eu-1", "/api/v1/components/grafana"] {
             let reply = app.patch(path, &json!([1, 2]));
             assert_eq!(reply.status, 422, "{path}: {}", reply.body);
+            assert_eq!(reply.json()["errors"][0]["path"], "$");
             assert_eq!(
                 reply.json()["errors"][0]["message"],
-                "a merge patch must be a JSON object"
+                "the body must be a JSON object ({...}) [body-object]; arrays, strings, numbers and null are refused"
             );
         }
     }

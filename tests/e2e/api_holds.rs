@@ -128,10 +128,15 @@ both!(a_hold_placed_after_planning_is_skipped_by_its_step, |b: Backend| {
 both!(an_ended_hold_no_longer_holds, |b: Backend| {
     let app = TestApp::with_fleet(b);
     register_v120(&app);
+    // An expiry must lie ahead when the hold is made: this one ends a moment later.
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(600)).to_rfc3339();
     let past = hold(
         &app,
-        json!({"cluster": "prod-eu-1", "reason": "over", "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"cluster": "prod-eu-1", "reason": "over", "expires_at": soon}),
     );
+    assert_eq!(past["active"], true);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let past = app.get(&format!("/api/v1/holds/{}", past["id"])).json();
     assert_eq!(past["active"], false);
     let deleted = hold(&app, json!({"component": "grafana", "reason": "until deleted"}));
     let gone = app.delete(&format!("/api/v1/holds/{}", deleted["id"]));

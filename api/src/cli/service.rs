@@ -9,9 +9,9 @@ use clap::{Args, ValueEnum};
 use super::read_file;
 use crate::error::Error;
 use crate::http::access::{AccessSettings, AuthMode};
-use crate::service::artifacts::{self, TagsDocument};
+use crate::service::artifacts::TagsDocument;
 use crate::service::fleet::{self, ClustersDocument};
-use crate::service::{self, AppState, Caller};
+use crate::service::{self, seed, AppState};
 use crate::{http, server};
 
 /// Where the data lives; shared by every command that opens the database.
@@ -41,17 +41,24 @@ pub struct ServeArgs {
     #[command(flatten)]
     db: DatabaseArgs,
 
-    /// Import this COMPONENTS.yaml at start (a new catalog revision when it changed).
+    /// Seed an empty database with this COMPONENTS.yaml. On a database that holds data, the
+    /// start refuses if the file would change it (unless --apply-files).
     #[arg(long, env = "PLATFORM_CATALOG_CATALOG", value_name = "FILE")]
     catalog: Option<PathBuf>,
 
-    /// Import this clusters file at start (created or updated; never deleted).
+    /// Seed an empty database with this clusters file (see --catalog for a database with data).
     #[arg(long, env = "PLATFORM_CATALOG_CLUSTERS", value_name = "FILE")]
     clusters: Option<PathBuf>,
 
-    /// Register the builds in this tags file at start (`tags: [{artifact, tag, digest}]`).
+    /// Seed an empty database with the builds in this tags file (`tags: [{artifact, tag, digest}]`).
     #[arg(long, env = "PLATFORM_CATALOG_TAGS", value_name = "FILE")]
     tags: Option<PathBuf>,
+
+    /// Apply --catalog/--tags/--clusters to a database that holds data and differs from them:
+    /// one write through the API's checks, audited as `files`. Without it such a start refuses
+    /// and lists what would change.
+    #[arg(long, env = "PLATFORM_CATALOG_APPLY_FILES")]
+    apply_files: bool,
 
     /// `token` (default): every request but health, docs and metrics needs a bearer token.
     /// `none`: local development only; allowed on a loopback --bind, every caller is an admin.
@@ -106,7 +113,7 @@ fn runner_every(text: &str) -> Result<std::time::Duration, String> {
             ms.parse()
                 .map_err(|_| format!("{text:?} is not a duration like 500ms or 5s"))?,
         ),
-        None => service::tokens::parse_duration(text)?
+        None => service::time::parse_duration(text)?
             .to_std()
             .map_err(|_| format!("{text:?} must not be negative"))?,
     };
@@ -151,13 +158,6 @@ enum Export {
     Clusters,
 }
 
-fn system() -> Caller {
-    Caller {
-        actor: "platform-catalog".into(),
-        request_id: "cli".into(),
-    }
-}
-
 fn yaml_value(path: &Path) -> Result<serde_json::Value, Error> {
     let text = read_file(path)?;
     catalog::yaml::parse(&text)
@@ -165,47 +165,36 @@ fn yaml_value(path: &Path) -> Result<serde_json::Value, Error> {
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
-/// The files to load, in order: catalog, tags, clusters (clusters may name the tags).
-struct Files<'a> {
+/// The files to load: catalog, tags, clusters (clusters may name the tags).
+struct FilePaths<'a> {
     catalog: Option<&'a Path>,
     tags: Option<&'a Path>,
     clusters: Option<&'a Path>,
 }
 
-fn import_files(state: &AppState, files: Files<'_>) -> Result<(), Error> {
-    let (catalog_file, clusters_file) = (files.catalog, files.clusters);
-    let caller = system();
-    if let Some(path) = catalog_file {
+/// Reads and checks the files; a catalog with findings prints them all.
+fn read_files(paths: FilePaths<'_>) -> Result<seed::Files, Error> {
+    let mut files = seed::Files::default();
+    if let Some(path) = paths.catalog {
         let name = path.display().to_string();
         let text = read_file(path)?;
         let loaded = catalog::validate::load(&name, &text).map_err(|report| {
             eprintln!("{report}");
             Error::Invalid(format!("{name} is not a valid catalog"))
         })?;
-        let outcome = service::import_catalog(state, &caller, loaded.catalog.to_document(), &format!("import {name}"))?;
-        eprintln!(
-            "catalog {name}: revision {} ({} cluster(s) changed)",
-            outcome.catalog_revision,
-            outcome.changes.len()
-        );
+        files.catalog = Some(seed::FileDoc::new(name, loaded.catalog.to_document())?);
     }
-    if let Some(path) = files.tags {
+    if let Some(path) = paths.tags {
         let doc: TagsDocument = serde_json::from_value(yaml_value(path)?)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        let created = artifacts::import_tags(state, &caller, &doc)?;
-        eprintln!(
-            "tags {}: {created} registered, {} known already",
-            path.display(),
-            doc.tags.len() - created
-        );
+        files.tags = Some(seed::FileDoc::new(path.display().to_string(), doc)?);
     }
-    if let Some(path) = clusters_file {
+    if let Some(path) = paths.clusters {
         let doc: ClustersDocument = serde_json::from_value(yaml_value(path)?)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        let (created, updated) = fleet::import(state, &caller, doc)?;
-        eprintln!("clusters {}: {created} created, {updated} updated", path.display());
+        files.clusters = Some(seed::FileDoc::new(path.display().to_string(), doc)?);
     }
-    Ok(())
+    Ok(files)
 }
 
 /// Whether every address `bind` names is a loopback one.
@@ -242,10 +231,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
             channel: channel.to_string(),
         }))?;
     }
-    let first_admin = match args.auth {
-        AuthMode::Token => service::tokens::first_admin(&state)?,
-        AuthMode::None => None,
-    };
     let settings = server::Settings {
         access: AccessSettings {
             mode: args.auth,
@@ -254,14 +239,28 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         max_body_bytes: args.max_body_bytes,
         ..server::Settings::default()
     };
-    let files = Files {
+    let files = read_files(FilePaths {
         catalog: args.catalog.as_deref(),
         tags: args.tags.as_deref(),
         clusters: args.clusters.as_deref(),
-    };
-    import_files(&state, files)?;
+    })?;
+    match seed::on_start(&state, &files, args.apply_files)? {
+        seed::Started::Seeded { clusters, tags } => {
+            eprintln!("seeded the empty database from the files: {clusters} cluster(s), {tags} build(s)")
+        }
+        seed::Started::Applied { differences } => {
+            eprintln!("--apply-files: applied {} change(s) from the files", differences.len())
+        }
+        seed::Started::Unchanged => {}
+    }
     let listener = TcpListener::bind(&args.bind).map_err(|e| Error::Usage(format!("--bind {}: {e}", args.bind)))?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    // The first admin token is made only once the listener is bound: a start that fails before
+    // never issues a token nobody saw.
+    let first_admin = match args.auth {
+        AuthMode::Token => service::tokens::first_admin(&state)?,
+        AuthMode::None => None,
+    };
     if let Some(token) = first_admin {
         // Shown once, here, and never again: only its hash is stored.
         eprintln!(
@@ -269,6 +268,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
              TOKEN={token}\n\nUse it as a bearer token:\n\n    \
              curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/clusters\n\n\
              Issue more with POST /api/v1/tokens or `platform-catalog token create`.\n"
+        );
+    } else if args.auth == AuthMode::Token && !service::tokens::has_active_admin(&state)? {
+        tracing::warn!(
+            "no admin token works (none left, or all expired): make one with \
+             `platform-catalog token create --role admin --name NAME` against this database"
         );
     }
     tracing::info!(%addr, database = %crate::db::redact(&args.db.database_url), "serving; docs at http://{addr}/docs/");
@@ -323,13 +327,14 @@ pub fn import(args: ImportArgs) -> Result<ExitCode, Error> {
             "nothing to import: give --catalog, --tags and/or --clusters".into(),
         ));
     }
-    let state = server::open(&args.db.database_url, 2)?;
-    let files = Files {
+    let files = read_files(FilePaths {
         catalog: args.catalog.as_deref(),
         tags: args.tags.as_deref(),
         clusters: args.clusters.as_deref(),
-    };
-    import_files(&state, files)?;
+    })?;
+    let state = server::open(&args.db.database_url, 2)?;
+    let (tags, clusters) = seed::import(&state, &files)?;
+    eprintln!("imported: {clusters} cluster(s) created, {tags} build(s) registered");
     Ok(ExitCode::SUCCESS)
 }
 

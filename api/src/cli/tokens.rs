@@ -82,7 +82,10 @@ pub fn run(cmd: TokenCommand) -> Result<ExitCode, Error> {
         TokenCommand::Create(args) => {
             let expires_at = match args.expires.as_deref() {
                 None => None,
-                Some(text) => Some(Utc::now().naive_utc() + tokens::parse_duration(text).map_err(Error::Usage)?),
+                Some(text) => Some(
+                    crate::service::time::after(Utc::now().naive_utc(), text)
+                        .map_err(|m| Error::Usage(format!("--expires: {m}")))?,
+                ),
             };
             let state = server::open(args.db.url(), 2)?;
             let new = NewToken {

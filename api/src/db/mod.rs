@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -44,6 +44,9 @@ impl Backend {
     }
 }
 
+/// How long a SQLite writer waits for the file's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+
 /// Opens one connection; SQLite gets WAL, a busy timeout and foreign keys.
 pub fn connect(url: &str) -> Result<DbConnection, Error> {
     match Backend::of(url) {
@@ -54,10 +57,10 @@ pub fn connect(url: &str) -> Result<DbConnection, Error> {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
             let mut conn =
                 SqliteConnection::establish(path).map_err(|e| Error::Connect(path.to_owned(), e.to_string()))?;
-            conn.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+            ))
             .map_err(|e| Error::Connect(path.to_owned(), e.to_string()))?;
             Ok(DbConnection::Sqlite(conn))
         }
@@ -92,11 +95,19 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Error> {
+        if R2D2Connection::is_broken(conn) {
+            return Err(Error::Internal(
+                "a pooled connection was left inside a transaction".into(),
+            ));
+        }
         conn.batch_execute("SELECT 1").map_err(Error::from)
     }
 
-    fn has_broken(&self, _: &mut DbConnection) -> bool {
-        false
+    /// A connection returned while a thread unwinds, or still inside a transaction (or with its
+    /// transaction manager in an error state), is closed instead of reused: reusing it would
+    /// turn every later "commit" into a savepoint of a transaction that never ends.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || R2D2Connection::is_broken(conn)
     }
 }
 
@@ -129,17 +140,58 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, Error> {
 /// serialised and none is lost: the lock row's update makes SQLite take its write lock before
 /// reading anything (waiting out the busy timeout instead of failing on a stale snapshot) and
 /// holds a row lock on PostgreSQL across every replica.
-pub fn write_transaction<T, E>(
+///
+/// A panic inside `f` is caught inside the transaction and becomes an [`Error::Internal`], so
+/// diesel rolls the transaction back and the connection leaves clean; the panic never reaches
+/// the pool with a transaction still open.
+pub fn write_transaction<T>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
+    f: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
     conn.transaction(|conn| {
         diesel::update(schema::write_lock::table)
             .set(schema::write_lock::generation.eq(schema::write_lock::generation + 1))
             .execute(conn)?;
-        f(conn)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))).unwrap_or_else(|panic| {
+            Err(Error::Internal(format!(
+                "a write panicked and was rolled back: {}",
+                panic_message(panic.as_ref())
+            )))
+        })
     })
+}
+
+/// The text a panic carries, when it is text.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+/// Whether the database takes a write now: takes the write lock within `wait` and rolls back.
+/// `/readyz` asks this, so a locked or read-only database reads as not ready.
+pub fn probe_write(conn: &mut DbConnection, wait: Duration) -> Result<(), Error> {
+    let millis = wait.as_millis().min(60_000);
+    match conn {
+        DbConnection::Sqlite(c) => c.batch_execute(&format!("PRAGMA busy_timeout = {millis}"))?,
+        DbConnection::Postgresql(_) => {}
+    }
+    let probed = conn.transaction(|conn| {
+        if let DbConnection::Postgresql(c) = conn {
+            c.batch_execute(&format!("SET LOCAL lock_timeout = {millis}"))?;
+        }
+        diesel::update(schema::write_lock::table)
+            .set(schema::write_lock::generation.eq(schema::write_lock::generation))
+            .execute(conn)?;
+        Err::<(), _>(Error::RolledBack)
+    });
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))?;
+    }
+    match probed {
+        Err(Error::RolledBack) | Ok(()) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

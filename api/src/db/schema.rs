@@ -241,6 +241,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    applied_files (kind) {
+        kind -> Text,
+        sha256 -> Text,
+        source -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -261,4 +270,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     observed,
     flux_events,
     cluster_event_secrets,
+    applied_files,
 );

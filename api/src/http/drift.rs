@@ -10,7 +10,7 @@ use super::problem::Problem;
 use super::{blocking, paging, Shared};
 use crate::error::Error;
 use crate::service::observed::{drift, status};
-use crate::service::tokens::parse_duration;
+use crate::service::time::parse_duration;
 
 const CURSOR_KIND: &str = "drift";
 

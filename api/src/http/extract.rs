@@ -57,9 +57,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                     _ => Error::BadRequest(format!("cannot read the request body: {e}")),
                 },
             })?;
+            if !starts_an_object(&bytes) && is_json(&bytes) {
+                return Err(Error::field(
+                    "$",
+                    "the body must be a JSON object ({...}) [body-object]; arrays, strings, numbers and null are refused",
+                ));
+            }
             parse_json(&bytes).map(Body)
         })
     }
+}
+
+/// Whether the body's first non-blank byte opens an object. Every body this API takes is one;
+/// serde would otherwise read an array positionally into a struct's fields.
+fn starts_an_object(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Whether the bytes are well-formed JSON of any shape (malformed JSON is a 400, not a 422).
+fn is_json(bytes: &[u8]) -> bool {
+    check_depth(bytes).is_ok() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// Parses JSON with the path of the first field that does not fit.
@@ -184,14 +201,19 @@ pub fn check_if_match(expected: Option<&str>, current: &str) -> Result<(), Error
     }
 }
 
-/// Who made the request: the authenticated token's name (`anonymous` under `--auth none`); the
-/// request id comes from `X-Request-Id` when the caller sets one.
-pub fn caller(req: &HttpRequest) -> Caller {
-    let request_id = req
+/// A request's id: the caller's `X-Request-Id` when it sends a usable one, else one made here.
+/// It is in the audit entries the request writes, its log line, and every response's
+/// `X-Request-Id` (and a 5xx problem document), so a failure can be found in the log.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Gives the request its id (see [`RequestId`]) before anything else runs.
+pub fn assign_request_id(req: &actix_web::dev::ServiceRequest) -> RequestId {
+    let id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let n = req
@@ -199,6 +221,18 @@ pub fn caller(req: &HttpRequest) -> Caller {
                 .map_or(0, |state| state.requests.fetch_add(1, Ordering::Relaxed));
             format!("{:x}-{n}", chrono::Utc::now().timestamp_millis())
         });
+    let id = RequestId(id);
+    req.extensions_mut().insert(id.clone());
+    id
+}
+
+/// Who made the request: the authenticated token's name (`anonymous` under `--auth none`), and
+/// the request's id.
+pub fn caller(req: &HttpRequest) -> Caller {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| "unassigned".to_owned(), |id| id.0.clone());
     let actor = req
         .extensions()
         .get::<Principal>()

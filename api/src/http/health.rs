@@ -1,7 +1,6 @@
 //! Liveness, readiness and metrics.
 
 use actix_web::{get, web, HttpResponse};
-use diesel::connection::SimpleConnection;
 
 use super::problem::Problem;
 use super::{blocking, Shared};
@@ -14,14 +13,20 @@ pub async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// The database answers.
+/// How long `/readyz` waits for the database's write lock before it says not ready.
+const READY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The database takes a write: the probe takes the write lock within two seconds and rolls
+/// back, so a database that answers reads but is stuck locked (or read-only) is not ready.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer", body = Problem)))]
+    responses((status = 200, description = "Ready"),
+        (status = 503, description = "The database does not answer, or cannot take a write within 2 s", body = Problem)))]
 #[get("/readyz")]
 pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
     blocking(move || {
         let mut conn = state.conn()?;
-        conn.batch_execute("SELECT 1").map_err(|e| Error::Pool(e.to_string()))
+        crate::db::probe_write(&mut conn, READY_WRITE_WAIT)
+            .map_err(|e| Error::Pool(format!("the database cannot take a write: {e}")))
     })
     .await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready\n"))

@@ -22,6 +22,9 @@ pub struct Problem {
     /// One entry per field that broke a rule.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// On a 5xx: the request's id, which the service's log names beside the cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -126,7 +129,45 @@ impl Error {
             status: status.as_u16(),
             detail,
             errors: self.fields(),
+            request_id: None,
         }
+    }
+}
+
+/// Sets `X-Request-Id` on every response, and puts the id in the problem document of a 5xx
+/// this crate's error made, so the caller can quote it and an operator find the cause.
+pub fn with_request_id<B>(
+    mut res: actix_web::dev::ServiceResponse<B>,
+    id: &super::extract::RequestId,
+) -> actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    let server_error = res.status().is_server_error();
+    let problem = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<Error>())
+        .filter(|_| server_error)
+        .map(|e| {
+            tracing::error!(request_id = %id.0, error = %e, "request failed");
+            Problem {
+                request_id: Some(id.0.clone()),
+                ..e.problem()
+            }
+        });
+    match problem {
+        None => res.map_into_left_body(),
+        Some(problem) => res.map_body(|head, _| {
+            head.headers.insert(
+                actix_web::http::header::CONTENT_TYPE,
+                actix_web::http::header::HeaderValue::from_static(PROBLEM_JSON),
+            );
+            actix_web::body::EitherBody::right(actix_web::body::BoxBody::new(
+                serde_json::to_vec(&problem).unwrap_or_default(),
+            ))
+        }),
     }
 }
 
@@ -137,9 +178,6 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750: tell the client which scheme to authenticate with.

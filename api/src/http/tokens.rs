@@ -36,9 +36,9 @@ impl TryFrom<TokenInput> for NewToken {
             .ok_or_else(|| Error::field("$.role", "the role is one of admin, operator, viewer, cluster"))?;
         let expires_at = match input.expires.as_deref() {
             None => None,
-            Some(text) => {
-                Some(Utc::now().naive_utc() + tokens::parse_duration(text).map_err(|m| Error::field("$.expires", m))?)
-            }
+            Some(text) => Some(
+                crate::service::time::after(Utc::now().naive_utc(), text).map_err(|m| Error::field("$.expires", m))?,
+            ),
         };
         Ok(NewToken {
             name: input.name,

@@ -5,9 +5,10 @@ use catalog::tag::Version;
 use catalog::{Artifact, OciTag};
 use serde::{Deserialize, Serialize};
 
-use super::{AppState, Caller, Outcome};
+use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::ArtifactTagRow;
 use crate::db::registry_rows::SyncRow;
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::store;
 
@@ -89,51 +90,61 @@ pub fn register_tag(
     let digest = digest.map(|d| field("$.digest", Digest::parse(d))).transpose()?;
     let reason = format!("tag {tag} registered for {artifact}");
     state.write(caller, dry_run, &reason, |ctx| {
-        if !ctx.catalog().artifacts().iter().any(|a| a.id.as_str() == artifact) {
-            return Err(not_found(artifact));
-        }
-        let existing = store::tag(ctx.conn, artifact, tag.as_str())?;
-        let target = format!("artifact/{artifact}/tags/{tag}");
-        match (existing, &digest) {
-            (Some(row), Some(d)) if row.digest.as_deref().is_some_and(|old| old != d.as_str()) => {
-                Err(Error::Conflict(format!(
-                    "tag {tag} of {artifact} is registered with digest {}; tags are immutable, so {} needs a new tag",
-                    row.digest.unwrap_or_default(),
-                    d
-                )))
-            }
-            (Some(row), Some(d)) if row.digest.is_none() => {
-                store::set_tag_digest(ctx.conn, artifact, tag.as_str(), d.as_str())?;
-                ctx.audit(
-                    "tag.digest",
-                    &target,
-                    Some(&view(&row)),
-                    Some(&serde_json::json!({"digest": d.as_str()})),
-                );
-                Ok((
-                    Registered::DigestAdded,
-                    ArtifactTagRow {
-                        digest: Some(d.to_string()),
-                        ..row
-                    },
-                ))
-            }
-            (Some(row), _) => Ok((Registered::Unchanged, row)),
-            (None, _) => {
-                let row = ArtifactTagRow {
-                    artifact_id: artifact.to_owned(),
-                    tag: tag.to_string(),
-                    digest: digest.as_ref().map(ToString::to_string),
-                    actor: ctx.caller().actor.clone(),
-                    registered_at: ctx.now,
-                    first_seen_at: None,
-                };
-                store::insert_tag(ctx.conn, &row)?;
-                ctx.audit("tag.register", &target, None::<&serde_json::Value>, Some(&view(&row)));
-                Ok((Registered::Created, row))
-            }
-        }
+        register_tag_in(ctx, artifact, &tag, digest.as_ref())
     })
+}
+
+/// Registers a build inside a write (see [`register_tag`]).
+pub(super) fn register_tag_in(
+    ctx: &mut Ctx<'_>,
+    artifact: &str,
+    tag: &OciTag,
+    digest: Option<&Digest>,
+) -> Result<(Registered, ArtifactTagRow), Error> {
+    if !ctx.catalog().artifacts().iter().any(|a| a.id.as_str() == artifact) {
+        return Err(not_found(artifact));
+    }
+    let existing = store::tag(ctx.conn, artifact, tag.as_str())?;
+    let target = format!("artifact/{artifact}/tags/{tag}");
+    match (existing, digest) {
+        (Some(row), Some(d)) if row.digest.as_deref().is_some_and(|old| old != d.as_str()) => {
+            Err(Error::Conflict(format!(
+                "tag {tag} of {artifact} is registered with digest {}; tags are immutable, so {} needs a new tag",
+                row.digest.unwrap_or_default(),
+                d
+            )))
+        }
+        (Some(row), Some(d)) if row.digest.is_none() => {
+            store::set_tag_digest(ctx.conn, artifact, tag.as_str(), d.as_str())?;
+            ctx.audit(
+                "tag.digest",
+                &target,
+                Some(&view(&row)),
+                Some(&serde_json::json!({"digest": d.as_str()})),
+            );
+            Ok((
+                Registered::DigestAdded,
+                ArtifactTagRow {
+                    digest: Some(d.to_string()),
+                    ..row
+                },
+            ))
+        }
+        (Some(row), _) => Ok((Registered::Unchanged, row)),
+        (None, _) => {
+            let row = ArtifactTagRow {
+                artifact_id: artifact.to_owned(),
+                tag: tag.to_string(),
+                digest: digest.as_ref().map(ToString::to_string),
+                actor: ctx.caller().actor.clone(),
+                registered_at: ctx.now,
+                first_seen_at: None,
+            };
+            store::insert_tag(ctx.conn, &row)?;
+            ctx.audit("tag.register", &target, None::<&serde_json::Value>, Some(&view(&row)));
+            Ok((Registered::Created, row))
+        }
+    }
 }
 
 fn view(row: &ArtifactTagRow) -> serde_json::Value {
@@ -192,13 +203,47 @@ pub struct TagEntry {
     pub digest: Option<String>,
 }
 
-/// Registers every tag of the document; returns how many were new.
+/// Registers every tag of the document in one write; returns how many were new.
 pub fn import_tags(state: &AppState, caller: &Caller, doc: &TagsDocument) -> Result<usize, Error> {
+    Ok(state
+        .write(caller, false, "tags imported", |ctx| import_tags_in(ctx, doc))?
+        .value)
+}
+
+/// Registers every tag of the document inside a write; returns how many were new.
+pub(super) fn import_tags_in(ctx: &mut Ctx<'_>, doc: &TagsDocument) -> Result<usize, Error> {
     let mut created = 0;
     for (i, t) in doc.tags.iter().enumerate() {
-        let outcome = register_tag(state, caller, &t.artifact, &t.tag, t.digest.as_deref(), false)
-            .map_err(|e| Error::Invalid(format!("tags[{i}] ({} {}): {e}", t.artifact, t.tag)))?;
-        created += usize::from(outcome.value.0 != Registered::Unchanged);
+        let at = |e: Error| Error::Invalid(format!("tags[{i}] ({} {}): {e}", t.artifact, t.tag));
+        let tag = field("$.tag", OciTag::parse(&t.tag)).map_err(at)?;
+        let digest = t
+            .digest
+            .as_deref()
+            .map(|d| field("$.digest", Digest::parse(d)))
+            .transpose()
+            .map_err(at)?;
+        let (registered, _) = register_tag_in(ctx, &t.artifact, &tag, digest.as_ref()).map_err(at)?;
+        created += usize::from(registered == Registered::Created);
     }
     Ok(created)
+}
+
+/// What registering the document would change in the store, one line each (empty: nothing).
+/// Tags the store knows and the document does not name are no difference: syncs add them.
+pub(super) fn tag_differences(conn: &mut DbConnection, doc: &TagsDocument) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for t in &doc.tags {
+        match store::tag(conn, &t.artifact, &t.tag)? {
+            None => out.push(format!("tag {} of {}: not registered", t.tag, t.artifact)),
+            Some(row) if t.digest.is_some() && row.digest != t.digest => out.push(format!(
+                "tag {} of {}: digest: stored {}, file {}",
+                t.tag,
+                t.artifact,
+                row.digest.as_deref().unwrap_or("none"),
+                t.digest.as_deref().unwrap_or("none")
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(out)
 }

@@ -101,13 +101,8 @@ fn cluster_row(
                 .unwrap_or(Cluster::DEFAULT_FLUX_NAMESPACE),
         ),
     )?;
-    for key in spec.labels.keys() {
-        if key.is_empty() || key.len() > 253 {
-            return Err(Error::field(
-                format!("$.labels[{key:?}]"),
-                "label keys are 1 to 253 characters",
-            ));
-        }
+    for (key, value) in &spec.labels {
+        catalog::ids::check_label(key, value).map_err(|m| Error::field(format!("$.labels[{key:?}]"), m))?;
     }
     let oci_tag = spec
         .oci_tag
@@ -130,8 +125,8 @@ fn cluster_row(
     })
 }
 
-/// A tag on a cluster of `tier` must pass the tier's policy; a cluster-wide pin must be known
-/// for every artifact, an override for its component's artifact.
+/// A tag on a cluster of `tier` must be admitted (see `admission`): a cluster-wide pin for
+/// every artifact, an override for its component's artifact.
 fn check_tag_for_tier(
     ctx: &mut Ctx<'_>,
     tier: &catalog::Tier,
@@ -143,8 +138,7 @@ fn check_tag_for_tier(
         None => ctx.catalog().artifacts().iter().map(|a| a.id.to_string()).collect(),
     };
     for artifact in artifacts {
-        let known = store::tag(ctx.conn, &artifact, tag.as_str())?.is_some();
-        tier.policy.check_known(&tier.name, tag, known)?;
+        super::admission::admit(ctx, tier, &artifact, tag)?;
     }
     Ok(())
 }
@@ -158,48 +152,57 @@ pub fn create(
     dry_run: bool,
 ) -> Result<Outcome<ClusterRow>, Error> {
     let reason = format!("cluster {} created", spec.name);
-    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
-        if store::cluster(ctx.conn, &spec.name)?.is_some() {
-            return Err(Error::Conflict(format!("cluster {:?} exists already", spec.name)));
-        }
-        let previous = store::latest_revision(ctx.conn, &spec.name)?
-            .map(|r| r.revision)
-            .unwrap_or(0);
-        let row = cluster_row(ctx, &spec, previous, ctx.now)?;
-        store::insert_cluster(ctx.conn, &row)?;
-        let ids: Vec<String> = match &components {
-            Some(ids) => ids.clone(),
-            None => ctx
-                .catalog()
-                .components()
-                .iter()
-                .filter(|c| c.enabled)
-                .map(|c| c.id.to_string())
-                .collect(),
-        };
-        for (i, id) in ids.iter().enumerate() {
-            if ctx.catalog().component(id).is_none() {
-                return Err(Error::field(
-                    format!("$.components[{i}]"),
-                    format!("unknown component {id:?}"),
-                ));
-            }
-            let spec = AssignmentSpec {
-                enabled: true,
-                ..Default::default()
-            };
-            let assignment = assignment_row(ctx, &row, id, &spec)?;
-            store::put_assignment(ctx.conn, &assignment)?;
-        }
-        ctx.touch(&row.name);
-        ctx.audit(
-            "cluster.create",
-            &format!("cluster/{}", row.name),
-            None::<&serde_json::Value>,
-            Some(&audit_view(&row)),
-        );
-        Ok(row)
+    state.write(caller, dry_run, &reason, |ctx| {
+        create_in(ctx, &spec, components.as_deref())
     })
+}
+
+/// Creates a cluster inside a write.
+pub(super) fn create_in(
+    ctx: &mut Ctx<'_>,
+    spec: &ClusterSpec,
+    components: Option<&[String]>,
+) -> Result<ClusterRow, Error> {
+    if store::cluster(ctx.conn, &spec.name)?.is_some() {
+        return Err(Error::Conflict(format!("cluster {:?} exists already", spec.name)));
+    }
+    let previous = store::latest_revision(ctx.conn, &spec.name)?
+        .map(|r| r.revision)
+        .unwrap_or(0);
+    let row = cluster_row(ctx, spec, previous, ctx.now)?;
+    store::insert_cluster(ctx.conn, &row)?;
+    let ids: Vec<String> = match components {
+        Some(ids) => ids.to_vec(),
+        None => ctx
+            .catalog()
+            .components()
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| c.id.to_string())
+            .collect(),
+    };
+    for (i, id) in ids.iter().enumerate() {
+        if ctx.catalog().component(id).is_none() {
+            return Err(Error::field(
+                format!("$.components[{i}]"),
+                format!("unknown component {id:?}"),
+            ));
+        }
+        let spec = AssignmentSpec {
+            enabled: true,
+            ..Default::default()
+        };
+        let assignment = assignment_row(ctx, &row, id, &spec)?;
+        store::put_assignment(ctx.conn, &assignment)?;
+    }
+    ctx.touch(&row.name);
+    ctx.audit(
+        "cluster.create",
+        &format!("cluster/{}", row.name),
+        None::<&serde_json::Value>,
+        Some(&audit_view(&row)),
+    );
+    Ok(row)
 }
 
 /// Replaces a cluster's settings; `check` is the `If-Match` guard.
@@ -211,20 +214,27 @@ pub fn update(
     dry_run: bool,
 ) -> Result<Outcome<ClusterRow>, Error> {
     let reason = format!("cluster {} changed", spec.name);
-    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
-        let before = store::cluster(ctx.conn, &spec.name)?.ok_or_else(|| not_found(&spec.name))?;
-        check(&before)?;
-        let row = cluster_row(ctx, &spec, before.revision, before.created_at)?;
-        store::update_cluster(ctx.conn, &row)?;
-        ctx.touch(&row.name);
-        ctx.audit(
-            "cluster.update",
-            &format!("cluster/{}", row.name),
-            Some(&audit_view(&before)),
-            Some(&audit_view(&row)),
-        );
-        Ok(row)
-    })
+    state.write(caller, dry_run, &reason, |ctx| update_in(ctx, &spec, check))
+}
+
+/// Replaces a cluster's settings inside a write.
+pub(super) fn update_in(
+    ctx: &mut Ctx<'_>,
+    spec: &ClusterSpec,
+    check: impl Fn(&ClusterRow) -> Result<(), Error>,
+) -> Result<ClusterRow, Error> {
+    let before = store::cluster(ctx.conn, &spec.name)?.ok_or_else(|| not_found(&spec.name))?;
+    check(&before)?;
+    let row = cluster_row(ctx, spec, before.revision, before.created_at)?;
+    store::update_cluster(ctx.conn, &row)?;
+    ctx.touch(&row.name);
+    ctx.audit(
+        "cluster.update",
+        &format!("cluster/{}", row.name),
+        Some(&audit_view(&before)),
+        Some(&audit_view(&row)),
+    );
+    Ok(row)
 }
 
 pub fn delete(
@@ -292,6 +302,9 @@ fn assignment_row(
                 })
         })
         .transpose()?;
+    if let Some(at) = expires_at {
+        super::time::check_expiry("$.expires_at", at, ctx.now)?;
+    }
     if let Some(reason) = &spec.reason {
         if reason.len() > 200 {
             return Err(Error::field("$.reason", "must be at most 200 characters"));
@@ -321,22 +334,33 @@ pub fn put_assignment(
     dry_run: bool,
 ) -> Result<Outcome<AssignmentRow>, Error> {
     let reason = format!("{component} on {cluster} changed");
-    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
-        let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
-        let before = store::assignment(ctx.conn, cluster, component)?;
-        check(before.as_ref())?;
-        let after = assignment_row(ctx, &row, component, &spec)?;
-        store::put_assignment(ctx.conn, &after)?;
-        ctx.touch(cluster);
-        let target = format!("cluster/{cluster}/components/{component}");
-        ctx.audit(
-            "assignment.put",
-            &target,
-            before.as_ref().map(audit_assignment).as_ref(),
-            Some(&audit_assignment(&after)),
-        );
-        Ok(after)
+    state.write(caller, dry_run, &reason, |ctx| {
+        put_assignment_in(ctx, cluster, component, &spec, check)
     })
+}
+
+/// Sets a component's assignment on a cluster inside a write.
+pub(super) fn put_assignment_in(
+    ctx: &mut Ctx<'_>,
+    cluster: &str,
+    component: &str,
+    spec: &AssignmentSpec,
+    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
+) -> Result<AssignmentRow, Error> {
+    let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
+    let before = store::assignment(ctx.conn, cluster, component)?;
+    check(before.as_ref())?;
+    let after = assignment_row(ctx, &row, component, spec)?;
+    store::put_assignment(ctx.conn, &after)?;
+    ctx.touch(cluster);
+    let target = format!("cluster/{cluster}/components/{component}");
+    ctx.audit(
+        "assignment.put",
+        &target,
+        before.as_ref().map(audit_assignment).as_ref(),
+        Some(&audit_assignment(&after)),
+    );
+    Ok(after)
 }
 
 pub fn delete_assignment(

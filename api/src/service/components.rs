@@ -30,7 +30,7 @@ fn not_found(id: &str) -> Error {
 /// Adds a component. `doc` is the component's document (the COMPONENTS.yaml fields).
 pub fn create(state: &AppState, caller: &Caller, doc: Value, dry_run: bool) -> Result<Outcome<Component>, Error> {
     let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    super::verify::write_verified(state, caller, dry_run, &format!("component {id} created"), |ctx| {
+    state.write(caller, dry_run, &format!("component {id} created"), |ctx| {
         if ctx.catalog().component(&id).is_some() {
             return Err(Error::Conflict(format!(
                 "component {id:?} exists already; PUT /api/v1/components/{id} to change it"
@@ -98,7 +98,7 @@ fn update(
     dry_run: bool,
     new_doc: impl Fn(&Component) -> Result<Value, Error>,
 ) -> Result<Outcome<Component>, Error> {
-    super::verify::write_verified(state, caller, dry_run, &format!("component {id} changed"), |ctx| {
+    state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
         let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
         check(&before)?;
         let doc = new_doc(&before)?;

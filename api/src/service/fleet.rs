@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::clusters::{self, AssignmentSpec, ClusterSpec};
-use super::{AppState, Caller};
+use super::{AppState, Caller, Ctx};
+use crate::db::models::{AssignmentRow, ClusterRow};
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::store;
 
@@ -53,10 +55,20 @@ fn yes() -> bool {
     true
 }
 
-/// Creates or updates each cluster of the document; returns how many were created and updated.
+/// Creates or updates each cluster of the document in one write; returns how many were
+/// created and updated.
 pub fn import(state: &AppState, caller: &Caller, doc: ClustersDocument) -> Result<(usize, usize), Error> {
+    Ok(state
+        .write(caller, false, "clusters imported", |ctx| import_in(ctx, &doc))?
+        .value)
+}
+
+/// Creates each cluster of the document that does not exist and brings the others to what it
+/// says, inside a write; what already matches is left alone (no audit entry, no new revision).
+/// Clusters and overrides the document does not name are never removed.
+pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(usize, usize), Error> {
     let (mut created, mut updated) = (0, 0);
-    for (i, entry) in doc.clusters.into_iter().enumerate() {
+    for (i, entry) in doc.clusters.iter().enumerate() {
         let at = |e: Error| match e {
             Error::Validation { detail, errors } => Error::Validation {
                 detail: format!("clusters[{i}] ({}): {detail}", entry.name),
@@ -78,15 +90,23 @@ pub fn import(state: &AppState, caller: &Caller, doc: ClustersDocument) -> Resul
             flux_namespace: entry.flux_namespace.clone(),
             oci_tag: entry.oci_tag.clone(),
         };
-        let exists = store::cluster(&mut *state.conn()?, &entry.name)?.is_some();
-        if exists {
-            clusters::update(state, caller, spec, |_| Ok(()), false).map_err(at)?;
-            updated += 1;
-        } else {
-            clusters::create(state, caller, spec, None, false).map_err(at)?;
-            created += 1;
+        match store::cluster(ctx.conn, &entry.name)? {
+            Some(row) => {
+                if !settings_differ(&row, entry)?.is_empty() {
+                    clusters::update_in(ctx, &spec, |_| Ok(())).map_err(at)?;
+                    updated += 1;
+                }
+            }
+            None => {
+                clusters::create_in(ctx, &spec, None).map_err(at)?;
+                created += 1;
+            }
         }
         for (component, a) in &entry.components {
+            let stored = store::assignment(ctx.conn, &entry.name, component)?;
+            if stored.as_ref().is_some_and(|s| assignment_differs(s, a).is_empty()) {
+                continue;
+            }
             let spec = AssignmentSpec {
                 enabled: a.enabled,
                 oci_tag: a.oci_tag.clone(),
@@ -94,10 +114,82 @@ pub fn import(state: &AppState, caller: &Caller, doc: ClustersDocument) -> Resul
                 reason: a.reason.clone(),
                 expires_at: a.expires_at.clone(),
             };
-            clusters::put_assignment(state, caller, &entry.name, component, spec, |_| Ok(()), false).map_err(at)?;
+            clusters::put_assignment_in(ctx, &entry.name, component, &spec, |_| Ok(())).map_err(at)?;
         }
     }
     Ok((created, updated))
+}
+
+/// What applying the document would change in the store, one line each (empty: nothing).
+pub(super) fn differences(conn: &mut DbConnection, doc: &ClustersDocument) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for entry in &doc.clusters {
+        let Some(row) = store::cluster(conn, &entry.name)? else {
+            out.push(format!("cluster {}: new (tier {})", entry.name, entry.tier));
+            continue;
+        };
+        for d in settings_differ(&row, entry)? {
+            out.push(format!("cluster {}: {d}", entry.name));
+        }
+        for (component, a) in &entry.components {
+            match store::assignment(conn, &entry.name, component)? {
+                None => out.push(format!("cluster {}: component {component}: not assigned", entry.name)),
+                Some(stored) => {
+                    for d in assignment_differs(&stored, a) {
+                        out.push(format!("cluster {}: components.{component}.{d}", entry.name));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `field: stored X, file Y` for each cluster setting the entry would change.
+fn settings_differ(row: &ClusterRow, entry: &ClusterEntry) -> Result<Vec<String>, Error> {
+    let namespace = entry
+        .flux_namespace
+        .as_deref()
+        .unwrap_or(catalog::resolve::Cluster::DEFAULT_FLUX_NAMESPACE);
+    let labels = super::domain::labels_of(row)?;
+    let mut out = Vec::new();
+    differ(&mut out, "tier", &row.tier, &entry.tier);
+    differ(&mut out, "labels", &labels, &entry.labels);
+    differ(&mut out, "enabled", &row.enabled, &entry.enabled);
+    differ(&mut out, "flux_namespace", row.flux_namespace.as_str(), namespace);
+    differ(&mut out, "oci_tag", &row.oci_tag, &entry.oci_tag);
+    Ok(out)
+}
+
+/// `field: stored X, file Y` for each assignment field the entry would change.
+fn assignment_differs(stored: &AssignmentRow, a: &AssignmentEntry) -> Vec<String> {
+    let expires = |t: Option<chrono::NaiveDateTime>| t.map(|t| t.and_utc().timestamp_millis());
+    let wanted_expiry = a.expires_at.as_deref().map(|t| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp_millis())
+            .map_err(|_| t.to_owned())
+    });
+    let mut out = Vec::new();
+    differ(&mut out, "enabled", &stored.enabled, &a.enabled);
+    differ(&mut out, "oci_tag", &stored.oci_tag, &a.oci_tag);
+    differ(&mut out, "component_path", &stored.component_path, &a.component_path);
+    differ(&mut out, "reason", &stored.reason, &a.reason);
+    if wanted_expiry.map(|w| w.ok()) != expires(stored.expires_at).map(Some) {
+        differ(
+            &mut out,
+            "expires_at",
+            &stored.expires_at.map(|t| t.to_string()),
+            &a.expires_at,
+        );
+    }
+    out
+}
+
+fn differ<T: PartialEq + Serialize + ?Sized>(out: &mut Vec<String>, field: &str, stored: &T, file: &T) {
+    if stored != file {
+        let show = |v: &T| serde_json::to_string(v).unwrap_or_default();
+        out.push(format!("{field}: stored {}, file {}", show(stored), show(file)));
+    }
 }
 
 /// Every cluster with the assignments that differ from the plain default.

@@ -109,6 +109,9 @@ pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outco
         return Err(Error::field("$.reason", "must be at most 200 characters"));
     }
     state.write(caller, false, "hold created", |ctx| {
+        if let Some(at) = spec.expires_at {
+            super::time::check_expiry("$.expires_at", at.naive_utc(), ctx.now)?;
+        }
         if let Some(name) = &spec.cluster {
             if store::cluster(ctx.conn, name)?.is_none() {
                 return Err(Error::field("$.cluster", format!("unknown cluster {name:?}")));

@@ -50,71 +50,65 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
         Some(r) if !r.is_empty() => format!("hotfix: {r}"),
         _ => "hotfix".to_owned(),
     };
-    super::verify::write_verified(
-        state,
-        caller,
-        dry_run,
-        &format!("hotfix {tag} of {}", spec.component),
-        |ctx| {
-            let component = ctx
-                .catalog()
-                .component(&spec.component)
-                .cloned()
-                .ok_or_else(|| Error::field("$.component", format!("unknown component {:?}", spec.component)))?;
-            let selected = select(ctx, &spec)?;
-            let holds = Holds::load(ctx.conn, ctx.now)?;
-            let mut done = Hotfix::default();
-            let mut tiers = BTreeSet::new();
-            for (name, tier) in selected {
-                if let Some(hold) = holds.covering(&name, &spec.component) {
-                    done.skipped.push(skipped(&name, &spec.component, "held", hold.label()));
-                    continue;
-                }
-                if let Some(pin) = pins::pin(ctx.conn, &name, &spec.component)? {
-                    let why = format!("rollout {} moves it; complete or abort that first", pin.rollout);
-                    done.skipped.push(skipped(&name, &spec.component, "rollout", why));
-                    continue;
-                }
-                let Some(before) = store::assignment(ctx.conn, &name, &spec.component)? else {
-                    continue;
-                };
-                tiers.insert(tier);
-                let after = AssignmentRow {
-                    oci_tag: Some(tag.to_string()),
-                    component_path: path
-                        .as_ref()
-                        .map(ComponentPath::to_string)
-                        .or(before.component_path.clone()),
-                    reason: Some(reason.clone()),
-                    expires_at: None,
-                    author: ctx.caller().actor.clone(),
-                    created_at: ctx.now,
-                    ..before.clone()
-                };
-                store::put_assignment(ctx.conn, &after)?;
-                ctx.touch(&name);
-                ctx.audit(
-                    "hotfix",
-                    &format!("cluster/{name}/components/{}", spec.component),
-                    Some(&super::clusters::audit_assignment(&before)),
-                    Some(&super::clusters::audit_assignment(&after)),
-                );
-                done.clusters.push(name);
+    state.write(caller, dry_run, &format!("hotfix {tag} of {}", spec.component), |ctx| {
+        let component = ctx
+            .catalog()
+            .component(&spec.component)
+            .cloned()
+            .ok_or_else(|| Error::field("$.component", format!("unknown component {:?}", spec.component)))?;
+        let selected = select(ctx, &spec)?;
+        let holds = Holds::load(ctx.conn, ctx.now)?;
+        let mut done = Hotfix::default();
+        let mut tiers = BTreeSet::new();
+        for (name, tier) in selected {
+            if let Some(hold) = holds.covering(&name, &spec.component) {
+                done.skipped.push(skipped(&name, &spec.component, "held", hold.label()));
+                continue;
             }
-            if done.clusters.is_empty() {
-                let why = done
-                    .skipped
-                    .first()
-                    .map(|s| format!(" ({} on {}: {})", s.reason, s.cluster, s.detail));
-                return Err(Error::field(
-                    "$.selector",
-                    format!("selects no cluster the hotfix can pin{}", why.unwrap_or_default()),
-                ));
+            if let Some(pin) = pins::pin(ctx.conn, &name, &spec.component)? {
+                let why = format!("rollout {} moves it; complete or abort that first", pin.rollout);
+                done.skipped.push(skipped(&name, &spec.component, "rollout", why));
+                continue;
             }
-            super::releases::check_tag_in_tiers(ctx, component.artifact.as_str(), &tag, |t| tiers.contains(t))?;
-            Ok(done)
-        },
-    )
+            let Some(before) = store::assignment(ctx.conn, &name, &spec.component)? else {
+                continue;
+            };
+            tiers.insert(tier);
+            let after = AssignmentRow {
+                oci_tag: Some(tag.to_string()),
+                component_path: path
+                    .as_ref()
+                    .map(ComponentPath::to_string)
+                    .or(before.component_path.clone()),
+                reason: Some(reason.clone()),
+                expires_at: None,
+                author: ctx.caller().actor.clone(),
+                created_at: ctx.now,
+                ..before.clone()
+            };
+            store::put_assignment(ctx.conn, &after)?;
+            ctx.touch(&name);
+            ctx.audit(
+                "hotfix",
+                &format!("cluster/{name}/components/{}", spec.component),
+                Some(&super::clusters::audit_assignment(&before)),
+                Some(&super::clusters::audit_assignment(&after)),
+            );
+            done.clusters.push(name);
+        }
+        if done.clusters.is_empty() {
+            let why = done
+                .skipped
+                .first()
+                .map(|s| format!(" ({} on {}: {})", s.reason, s.cluster, s.detail));
+            return Err(Error::field(
+                "$.selector",
+                format!("selects no cluster the hotfix can pin{}", why.unwrap_or_default()),
+            ));
+        }
+        super::releases::check_tag_in_tiers(ctx, component.artifact.as_str(), &tag, |t| tiers.contains(t))?;
+        Ok(done)
+    })
 }
 
 fn skipped(cluster: &str, component: &str, reason: &str, detail: String) -> Skipped {

@@ -5,11 +5,13 @@
 //! for each whose effective config changed, and appends the audit entries. A dry run does all
 //! of it and rolls back.
 
+mod admission;
 pub mod artifacts;
 pub mod clusters;
 pub mod components;
 mod diff;
 pub mod domain;
+mod engine;
 pub mod expiry;
 pub mod fleet;
 pub mod history;
@@ -23,26 +25,27 @@ pub mod releases;
 mod render;
 pub mod rollback;
 pub mod rollouts;
+pub mod seed;
 pub mod sync;
 pub mod tiers;
+pub mod time;
 pub mod tokens;
 pub mod verify;
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use catalog::validate::load_value;
 use catalog::Catalog;
-use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::models::{CatalogRevisionRow, NewAuditRow};
-use crate::db::{self, DbConnection, Pool, PooledConnection};
+use crate::db::models::CatalogRevisionRow;
+use crate::db::{DbConnection, Pool, PooledConnection};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::registry::{Registry, RegistrySettings};
-use crate::store::{self, effective::sha256_hex};
+use crate::store;
+pub use engine::{Ctx, Outcome, WriteFault};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered};
 
@@ -68,6 +71,8 @@ pub struct AppState {
     registry: Mutex<Option<Arc<Registry>>>,
     /// Where new cluster revisions are published, when they are.
     publish: Mutex<Option<publish::PublishSettings>>,
+    /// Called inside every write's transaction; `None` but in tests.
+    write_fault: Mutex<Option<WriteFault>>,
 }
 
 impl AppState {
@@ -83,7 +88,19 @@ impl AppState {
             registry_settings: Mutex::new(RegistrySettings::default()),
             registry: Mutex::new(None),
             publish: Mutex::new(None),
+            write_fault: Mutex::new(None),
         }
+    }
+
+    /// Makes every later write call `fault` inside its transaction (a test hook: a panic or a
+    /// failure there is what a bug inside a write would do); `None` removes it.
+    pub fn set_write_fault(&self, fault: Option<WriteFault>) -> Result<(), Error> {
+        *self.write_fault.lock().map_err(poisoned)? = fault;
+        Ok(())
+    }
+
+    fn write_fault(&self) -> Result<Option<WriteFault>, Error> {
+        Ok(self.write_fault.lock().map_err(poisoned)?.clone())
     }
 
     /// How registries are reached from now on (credentials, timeouts, size bound).
@@ -142,58 +159,6 @@ impl AppState {
         *self.catalog.lock().map_err(poisoned)? = Some((row.revision, catalog.clone()));
         Ok((row.revision, catalog))
     }
-
-    /// Runs a write: see the module documentation.
-    pub fn write<T>(
-        &self,
-        caller: &Caller,
-        dry_run: bool,
-        reason: &str,
-        change: impl FnOnce(&mut Ctx<'_>) -> Result<T, Error>,
-    ) -> Result<Outcome<T>, Error> {
-        let mut conn = self.conn()?;
-        let mut kept: Option<Outcome<T>> = None;
-        let result = db::write_transaction(&mut conn, |conn| {
-            let (catalog_revision, catalog) = self.catalog(conn)?;
-            let mut ctx = Ctx {
-                conn,
-                catalog,
-                catalog_revision,
-                new_catalog: None,
-                caller,
-                now: Utc::now().naive_utc(),
-                touched: Touched::Some(BTreeSet::new()),
-                audit: Vec::new(),
-            };
-            let value = change(&mut ctx)?;
-            ctx.commit_catalog()?;
-            let changes = plan::recompute(&mut ctx, reason, !dry_run)?;
-            if !dry_run {
-                publish::enqueue(self, ctx.conn, &changes, ctx.now)?;
-            }
-            for row in &ctx.audit {
-                store::insert_audit(ctx.conn, row)?;
-            }
-            kept = Some(Outcome {
-                value,
-                changes,
-                catalog_revision: ctx.catalog_revision,
-                dry_run,
-            });
-            if dry_run {
-                return Err(Error::RolledBack);
-            }
-            Ok(())
-        });
-        if result.is_ok() {
-            self.renders.forget_current();
-        }
-        match (result, kept) {
-            (Ok(()) | Err(Error::RolledBack), Some(outcome)) => Ok(outcome),
-            (Err(e), _) => Err(e),
-            (Ok(()), None) => Err(Error::Internal("a write finished without an outcome".into())),
-        }
-    }
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -206,101 +171,6 @@ fn parse_stored_catalog(row: &CatalogRevisionRow) -> Result<Catalog, Error> {
     load_value(&format!("catalog revision {}", row.revision), doc)
         .map(|l| l.catalog)
         .map_err(|r| Error::Internal(format!("catalog revision {} no longer validates:\n{r}", row.revision)))
-}
-
-/// What a write did: its own result, the clusters whose effective config changed, and whether
-/// it was only a plan.
-#[derive(Debug)]
-pub struct Outcome<T> {
-    pub value: T,
-    pub changes: Vec<ClusterChange>,
-    pub catalog_revision: i64,
-    pub dry_run: bool,
-}
-
-enum Touched {
-    All,
-    Some(BTreeSet<String>),
-}
-
-/// A write in progress: the connection inside the transaction, the catalog as it stands, and
-/// what the write has touched so far.
-pub struct Ctx<'a> {
-    pub conn: &'a mut DbConnection,
-    catalog: Arc<Catalog>,
-    catalog_revision: i64,
-    new_catalog: Option<(Catalog, String)>,
-    caller: &'a Caller,
-    pub now: NaiveDateTime,
-    touched: Touched,
-    audit: Vec<NewAuditRow>,
-}
-
-impl Ctx<'_> {
-    /// The catalog as this write sees it: changed if the write changed it.
-    pub fn catalog(&self) -> &Catalog {
-        self.new_catalog.as_ref().map(|(c, _)| c).unwrap_or(&self.catalog)
-    }
-
-    pub fn caller(&self) -> &Caller {
-        self.caller
-    }
-
-    /// Replaces the catalog with `document`, validated in full; every cluster is re-resolved.
-    pub fn set_catalog(&mut self, document: Value, source: &str) -> Result<&Catalog, Error> {
-        let loaded = load_value("catalog", document).map_err(Error::InvalidCatalog)?;
-        self.new_catalog = Some((loaded.catalog, source.to_owned()));
-        self.touched = Touched::All;
-        Ok(self.catalog())
-    }
-
-    /// Marks a cluster for re-resolution at the end of the write.
-    pub fn touch(&mut self, cluster: &str) {
-        if let Touched::Some(set) = &mut self.touched {
-            set.insert(cluster.to_owned());
-        }
-    }
-
-    pub fn touch_all(&mut self) {
-        self.touched = Touched::All;
-    }
-
-    /// Appends an audit entry; `before` and `after` are the resource as the API shows it.
-    pub fn audit(
-        &mut self,
-        action: &str,
-        target: &str,
-        before: Option<&impl Serialize>,
-        after: Option<&impl Serialize>,
-    ) {
-        self.audit.push(NewAuditRow {
-            at: self.now,
-            actor: self.caller.actor.clone(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            before: before.map(json_text),
-            after: after.map(json_text),
-            request_id: self.caller.request_id.clone(),
-        });
-    }
-
-    fn commit_catalog(&mut self) -> Result<(), Error> {
-        let Some((catalog, source)) = &self.new_catalog else {
-            return Ok(());
-        };
-        let document = catalog.to_document().to_string();
-        let row = CatalogRevisionRow {
-            revision: self.catalog_revision + 1,
-            sha256: sha256_hex(document.as_bytes()),
-            document,
-            source: source.clone(),
-            actor: self.caller.actor.clone(),
-            created_at: self.now,
-        };
-        store::insert_catalog(self.conn, &row)?;
-        self.catalog_revision = row.revision;
-        Ok(())
-    }
 }
 
 /// JSON text of a value we built ourselves (audit before/after, stored JSON columns). Plain
@@ -340,62 +210,50 @@ pub fn effective(
     Ok((n, store::effective::EffectiveRecord::decode(&rev.effective)?))
 }
 
-/// Loads a first catalog (or a new revision of it) outside any request: `import` and `serve --catalog`.
+/// Loads a first catalog (or a new revision of it) outside any request: `import` and the
+/// start-up seed. The same document again changes nothing.
 pub fn import_catalog(state: &AppState, caller: &Caller, document: Value, source: &str) -> Result<Outcome<i64>, Error> {
     let loaded = load_value(source, document).map_err(Error::InvalidCatalog)?;
-    let mut conn = state.conn()?;
-    let existing = store::current_catalog(&mut conn)?;
     let new_doc = loaded.catalog.to_document();
-    if let Some(row) = &existing {
-        if row.sha256 == sha256_hex(new_doc.to_string().as_bytes()) {
-            return Ok(Outcome {
-                value: row.revision,
-                changes: Vec::new(),
-                catalog_revision: row.revision,
-                dry_run: false,
-            });
-        }
-    } else {
-        // The very first catalog: there is nothing for `write` to start from yet.
-        db::write_transaction(&mut conn, |conn| {
-            let document = new_doc.to_string();
-            let row = CatalogRevisionRow {
-                revision: 1,
-                sha256: sha256_hex(document.as_bytes()),
-                document,
-                source: source.to_owned(),
-                actor: caller.actor.clone(),
-                created_at: Utc::now().naive_utc(),
-            };
-            store::insert_catalog(conn, &row)?;
-            store::insert_audit(
-                conn,
-                &NewAuditRow {
-                    at: row.created_at,
-                    actor: caller.actor.clone(),
-                    action: "catalog.import".into(),
-                    target: "catalog".into(),
-                    before: None,
-                    after: Some(row.document.clone()),
-                    request_id: caller.request_id.clone(),
-                },
-            )?;
-            Ok::<_, Error>(())
-        })?;
-        return Ok(Outcome {
-            value: 1,
-            changes: Vec::new(),
-            catalog_revision: 1,
-            dry_run: false,
-        });
+    state
+        .write(caller, false, "catalog import", |ctx| {
+            import_catalog_in(ctx, new_doc, source)?;
+            Ok(ctx.catalog_revision + 1)
+        })
+        .map(|mut outcome| {
+            outcome.value = outcome.catalog_revision;
+            outcome
+        })
+}
+
+/// Replaces the catalog inside a write unless it is the same document; refuses a change of
+/// what an active rollout moves, as a release or a component change would be refused.
+pub(crate) fn import_catalog_in(ctx: &mut Ctx<'_>, new_doc: Value, source: &str) -> Result<(), Error> {
+    if ctx.has_catalog() && ctx.catalog().to_document() == new_doc {
+        return Ok(());
     }
-    drop(conn);
-    state.write(caller, false, "catalog import", |ctx| {
-        let before = ctx.catalog().to_document();
-        ctx.set_catalog(new_doc.clone(), source)?;
-        ctx.audit("catalog.import", "catalog", Some(&before), Some(&new_doc));
-        Ok(ctx.catalog_revision + 1)
-    })
+    let before = ctx.has_catalog().then(|| ctx.catalog().clone());
+    ctx.set_catalog(new_doc.clone(), source)?;
+    if let Some(before) = &before {
+        let moved = moved_defaults(before, ctx.catalog());
+        rollouts::refuse_if_moving(ctx.conn, moved.iter().map(String::as_str), "changing its default")?;
+    }
+    let before_doc = before.map(|c| c.to_document());
+    ctx.audit("catalog.import", "catalog", before_doc.as_ref(), Some(&new_doc));
+    Ok(())
+}
+
+/// Components whose default tag or path differs between two catalogs (or that went).
+fn moved_defaults(before: &Catalog, after: &Catalog) -> Vec<String> {
+    before
+        .components()
+        .iter()
+        .filter(|old| match after.component(old.id.as_str()) {
+            None => true,
+            Some(new) => before.default_tag(old) != after.default_tag(new) || old.component_path != new.component_path,
+        })
+        .map(|c| c.id.to_string())
+        .collect()
 }
 
 /// RFC 7396 JSON merge patch: `null` removes a field, objects merge, anything else replaces.

@@ -6,7 +6,8 @@ use catalog::resolve::{resolve, Assignment, Cluster, RolloutPin};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Ctx, Touched};
+use super::engine::Touched;
+use super::Ctx;
 use crate::db::models::ClusterRevisionRow;
 use crate::error::Error;
 use crate::store::{self, effective::EffectiveRecord};
@@ -128,6 +129,8 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
         super::render::digest_map(ctx.conn)?
     };
     let mut changes = Vec::new();
+    let mut admission = super::admission::Admission::default();
+    let mut tiers: BTreeMap<String, catalog::Tier> = BTreeMap::new();
     for row in rows {
         let cluster: Cluster = (&row).try_into()?;
         let mine = match batch {
@@ -168,6 +171,15 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
             .as_ref()
             .map(|l| EffectiveRecord::decode(&l.effective))
             .transpose()?;
+        let tier = match tiers.get(&record.tier) {
+            Some(t) => t.clone(),
+            None => {
+                let t = ctx.catalog().tier(&record.tier)?.clone();
+                tiers.insert(record.tier.clone(), t.clone());
+                t
+            }
+        };
+        admission.check(ctx.conn, &tier, before.as_ref(), &record)?;
         let next = latest.as_ref().map(|l| l.revision).unwrap_or(0).max(row.revision) + 1;
         if store_revisions {
             store::insert_revision(
@@ -178,7 +190,7 @@ pub(super) fn recompute(ctx: &mut Ctx<'_>, reason: &str, store_revisions: bool) 
                     effective: json,
                     sha256: hash,
                     catalog_revision: ctx.catalog_revision,
-                    actor: ctx.caller.actor.clone(),
+                    actor: ctx.caller().actor.clone(),
                     reason: reason.to_owned(),
                     created_at: ctx.now,
                 },

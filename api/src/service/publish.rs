@@ -86,7 +86,7 @@ pub fn run_due(state: &AppState, now: NaiveDateTime) -> Result<usize, Error> {
                     &mut *state.conn()?,
                     job.id,
                     &e.to_string(),
-                    now + Duration::seconds(wait),
+                    now.checked_add_signed(Duration::seconds(wait)).unwrap_or(now),
                 )?;
             }
         }

@@ -2,13 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, OciTag, PolicyRule};
+use catalog::{Artifact, OciTag};
 use serde_json::{json, Value};
 
 use super::holds::{keep_held, Kept};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::error::{Error, FieldError};
-use crate::store;
 
 /// A release as a caller asks for it, before checks.
 #[derive(Debug, Clone)]
@@ -52,7 +51,7 @@ pub fn release(
         }
     }
     let reason = format!("release {tag} of {}", spec.artifact);
-    super::verify::write_verified(state, caller, dry_run, &reason, |ctx| {
+    state.write(caller, dry_run, &reason, |ctx| {
         let artifact = ctx
             .catalog()
             .artifacts()
@@ -152,28 +151,23 @@ pub(super) fn check_default_tag(ctx: &mut Ctx<'_>, artifact: &str, tag: &OciTag)
     check_tag_in_tiers(ctx, artifact, tag, |_| true)
 }
 
-/// Each tier `reached` selects must allow the tag, know it where it requires known tags, and
-/// know its digest where it pins digests: what any write pointing clusters at a tag checks.
+/// Each tier `reached` selects must admit the tag (see `admission`): what a write pointing
+/// clusters at a tag checks before it plans anything.
 pub(super) fn check_tag_in_tiers(
     ctx: &mut Ctx<'_>,
     artifact: &str,
     tag: &OciTag,
     reached: impl Fn(&str) -> bool,
 ) -> Result<(), Error> {
-    let row = store::tag(ctx.conn, artifact, tag.as_str())?;
-    for tier in ctx.catalog().tiers().iter().filter(|t| reached(t.name.as_str())) {
-        tier.policy.check_known(&tier.name, tag, row.is_some())?;
-        if tier.policy.pin_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
-            return Err(Error::Catalog(catalog::Error::PolicyRefused {
-                rule: PolicyRule::PinDigest,
-                tier: tier.name.to_string(),
-                tag: tag.to_string(),
-                detail: format!(
-                    "the tier pins digests and no digest is registered for {tag} of artifact {artifact}; \
-                     register it with its digest, or sync the artifact, first"
-                ),
-            }));
-        }
+    let tiers: Vec<catalog::Tier> = ctx
+        .catalog()
+        .tiers()
+        .iter()
+        .filter(|t| reached(t.name.as_str()))
+        .cloned()
+        .collect();
+    for tier in &tiers {
+        super::admission::admit(ctx, tier, artifact, tag)?;
     }
     Ok(())
 }

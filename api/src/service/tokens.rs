@@ -5,9 +5,8 @@
 
 use chrono::{Duration, NaiveDateTime, Utc};
 
-use super::{AppState, Caller};
-use crate::db;
-use crate::db::models::{NewAuditRow, NewTokenRow, TokenRow};
+use super::{AppState, Caller, Ctx};
+use crate::db::models::{NewTokenRow, TokenRow};
 use crate::error::Error;
 use crate::store::{self, effective::sha256_hex};
 
@@ -109,28 +108,6 @@ fn random_hex(bytes: usize) -> Result<String, Error> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Parses a duration like `30d`, `12h`, `90m`, `3600s` or `2w`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30d, 12h, 90m or 3600s"))?;
-    let d = match unit {
-        "s" => Duration::try_seconds(n),
-        "m" => Duration::try_minutes(n),
-        "h" => Duration::try_hours(n),
-        "d" => Duration::try_days(n),
-        "w" => Duration::try_weeks(n),
-        _ => None,
-    };
-    match d {
-        Some(d) if n > 0 => Ok(d),
-        _ => Err(format!("{s:?} is not a positive duration like 30d, 12h, 90m or 3600s")),
-    }
-}
-
 fn check(new: &NewToken) -> Result<(), Error> {
     let name_ok = !new.name.is_empty()
         && new.name.len() <= 63
@@ -154,64 +131,63 @@ fn check(new: &NewToken) -> Result<(), Error> {
     }
 }
 
-/// Issues a token; returns it as shown and the secret token text, which is never stored.
+/// Issues a token; returns it as shown and the secret token text, which is never stored. A
+/// cluster token needs its cluster to exist.
 pub fn create(state: &AppState, caller: &Caller, new: NewToken) -> Result<(Token, String), Error> {
     check(&new)?;
     let token_id = random_hex(ID_BYTES)?;
     let secret = random_hex(SECRET_BYTES)?;
-    let now = Utc::now().naive_utc();
-    let row = NewTokenRow {
-        name: new.name.clone(),
-        token_id: token_id.clone(),
-        secret_sha256: sha256_hex(secret.as_bytes()),
-        role: new.role.as_str().to_owned(),
-        cluster: new.cluster.clone(),
-        created_by: caller.actor.clone(),
-        created_at: now,
-        expires_at: new.expires_at,
-    };
-    let token = Token {
-        name: new.name,
-        role: new.role,
-        cluster: new.cluster,
-        created_by: caller.actor.clone(),
-        created_at: now,
-        expires_at: new.expires_at,
-        last_used_at: None,
-    };
-    let mut conn = state.conn()?;
-    db::write_transaction(&mut conn, |conn| {
-        if store::token_by_name(conn, &row.name)?.is_some() {
-            return Err(Error::Conflict(format!("a token named {:?} exists already", row.name)));
+    let outcome = state.write(caller, false, "token issued", |ctx| {
+        if store::token_by_name(ctx.conn, &new.name)?.is_some() {
+            return Err(Error::Conflict(format!("a token named {:?} exists already", new.name)));
         }
-        store::insert_token(conn, &row)?;
-        store::insert_audit(conn, &audit_row(caller, "token.create", &token, now))?;
-        Ok(())
+        if let Some(cluster) = &new.cluster {
+            if store::cluster(ctx.conn, cluster)?.is_none() {
+                return Err(Error::field(
+                    "$.cluster",
+                    format!("no cluster is named {cluster:?}; a cluster token is issued for an existing cluster"),
+                ));
+            }
+        }
+        let row = NewTokenRow {
+            name: new.name.clone(),
+            token_id: token_id.clone(),
+            secret_sha256: sha256_hex(secret.as_bytes()),
+            role: new.role.as_str().to_owned(),
+            cluster: new.cluster.clone(),
+            created_by: ctx.caller().actor.clone(),
+            created_at: ctx.now,
+            expires_at: new.expires_at,
+        };
+        store::insert_token(ctx.conn, &row)?;
+        let token = Token {
+            name: new.name.clone(),
+            role: new.role,
+            cluster: new.cluster.clone(),
+            created_by: row.created_by,
+            created_at: ctx.now,
+            expires_at: new.expires_at,
+            last_used_at: None,
+        };
+        audit(ctx, "token.create", &token);
+        Ok(token)
     })?;
-    Ok((token, format!("{PREFIX}{token_id}_{secret}")))
+    state.verified.forget();
+    Ok((outcome.value, format!("{PREFIX}{token_id}_{secret}")))
 }
 
 /// The audit entry for a token change: what the token list shows, nothing secret.
-fn audit_row(caller: &Caller, action: &str, token: &Token, at: NaiveDateTime) -> NewAuditRow {
+fn audit(ctx: &mut Ctx<'_>, action: &str, token: &Token) {
     let shown = serde_json::json!({
         "name": token.name,
         "role": token.role.as_str(),
         "cluster": token.cluster,
-        "expires_at": token.expires_at.map(|t| t.and_utc().to_rfc3339()),
-    })
-    .to_string();
-    let (before, after) = match action {
-        "token.revoke" => (Some(shown), None),
-        _ => (None, Some(shown)),
-    };
-    NewAuditRow {
-        at,
-        actor: caller.actor.clone(),
-        action: action.to_owned(),
-        target: format!("token/{}", token.name),
-        before,
-        after,
-        request_id: caller.request_id.clone(),
+        "expires_at": token.expires_at.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    });
+    let target = format!("token/{}", token.name);
+    match action {
+        "token.revoke" => ctx.audit(action, &target, Some(&shown), None::<&serde_json::Value>),
+        _ => ctx.audit(action, &target, None::<&serde_json::Value>, Some(&shown)),
     }
 }
 
@@ -220,23 +196,48 @@ pub fn list(state: &AppState) -> Result<Vec<Token>, Error> {
     store::tokens(&mut conn)?.into_iter().map(Token::try_from).collect()
 }
 
-/// Deletes a token; the next request that carries it is refused.
+/// Whether a token row is an admin token that still works at `now`.
+fn active_admin(row: &TokenRow, now: NaiveDateTime) -> bool {
+    row.role == Role::Admin.as_str() && row.expires_at.is_none_or(|at| at > now)
+}
+
+/// Deletes a token; the next request that carries it is refused. The last active admin token
+/// is never revoked: nobody could manage tokens (or anything else) afterwards.
 pub fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error> {
-    let mut conn = state.conn()?;
     // Forget verified tokens before and after: no request may pass on the revoked one.
     state.verified.forget();
-    let revoked = db::write_transaction(&mut conn, |conn| {
-        let row = store::token_by_name(conn, name)?.ok_or_else(|| Error::NotFound {
+    let revoked = state.write(caller, false, "token revoked", |ctx| {
+        let row = store::token_by_name(ctx.conn, name)?.ok_or_else(|| Error::NotFound {
             kind: "token",
             name: name.to_owned(),
         })?;
+        let now = ctx.now;
+        if active_admin(&row, now) {
+            let others = store::tokens(ctx.conn)?
+                .iter()
+                .filter(|t| t.name != row.name && active_admin(t, now))
+                .count();
+            if others == 0 {
+                return Err(Error::Conflict(format!(
+                    "token {name:?} is the last active admin token; revoking it would lock every admin out. \
+                     Create another admin token first (POST /api/v1/tokens with \"role\": \"admin\", or \
+                     `platform-catalog token create --role admin --name NAME`)"
+                )));
+            }
+        }
         let token = Token::try_from(row)?;
-        store::delete_token(conn, name)?;
-        store::insert_audit(conn, &audit_row(caller, "token.revoke", &token, Utc::now().naive_utc()))?;
+        store::delete_token(ctx.conn, name)?;
+        audit(ctx, "token.revoke", &token);
         Ok(())
     });
     state.verified.forget();
-    revoked
+    revoked.map(drop)
+}
+
+/// Whether any admin token works now: when none does, start-up says how to make one.
+pub fn has_active_admin(state: &AppState) -> Result<bool, Error> {
+    let now = Utc::now().naive_utc();
+    Ok(store::tokens(&mut *state.conn()?)?.iter().any(|t| active_admin(t, now)))
 }
 
 /// How long a verified token is trusted without reading it again. Tokens issued or revoked by
@@ -364,14 +365,5 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30d"), Ok(Duration::days(30)));
-        assert_eq!(parse_duration("90m"), Ok(Duration::minutes(90)));
-        assert!(parse_duration("0d").is_err());
-        assert!(parse_duration("1y").is_err());
-        assert!(parse_duration("d").is_err());
     }
 }

@@ -2,35 +2,19 @@
 //! `<component_path>/<tier>/kustomization.yaml`. The build's file listing is read from the
 //! registry once per digest (digests are immutable) and cached.
 //!
-//! The write is planned first as a dry run, the paths it would deploy are checked outside any
-//! transaction (a slow registry never holds the write lock), then the write runs. A registry
-//! that cannot be reached skips the check with a warning rather than blocking every write; a
-//! reachable build that lacks a path is refused with 422.
+//! The engine checks the paths every write would deploy inside the write's transaction, so
+//! what is checked is exactly what is committed. A registry that cannot be reached skips the
+//! check with a warning (and is remembered as down for a while, so later writes do not wait on
+//! it again) rather than blocking every write; a reachable build that lacks a path is refused
+//! with 422.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{AppState, Caller, ClusterChange, Ctx, Outcome};
+use catalog::Catalog;
+
+use super::{AppState, ClusterChange, Ctx};
 use crate::error::Error;
 use crate::store;
-
-/// [`AppState::write`] with path verification when it is switched on.
-pub fn write_verified<T>(
-    state: &AppState,
-    caller: &Caller,
-    dry_run: bool,
-    reason: &str,
-    change: impl Fn(&mut Ctx<'_>) -> Result<T, Error>,
-) -> Result<Outcome<T>, Error> {
-    if !state.verifies_paths() {
-        return state.write(caller, dry_run, reason, change);
-    }
-    let plan = state.write(caller, true, reason, &change)?;
-    check_changes(state, &plan.changes)?;
-    if dry_run {
-        return Ok(plan);
-    }
-    state.write(caller, false, reason, change)
-}
 
 /// The files each (artifact, tag) must hold for `changes` to deploy.
 fn required(changes: &[ClusterChange]) -> BTreeMap<(String, String), BTreeSet<String>> {
@@ -48,27 +32,34 @@ fn required(changes: &[ClusterChange]) -> BTreeMap<(String, String), BTreeSet<St
     need
 }
 
-fn check_changes(state: &AppState, changes: &[ClusterChange]) -> Result<(), Error> {
-    check_files(state, required(changes))
+/// Checks the paths a write's changes deploy, inside the write.
+pub(super) fn check_changes(state: &AppState, ctx: &mut Ctx<'_>, changes: &[ClusterChange]) -> Result<(), Error> {
+    let need = required(changes);
+    if need.is_empty() {
+        return Ok(());
+    }
+    let catalog = ctx.catalog().clone();
+    check_files(state, &catalog, ctx.conn, need)
 }
 
 /// Checks that each (artifact id, tag) build holds the given files; builds of a registry that
 /// cannot be reached are skipped with a warning.
-pub fn check_files(state: &AppState, need: BTreeMap<(String, String), BTreeSet<String>>) -> Result<(), Error> {
+pub fn check_files(
+    state: &AppState,
+    catalog: &Catalog,
+    conn: &mut crate::db::DbConnection,
+    need: BTreeMap<(String, String), BTreeSet<String>>,
+) -> Result<(), Error> {
     if need.is_empty() {
         return Ok(());
     }
-    let catalog = {
-        let mut conn = state.conn()?;
-        state.catalog(&mut conn)?.1
-    };
     let registry = state.registry()?;
     for ((artifact_id, tag), files) in need {
         let Some(artifact) = catalog.artifacts().iter().find(|a| a.id.as_str() == artifact_id) else {
             continue;
         };
         let target = super::sync::target_of(artifact)?;
-        let stored = store::tag(&mut *state.conn()?, &artifact_id, &tag)?.and_then(|r| r.digest);
+        let stored = store::tag(conn, &artifact_id, &tag)?.and_then(|r| r.digest);
         let cached = stored.as_deref().and_then(|d| registry.cached_listing(d));
         if cached.is_none() && registry.down_recently(&target.host) {
             tracing::warn!(artifact = %artifact_id, %tag, "path check skipped: the registry was unreachable moments ago");

@@ -15,7 +15,7 @@ use crate::db::models::{
     NewTokenRow, TokenRow,
 };
 use crate::db::schema::{
-    api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
+    api_tokens, applied_files, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
 };
 use crate::db::DbConnection;
 
@@ -340,4 +340,33 @@ pub fn current_revisions(conn: &mut DbConnection) -> Result<Vec<ClusterRevisionR
         )
         .select(ClusterRevisionRow::as_select())
         .load(conn)
+}
+
+/// The fingerprint of the start-up file of `kind` last seeded or applied.
+pub fn applied_file(conn: &mut DbConnection, kind: &str) -> Result<Option<String>> {
+    applied_files::table
+        .find(kind)
+        .select(applied_files::sha256)
+        .first(conn)
+        .optional()
+}
+
+/// Records the start-up file of `kind` as applied (replacing the one before).
+pub fn record_applied_file(
+    conn: &mut DbConnection,
+    kind: &str,
+    sha256: &str,
+    source: &str,
+    at: NaiveDateTime,
+) -> Result<()> {
+    diesel::delete(applied_files::table.find(kind)).execute(conn)?;
+    diesel::insert_into(applied_files::table)
+        .values((
+            applied_files::kind.eq(kind),
+            applied_files::sha256.eq(sha256),
+            applied_files::source.eq(source),
+            applied_files::applied_at.eq(at),
+        ))
+        .execute(conn)
+        .map(drop)
 }

@@ -25,7 +25,7 @@ pub fn postgres_server() -> String {
 }
 
 /// A database of its own for one test, removed afterwards.
-enum Database {
+pub enum Database {
     Sqlite(#[allow(dead_code)] Scratch),
     Postgres { admin: String, name: String },
 }
@@ -41,7 +41,8 @@ impl Drop for Database {
     }
 }
 
-fn database(backend: Backend) -> (Database, String) {
+/// A fresh database for one test and its URL.
+pub fn database(backend: Backend) -> (Database, String) {
     static N: AtomicUsize = AtomicUsize::new(0);
     match backend {
         Backend::Sqlite => {
@@ -76,6 +77,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     /// The admin token every request carries unless it says otherwise.
     pub token: String,
+    /// The database the service runs on, for a second connection or a restart.
+    pub database_url: String,
     agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     _db: Database,
@@ -168,6 +171,7 @@ impl TestApp {
             base,
             state,
             token,
+            database_url: url,
             agent: ureq::Agent::new_with_config(config),
             handle,
             _db: db,
@@ -194,7 +198,8 @@ impl TestApp {
             .load_fleet()
     }
 
-    fn load_catalog(self) -> TestApp {
+    /// Loads the example catalog and its builds.
+    pub fn load_catalog(self) -> TestApp {
         let text = std::fs::read_to_string(repo_root().join("COMPONENTS.yaml")).expect("the example catalog");
         let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("the example catalog is valid");
         service::import_catalog(&self.state, &system(), loaded.catalog.to_document(), "test").expect("import");
@@ -203,7 +208,8 @@ impl TestApp {
         self
     }
 
-    fn load_fleet(self) -> TestApp {
+    /// Loads the example fleet.
+    pub fn load_fleet(self) -> TestApp {
         let clusters: service::fleet::ClustersDocument = yaml_file("examples/clusters.yaml");
         service::fleet::import(&self.state, &system(), clusters).expect("clusters import");
         self

@@ -11,6 +11,16 @@ use serde_json::Value;
 
 use super::repo_root;
 
+/// The README's start-up files: the example catalog, its builds and its fleet.
+pub const FILES: [&str; 6] = [
+    "--catalog",
+    "COMPONENTS.yaml",
+    "--tags",
+    "examples/tags.yaml",
+    "--clusters",
+    "examples/clusters.yaml",
+];
+
 /// A running `platform-catalog serve`.
 pub struct Served {
     child: Child,
@@ -30,8 +40,49 @@ fn free_port() -> u16 {
 
 impl Served {
     /// Starts `serve` on `database_url` with the runner every 100ms, logging to `dir`, and
-    /// waits until it answers `/healthz`. `load` imports the example catalog, tags and fleet.
+    /// waits until it answers `/healthz`. `load` seeds the example catalog, tags and fleet.
     pub fn start(database_url: &str, dir: &Path, name: &str, load: bool) -> Served {
+        let files: &[&str] = match load {
+            true => &FILES,
+            false => &[],
+        };
+        Served::start_with(database_url, dir, name, files)
+    }
+
+    /// Starts `serve` with `args` added and waits until it answers `/healthz`.
+    pub fn start_with(database_url: &str, dir: &Path, name: &str, args: &[&str]) -> Served {
+        let served = Served::spawn(database_url, dir, name, args);
+        let started = Instant::now();
+        while served.status("GET", "/healthz", None, None) != Some(200) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not come up: {}",
+                served.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    /// Starts `serve` with `args` added when it is expected to refuse: waits for it to exit and
+    /// returns its exit code and log.
+    pub fn refused(database_url: &str, dir: &Path, name: &str, args: &[&str]) -> (i32, String) {
+        let mut served = Served::spawn(database_url, dir, name, args);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = served.child.try_wait().expect("the child can be waited for") {
+                return (status.code().unwrap_or(-1), served.log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not refuse: {}",
+                served.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn spawn(database_url: &str, dir: &Path, name: &str, args: &[&str]) -> Served {
         let port = free_port();
         let stderr = dir.join(format!("{name}.log"));
         let root = repo_root();
@@ -44,32 +95,19 @@ impl Served {
             database_url,
         ])
         .args(["--rollout-runner-every", "100ms", "--rollout-gate", "soak"])
+        .args(args)
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(File::create(&stderr).expect("a log file"));
-        if load {
-            cmd.args(["--catalog", "COMPONENTS.yaml", "--tags", "examples/tags.yaml"])
-                .args(["--clusters", "examples/clusters.yaml"]);
-        }
         let child = cmd.spawn().expect("the binary starts");
         let config = ureq::Agent::config_builder().http_status_as_error(false).build();
-        let served = Served {
+        Served {
             child,
             base: format!("http://127.0.0.1:{port}"),
             stderr,
             agent: ureq::Agent::new_with_config(config),
-        };
-        let started = Instant::now();
-        while served.status("GET", "/healthz", None, None) != Some(200) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "serve did not come up: {}",
-                served.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        served
     }
 
     pub fn log(&self) -> String {

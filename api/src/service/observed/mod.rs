@@ -20,10 +20,9 @@ use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::{AppState, Caller};
-use crate::db::models::NewAuditRow;
+use super::{AppState, Caller, Ctx};
 use crate::db::models_observed::{EventSecretRow, FluxEventRow, NewFluxEventRow, ObservedRow};
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::store::{self, effective::sha256_hex, observed as q};
 pub use revision::{parse_revision, Revision};
@@ -251,19 +250,17 @@ pub fn rotate_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> 
     let mut buf = [0u8; 32];
     getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("no randomness for a secret: {e}")))?;
     let secret: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-    let now = Utc::now().naive_utc();
-    let mut conn = state.conn()?;
-    db::write_transaction(&mut conn, |conn| {
-        require_cluster(conn, cluster)?;
+    state.write(caller, false, "event secret rotated", |ctx| {
+        require_cluster(ctx.conn, cluster)?;
         let row = EventSecretRow {
             cluster: cluster.to_owned(),
             secret: secret.clone(),
-            created_by: caller.actor.clone(),
-            created_at: now,
+            created_by: ctx.caller().actor.clone(),
+            created_at: ctx.now,
         };
-        q::put_event_secret(conn, &row)?;
-        store::insert_audit(conn, &secret_audit(caller, cluster, "cluster.event_secret.rotate", now))?;
-        Ok::<_, Error>(())
+        q::put_event_secret(ctx.conn, &row)?;
+        secret_audit(ctx, cluster, "cluster.event_secret.rotate");
+        Ok(())
     })?;
     state.observed.views.forget(cluster);
     Ok(secret)
@@ -271,17 +268,15 @@ pub fn rotate_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> 
 
 /// Removes a cluster's event secret: its posts are then checked by token alone.
 pub fn delete_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> Result<(), Error> {
-    let now = Utc::now().naive_utc();
-    let mut conn = state.conn()?;
-    db::write_transaction(&mut conn, |conn| {
-        require_cluster(conn, cluster)?;
-        if q::delete_event_secret(conn, cluster)? == 0 {
+    state.write(caller, false, "event secret deleted", |ctx| {
+        require_cluster(ctx.conn, cluster)?;
+        if q::delete_event_secret(ctx.conn, cluster)? == 0 {
             return Err(Error::NotFound {
                 kind: "event secret of cluster",
                 name: cluster.to_owned(),
             });
         }
-        store::insert_audit(conn, &secret_audit(caller, cluster, "cluster.event_secret.delete", now))?;
+        secret_audit(ctx, cluster, "cluster.event_secret.delete");
         Ok(())
     })?;
     state.observed.views.forget(cluster);
@@ -289,20 +284,12 @@ pub fn delete_event_secret(state: &AppState, caller: &Caller, cluster: &str) -> 
 }
 
 /// The audit entry for a secret change: that it changed, never the secret.
-fn secret_audit(caller: &Caller, cluster: &str, action: &str, at: NaiveDateTime) -> NewAuditRow {
-    let shown = serde_json::json!({"cluster": cluster, "event_secret": "issued"}).to_string();
-    let (before, after) = match action {
-        "cluster.event_secret.delete" => (Some(shown), None),
-        _ => (None, Some(shown)),
-    };
-    NewAuditRow {
-        at,
-        actor: caller.actor.clone(),
-        action: action.to_owned(),
-        target: format!("cluster/{cluster}"),
-        before,
-        after,
-        request_id: caller.request_id.clone(),
+fn secret_audit(ctx: &mut Ctx<'_>, cluster: &str, action: &str) {
+    let shown = serde_json::json!({"cluster": cluster, "event_secret": "issued"});
+    let target = format!("cluster/{cluster}");
+    match action {
+        "cluster.event_secret.delete" => ctx.audit(action, &target, Some(&shown), None::<&serde_json::Value>),
+        _ => ctx.audit(action, &target, None::<&serde_json::Value>, Some(&shown)),
     }
 }
 

@@ -12,7 +12,7 @@ use super::{Rollout, Step};
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::service::observed::health::{step_health, Health, HealthQuery};
-use crate::service::tokens::parse_duration;
+use crate::service::time::parse_duration;
 
 /// What a gate says about going on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,8 +66,14 @@ pub fn soak_until(r: &Rollout, last: Option<&Step>) -> Result<Option<NaiveDateTi
     ) else {
         return Ok(None);
     };
-    let soak = parse_duration(soak).map_err(|e| Error::Internal(format!("stored soak: {e}")))?;
-    Ok(Some(applied + soak))
+    // Soaks are bounded where they enter; one stored before that bound (longer than the
+    // maximum, or past the last representable time) soaks for ever rather than overflow.
+    Ok(Some(
+        parse_duration(soak)
+            .ok()
+            .and_then(|d| applied.checked_add_signed(d))
+            .unwrap_or(NaiveDateTime::MAX),
+    ))
 }
 
 /// The gate on what clusters report (Flux events, see `service::observed`): after the soak, the

@@ -190,7 +190,11 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
         return plan_and_store(state, caller, &spec, dry_run);
     }
     let plan = plan_and_store(state, caller, &spec, true)?;
-    crate::service::verify::check_files(state, files_needed(state, &plan.value)?)?;
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    let need = files_needed(&mut conn, &plan.value)?;
+    crate::service::verify::check_files(state, &catalog, &mut conn, need)?;
+    drop(conn);
     if dry_run {
         return Ok(plan);
     }
@@ -198,11 +202,11 @@ pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: boo
 }
 
 /// The overlay files each build the rollout deploys must hold: `<path>/<tier>/kustomization.yaml`.
-fn files_needed(state: &AppState, r: &Rollout) -> Result<BTreeMap<(String, String), BTreeSet<String>>, Error> {
-    let tiers: BTreeMap<String, String> = store::clusters(&mut *state.conn()?)?
-        .into_iter()
-        .map(|c| (c.name, c.tier))
-        .collect();
+fn files_needed(
+    conn: &mut crate::db::DbConnection,
+    r: &Rollout,
+) -> Result<BTreeMap<(String, String), BTreeSet<String>>, Error> {
+    let tiers: BTreeMap<String, String> = store::clusters(conn)?.into_iter().map(|c| (c.name, c.tier)).collect();
     let mut need: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for cluster in r.steps.iter().flat_map(|s| &s.clusters) {
         let Some(tier) = tiers.get(&cluster.cluster) else {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::WaveSpec;
 use crate::error::Error;
-use crate::service::tokens::parse_duration;
+use crate::service::time::parse_duration;
 
 /// A cluster the rollout moves, as planning needs it.
 #[derive(Clone, Debug)]

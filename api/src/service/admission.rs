@@ -1,0 +1,101 @@
+//! The one rule for "may this cluster run this build", applied by every write.
+//!
+//! The rule itself is [`catalog::TierPolicy::admit`]: the tier's tag rules, a registered build
+//! where the tier requires one, and a known digest where the tier pins digests. This module
+//! feeds it what the store knows of each build.
+//!
+//! The invariant it keeps: **every cluster revision a write stores is servable** — each of its
+//! components passes its tier's rule for what changed in it, and every component of a pinned
+//! tier has a known digest — so no accepted write can leave a cluster whose render is refused.
+//! The engine checks every cluster whose effective config a write changes ([`Admission`]), so
+//! the rule holds whatever path the change took (override, pin, cluster change, component
+//! change, release, rollout step, hotfix, rollback, import, start-up seed); planners that need
+//! an answer before anything changes (rollout creation, a release's default) ask [`admit`].
+
+use std::collections::HashMap;
+
+use catalog::{OciTag, Registration, Tier};
+
+use super::Ctx;
+use crate::db::DbConnection;
+use crate::error::Error;
+use crate::store::{self, effective::EffectiveRecord};
+
+/// Whether a cluster of `tier` may run `tag` of `artifact`, as planners ask before a change.
+pub(super) fn admit(ctx: &mut Ctx<'_>, tier: &Tier, artifact: &str, tag: &OciTag) -> Result<(), Error> {
+    let build = registration(ctx.conn, artifact, tag.as_str())?;
+    Ok(tier.policy.admit(&tier.name, tag, artifact, build)?)
+}
+
+fn registration(conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Registration, Error> {
+    Ok(match store::tag(conn, artifact, tag)? {
+        None => Registration::Unknown,
+        Some(row) if row.digest.is_none() => Registration::WithoutDigest,
+        Some(_) => Registration::WithDigest,
+    })
+}
+
+/// The check of every changed cluster within one write; remembers each build it looked up.
+#[derive(Default)]
+pub(super) struct Admission {
+    builds: HashMap<(String, String), Registration>,
+}
+
+impl Admission {
+    fn build(&mut self, conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Registration, Error> {
+        let key = (artifact.to_owned(), tag.to_owned());
+        if let Some(known) = self.builds.get(&key) {
+            return Ok(*known);
+        }
+        let found = registration(conn, artifact, tag)?;
+        self.builds.insert(key, found);
+        Ok(found)
+    }
+
+    /// Checks a cluster's new effective config against its tier: components whose build (or
+    /// tier) changed must pass the whole rule; the others must stay servable.
+    pub(super) fn check(
+        &mut self,
+        conn: &mut DbConnection,
+        tier: &Tier,
+        before: Option<&EffectiveRecord>,
+        after: &EffectiveRecord,
+    ) -> Result<(), Error> {
+        let same_tier = before.is_some_and(|b| b.tier == after.tier);
+        for c in &after.components {
+            let unchanged = same_tier
+                && before.is_some_and(|b| {
+                    b.components
+                        .iter()
+                        .any(|old| old.id == c.id && old.artifact == c.artifact && old.oci_tag == c.oci_tag)
+                });
+            let tag = OciTag::parse(&c.oci_tag)?;
+            let build = self.build(conn, &c.artifact, &c.oci_tag)?;
+            let verdict = match unchanged {
+                true => tier.policy.servable(&tier.name, &tag, &c.artifact, build),
+                false => tier.policy.admit(&tier.name, &tag, &c.artifact, build),
+            };
+            verdict.map_err(|e| on_cluster(e, &after.cluster, &c.id))?;
+        }
+        Ok(())
+    }
+}
+
+/// Names the cluster and component in a refusal, so a change that reaches many clusters says
+/// which one it would break.
+fn on_cluster(e: catalog::Error, cluster: &str, component: &str) -> Error {
+    match e {
+        catalog::Error::PolicyRefused {
+            rule,
+            tier,
+            tag,
+            detail,
+        } => Error::Catalog(catalog::Error::PolicyRefused {
+            rule,
+            tier,
+            tag,
+            detail: format!("{detail} (cluster {cluster} would run it for {component})"),
+        }),
+        other => Error::Catalog(other),
+    }
+}
