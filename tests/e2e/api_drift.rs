@@ -223,6 +223,7 @@ both!(step_health_follows_the_events_posted_after_the_step, |b: Backend| {
         component: component.into(),
         oci_tag: "v1.1.0".into(),
         digest: Some(D110.into()),
+        wait: true,
     };
     let items = [
         query("prod-eu-1", "grafana"),

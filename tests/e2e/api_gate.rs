@@ -8,10 +8,11 @@ use platform_catalog::service::rollouts::gate::HealthGate;
 use platform_catalog::service::rollouts::runner;
 use serde_json::{json, Value};
 
-use crate::api_catalog::{effective_tag, register_v120, D120};
+use crate::api_catalog::{effective_tag, register_v120, CLUSTERS, D120};
 use crate::api_events::{at, event, report};
 use crate::api_runner::wait_for;
 use crate::both;
+use crate::flux_wire::{send_all, Kc};
 use crate::support::app::{Backend, TestApp};
 
 fn reconciled(cluster: &str, app: &TestApp, severity: &str, reason: &str) {
@@ -112,4 +113,75 @@ both!(an_unknown_on_failure_is_refused_naming_the_field, |b: Backend| {
         "{}",
         reply.body
     );
+});
+
+/// grafana to v1.2.0, a wave for each of `clusters`, then one for the rest of the fleet; every
+/// wave automatic.
+fn start_one_by_one(app: &TestApp, clusters: &[&str]) -> Value {
+    register_v120(app);
+    let mut waves: Vec<Value> = clusters
+        .iter()
+        .map(|c| json!({"clusters": [c], "approval": "auto"}))
+        .collect();
+    waves.push(json!({"tiers": ["dev", "qa", "prod"], "approval": "auto"}));
+    let reply = app.post(
+        "/api/v1/rollouts",
+        &json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": waves}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.json()["id"].clone()
+}
+
+both!(
+    a_health_gated_rollout_completes_on_a_fleet_of_flux_2_8_3_that_never_sends_reconciliation_succeeded,
+    |b: Backend| {
+        let app = TestApp::with_fleet_and_gate(b, Arc::new(HealthGate));
+        // Three waves of one cluster each, then the last one: every step waits for health.
+        let id = start_one_by_one(&app, &["dev-eu-1", "qa-eu-1", "prod-eu-1"]);
+        let revision = format!("v1.2.0@{D120}");
+        let kc = Kc { name: "grafana" };
+        let steps: [&[&str]; 4] = [&["dev-eu-1"], &["qa-eu-1"], &["prod-eu-1"], &["prod-us-1"]];
+        for (i, clusters) in steps.iter().enumerate() {
+            wait_for(&app, &id, Duration::from_secs(20), |r| r["steps_applied"] == i + 1);
+            let r = app.get(&format!("/api/v1/rollouts/{id}")).json();
+            assert_eq!(r["state"], "running", "nothing reported yet: {r}");
+            // grafana waits for health (`wait: true`): the change set, then the health check.
+            for cluster in *clusters {
+                send_all(&app, cluster, &kc.release_2_8_early(&revision, &at(1), true));
+            }
+        }
+        let r = wait_for(&app, &id, Duration::from_secs(20), |r| r["state"] != "running");
+        assert_eq!(r["state"], "completed", "{r}");
+        for cluster in CLUSTERS {
+            assert_eq!(effective_tag(&app, cluster, "grafana").0, "v1.2.0");
+        }
+    }
+);
+
+both!(a_cancelled_health_check_then_success_counts_no_failure, |b: Backend| {
+    let app = TestApp::with_fleet_and_gate(b, Arc::new(HealthGate));
+    let id = start_one_by_one(&app, &["dev-eu-1"]);
+    wait_for(&app, &id, Duration::from_secs(20), |r| r["steps_applied"] == 1);
+    let n = id.as_i64().unwrap();
+    let revision = format!("v1.2.0@{D120}");
+    let kc = Kc { name: "grafana" };
+    send_all(
+        &app,
+        "dev-eu-1",
+        &[kc.change_set(&revision, &at(1)), kc.health_canceled(&revision, &at(1))],
+    );
+    assert_eq!(
+        runner::try_move(&app.state, &HealthGate, n, 1).unwrap(),
+        None,
+        "a cancelled health check waits"
+    );
+    let r = app.get(&format!("/api/v1/rollouts/{id}")).json();
+    assert_eq!(
+        (r["state"].as_str(), &r["waves"][0]["steps"][0]["failed"]),
+        (Some("running"), &json!([]))
+    );
+    send_all(&app, "dev-eu-1", &kc.release(&revision, &at(2), true));
+    let r = wait_for(&app, &id, Duration::from_secs(20), |r| r["steps_applied"] == 2);
+    assert_eq!(r["waves"][0]["steps"][0]["failed"], json!([]), "{r}");
+    assert_eq!(r["state"], "running");
 });

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::dto::Page;
-use super::extract::{caller, parse_json, query};
+use super::extract::{caller, parse_json, query, BodyLimit};
 use super::observed_dto::{EventAcceptedDto, EventSecretDto, FluxEventDto, FluxEventInput};
 use super::problem::Problem;
 use super::{blocking, paging, Shared};
@@ -24,8 +24,7 @@ const CURSOR_KIND: &str = "events";
     responses((status = 202, description = "Taken in (or a duplicate, taken in before)", body = EventAcceptedDto),
         (status = 400, description = "Not a Flux event: the field and rule are named", body = Problem),
         (status = 404, description = "The token's cluster no longer exists", body = Problem),
-        (status = 413, body = Problem)))]
-#[post("/events/flux")]
+        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)))]
 pub async fn post_flux_event(state: Shared, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, Error> {
     let cluster = req
         .extensions()
@@ -45,8 +44,8 @@ pub async fn post_flux_event(state: Shared, req: HttpRequest, body: web::Bytes) 
     params(("name" = String, Path), ("X-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>, under the cluster's event secret")),
     responses((status = 202, description = "Taken in (or a duplicate, taken in before)", body = EventAcceptedDto),
         (status = 400, description = "Not a Flux event: the field and rule are named", body = Problem),
-        (status = 404, body = Problem), (status = 413, body = Problem)))]
-#[post("/clusters/{name}/events/flux")]
+        (status = 404, body = Problem),
+        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)))]
 pub async fn post_cluster_flux_event(
     state: Shared,
     req: HttpRequest,
@@ -144,12 +143,26 @@ pub async fn list_cluster_events(
     )))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(post_flux_event)
-        .service(post_cluster_flux_event)
-        .service(rotate_event_secret)
-        .service(delete_event_secret)
-        .service(list_cluster_events);
+/// The smallest body limit of the event routes: notification-controller sends events up to
+/// 3 MiB and takes any 4xx but 429 as final, so a smaller limit would lose events.
+pub const EVENT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// The event routes; the receivers take bodies up to `max_body_bytes` or [`EVENT_BODY_LIMIT`],
+/// whichever is larger, while the rest of the API keeps `max_body_bytes`.
+pub fn routes(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    let limit = max_body_bytes.max(EVENT_BODY_LIMIT);
+    move |cfg| {
+        let receiver = |path: &str| {
+            web::resource(path)
+                .app_data(web::PayloadConfig::new(limit))
+                .app_data(BodyLimit(limit))
+        };
+        cfg.service(receiver("/events/flux").route(web::post().to(post_flux_event)))
+            .service(receiver("/clusters/{name}/events/flux").route(web::post().to(post_cluster_flux_event)))
+            .service(rotate_event_secret)
+            .service(delete_event_secret)
+            .service(list_cluster_events);
+    }
 }
 
 #[derive(utoipa::OpenApi)]

@@ -160,7 +160,7 @@ pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mu
                 // actix tries routes in order: the receiver, which every cluster's Flux posts
                 // to, goes first.
                 web::scope("/api/v1")
-                    .configure(events::routes)
+                    .configure(events::routes(max_body_bytes))
                     .configure(catalog::routes)
                     .configure(components::routes)
                     .configure(clusters::routes)

@@ -173,13 +173,15 @@ pub struct ObservedObjectDto {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// `ready`, `failed` or `progressing`.
+    /// `ready`, `applied` (a Kustomization's change set applied, no health verdict yet),
+    /// `failed` or `progressing`; see the README's "How events read".
     pub state: String,
     pub reason: String,
     pub message: String,
     /// The revision of the latest event: what Flux last tried.
     pub last_revision: Option<String>,
-    /// The revision of the latest success, split into tag and digest.
+    /// The revision last applied (a success, a passed health check, or a change set), split
+    /// into tag and digest.
     pub applied_revision: Option<String>,
     pub applied_tag: Option<String>,
     pub applied_digest: Option<String>,

@@ -191,11 +191,52 @@ pub async fn get_cluster_render(
     })
 }
 
-/// The Flux Operator ResourceSetInputProvider `ExternalService` document: `{"inputs": [...]}`.
+/// The inputs document a cluster's Flux Operator `ResourceSetInputProvider` (`type:
+/// ExternalService`) fetches: one input per component, every key always present, never `null`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputsDocument {
+    pub inputs: Vec<InputDto>,
+}
+
+/// One component's input. The schema of what `catalog::render::InputEntry` serializes (a test
+/// holds the two together); absent strings are `""`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputDto {
+    /// The component id; unique; names its Flux objects.
+    pub id: String,
+    pub cluster: String,
+    pub tier: String,
+    /// The cluster revision the document was rendered from, as a string.
+    pub revision: String,
+    /// The components artifact, `oci://…`.
+    pub url: String,
+    pub oci_tag: String,
+    /// `sha256:<hex>` on tiers that pin digests, else `""`.
+    pub digest: String,
+    pub component_path: String,
+    /// The Kustomization path, `./<component_path>/<tier>`.
+    pub path: String,
+    /// A Flux duration, e.g. `10m`.
+    pub interval: String,
+    /// A Flux duration, e.g. `5m`.
+    pub timeout: String,
+    pub prune: bool,
+    pub wait: bool,
+    /// `""` when unset.
+    pub target_namespace: String,
+    /// Ids of components enabled on the cluster this one depends on; may be empty.
+    pub depends_on: Vec<String>,
+}
+
+/// The Flux Operator ResourceSetInputProvider `ExternalService` document: `{"inputs": [...]}`,
+/// every key of every input always present and never `null`. A provider keeps the first
+/// `spec.filter.limit` inputs (default 100): over 100, the response says so in
+/// `X-Platform-Catalog-Warning`.
 #[utoipa::path(get, path = "/api/v1/clusters/{name}/inputs", tag = "render", params(("name" = String, Path)),
     responses(
-        (status = 200, description = "One input per component", content_type = "application/json", body = Object,
-            headers(("ETag" = String))),
+        (status = 200, description = "One input per component", content_type = "application/json", body = InputsDocument,
+            headers(("ETag" = String), ("X-Platform-Catalog-Input-Count" = i64),
+                ("X-Platform-Catalog-Warning" = String, description = "Set when there are more than 100 inputs: raise the provider's spec.filter.limit"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 404, body = Problem),
         (status = 409, body = Problem)))]
@@ -206,13 +247,32 @@ pub async fn get_cluster_inputs(
     name: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let rendered = blocking(move || service::current_render(&state, &name)).await?;
-    Ok(conditional(
+    let mut response = conditional(
         &req,
         &rendered.inputs_etag,
         rendered.revision,
         "application/json",
         &rendered.inputs,
-    ))
+    );
+    let count = rendered.input_count;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::HeaderName::from_static("x-platform-catalog-input-count"),
+        header::HeaderValue::from(count),
+    );
+    if let Some(value) = input_limit_warning(count).and_then(|w| header::HeaderValue::from_str(&w).ok()) {
+        headers.insert(header::HeaderName::from_static("x-platform-catalog-warning"), value);
+    }
+    Ok(response)
+}
+
+/// What the inputs response warns of when a `ResourceSetInputProvider` with the default
+/// `spec.filter.limit` would cut the document.
+fn input_limit_warning(count: usize) -> Option<String> {
+    let limit = catalog::render::RSIP_DEFAULT_LIMIT;
+    (count > limit).then(|| {
+        format!("{count} inputs: a ResourceSetInputProvider keeps the first {limit} unless spec.filter.limit is raised")
+    })
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -224,6 +284,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(get_cluster_effective, get_cluster_render, get_cluster_inputs),
-    components(schemas(RenderFormat))
+    components(schemas(RenderFormat, InputsDocument, InputDto))
 )]
 pub struct Doc;
+
+#[cfg(test)]
+mod tests {
+    use super::input_limit_warning;
+
+    #[test]
+    fn more_inputs_than_a_provider_keeps_by_default_are_warned_of() {
+        assert_eq!(input_limit_warning(100), None);
+        assert_eq!(
+            input_limit_warning(101).as_deref(),
+            Some("101 inputs: a ResourceSetInputProvider keeps the first 100 unless spec.filter.limit is raised")
+        );
+    }
+}

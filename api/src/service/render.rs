@@ -30,6 +30,8 @@ pub struct Rendered {
     pub json_etag: String,
     pub inputs: Bytes,
     pub inputs_etag: String,
+    /// How many inputs `inputs` holds: one per component.
+    pub input_count: usize,
 }
 
 /// Renders by (cluster, revision); bounded so a large fleet cannot exhaust memory.
@@ -83,6 +85,16 @@ impl RenderCache {
             other => Error::Catalog(other),
         })?;
         let (yaml, json, inputs) = (rendering.to_yaml(), rendering.to_json(), rendering.inputs_json()?);
+        if config.components.len() > catalog::render::RSIP_DEFAULT_LIMIT {
+            // Logged once per revision (renders are cached); the response says it on every fetch.
+            tracing::warn!(
+                cluster,
+                revision,
+                inputs = config.components.len(),
+                limit = catalog::render::RSIP_DEFAULT_LIMIT,
+                "more inputs than a ResourceSetInputProvider keeps by default: raise its spec.filter.limit"
+            );
+        }
         let rendered = Arc::new(Rendered {
             revision,
             yaml_etag: etag(&yaml),
@@ -91,6 +103,7 @@ impl RenderCache {
             yaml: Bytes::from(yaml),
             json: Bytes::from(json),
             inputs: Bytes::from(inputs),
+            input_count: config.components.len(),
         });
         let mut entries = self.lock()?;
         if entries.len() >= CACHE_LIMIT {

@@ -7,6 +7,7 @@ use super::Result;
 use crate::db::models_observed::{EventSecretRow, FluxEventRow, NewFluxEventRow, ObservedRow};
 use crate::db::schema::{cluster_event_secrets, flux_events, observed};
 use crate::db::DbConnection;
+use crate::service::observed::readiness;
 
 /// Runs `$body` on the backend's own connection: `ON CONFLICT DO NOTHING` exists on both
 /// backends but not on diesel's multi-backend, and a conflict-free insert is what makes a
@@ -30,52 +31,35 @@ fn insert_event(conn: &mut DbConnection, row: &NewFluxEventRow) -> Result<bool> 
     Ok(n == 1)
 }
 
-/// Creates an object's observed row unless it exists; whether it was created.
-fn insert_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<bool> {
-    let n = on_backend!(conn, |c| diesel::insert_into(observed::table)
-        .values(row)
-        .on_conflict((observed::cluster, observed::kind, observed::namespace, observed::name))
-        .do_nothing()
-        .execute(c))?;
-    Ok(n == 1)
-}
-
-/// Moves an object's observed row to `row`: its state unless a later event is stored already
-/// (events can arrive out of order), its applied revision when `row` has one, unless a later
-/// success is stored already; `received_at` with either, so what reads changed rows sees the
-/// change. Conditional statements, so concurrent posts cannot regress it.
-fn update_observed(conn: &mut DbConnection, row: &ObservedRow) -> Result<()> {
-    let object = || {
-        observed::table
-            .filter(observed::cluster.eq(&row.cluster))
-            .filter(observed::kind.eq(&row.kind))
-            .filter(observed::namespace.eq(&row.namespace))
-            .filter(observed::name.eq(&row.name))
-    };
-    diesel::update(object().filter(observed::event_at.le(row.event_at)))
-        .set((
-            observed::component.eq(&row.component),
-            observed::state.eq(&row.state),
-            observed::reason.eq(&row.reason),
-            observed::message.eq(&row.message),
-            observed::last_revision.eq(&row.last_revision),
-            observed::event_at.eq(row.event_at),
-            observed::received_at.eq(row.received_at),
-        ))
-        .execute(conn)?;
-    if let Some(at) = row.applied_at {
-        let earlier = observed::applied_at.is_null().or(observed::applied_at.le(at));
-        diesel::update(object().filter(earlier))
-            .set((
-                observed::applied_revision.eq(&row.applied_revision),
-                observed::applied_tag.eq(&row.applied_tag),
-                observed::applied_digest.eq(&row.applied_digest),
-                observed::applied_at.eq(at),
-                observed::received_at.eq(row.received_at),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+/// Creates an object's observed row, or merges `row` into it by the readiness model's rule
+/// (see `service::observed::readiness`): one conditional statement, so concurrent posts cannot
+/// regress it.
+fn upsert_observed_sqlite(c: &mut diesel::SqliteConnection, row: &ObservedRow) -> Result<()> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    let sql = format!(
+        "INSERT INTO observed (cluster, kind, namespace, name, component, state, reason, message, last_revision, \
+         applied_revision, applied_tag, applied_digest, event_at, received_at, applied_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){}",
+        readiness::upsert_clause()
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(&row.cluster)
+        .bind::<Text, _>(&row.kind)
+        .bind::<Text, _>(&row.namespace)
+        .bind::<Text, _>(&row.name)
+        .bind::<Nullable<Text>, _>(&row.component)
+        .bind::<Text, _>(&row.state)
+        .bind::<Text, _>(&row.reason)
+        .bind::<Text, _>(&row.message)
+        .bind::<Nullable<Text>, _>(&row.last_revision)
+        .bind::<Nullable<Text>, _>(&row.applied_revision)
+        .bind::<Nullable<Text>, _>(&row.applied_tag)
+        .bind::<Nullable<Text>, _>(&row.applied_digest)
+        .bind::<Timestamp, _>(row.event_at)
+        .bind::<Timestamp, _>(row.received_at)
+        .bind::<Nullable<Timestamp>, _>(row.applied_at)
+        .execute(c)
+        .map(drop)
 }
 
 /// Stores many events, skipping those stored already; the (cluster, key) of each new one.
@@ -95,15 +79,13 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[NewFluxEventRow]) -> Resul
     }
 }
 
-/// Creates or moves the observed rows of distinct objects, as [`update_observed`] does.
+/// Creates or merges the observed rows of distinct objects by the readiness model's rule.
 pub fn upsert_observed(conn: &mut DbConnection, rows: &[ObservedRow]) -> Result<()> {
     match conn {
         DbConnection::Postgresql(c) => super::observed_pg::upsert_observed(c, rows),
-        DbConnection::Sqlite(_) => {
+        DbConnection::Sqlite(c) => {
             for row in rows {
-                if !insert_observed(conn, row)? {
-                    update_observed(conn, row)?;
-                }
+                upsert_observed_sqlite(c, row)?;
             }
             Ok(())
         }

@@ -12,6 +12,7 @@ use diesel::sql_types::{Array, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::db::models_observed::{NewFluxEventRow, ObservedRow};
+use crate::service::observed::readiness;
 
 /// Stores the events not stored already; the (cluster, key) of each new one.
 pub fn insert_events(conn: &mut PgConnection, rows: &[NewFluxEventRow]) -> QueryResult<Vec<(String, String)>> {
@@ -36,8 +37,7 @@ pub fn insert_events(conn: &mut PgConnection, rows: &[NewFluxEventRow]) -> Query
     Unnest::<InsertEvents>::new(columns).get_results(conn)
 }
 
-/// Creates or moves the observed rows of distinct objects: an object's state unless a later
-/// event is stored already, its applied revision unless a later success is.
+/// Creates or merges the observed rows of distinct objects by the readiness model's rule.
 pub fn upsert_observed(conn: &mut PgConnection, rows: &[ObservedRow]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
@@ -81,7 +81,7 @@ fn optional<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> Colum
 /// What a statement does with the unnested rows: the SQL around `SELECT * FROM unnest(…)`.
 trait Shape: 'static {
     const BEFORE: &'static str;
-    const AFTER: &'static str;
+    fn after() -> &'static str;
 }
 
 struct InsertEvents;
@@ -89,34 +89,22 @@ struct InsertEvents;
 impl Shape for InsertEvents {
     const BEFORE: &'static str = "INSERT INTO flux_events (cluster, event_key, kind, namespace, name, component, \
         severity, reason, message, revision, reporting_controller, event_at, received_at)";
-    const AFTER: &'static str = " ON CONFLICT (cluster, event_key) DO NOTHING RETURNING cluster, event_key";
+    fn after() -> &'static str {
+        " ON CONFLICT (cluster, event_key) DO NOTHING RETURNING cluster, event_key"
+    }
 }
 
 struct UpsertObserved;
 
-// An object's state moves with a later event; its applied revision, with a later success;
-// `received_at` with either, so what reads changed rows sees the change.
+// An object's row merges by the readiness model's rule (`service::observed::readiness`), the
+// same clause SQLite runs.
 impl Shape for UpsertObserved {
     const BEFORE: &'static str = "INSERT INTO observed (cluster, kind, namespace, name, component, state, reason, \
         message, last_revision, applied_revision, applied_tag, applied_digest, event_at, received_at, applied_at)";
-    const AFTER: &'static str = " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET \
-        component = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.component ELSE observed.component END, \
-        state = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.state ELSE observed.state END, \
-        reason = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.reason ELSE observed.reason END, \
-        message = CASE WHEN observed.event_at <= excluded.event_at THEN excluded.message ELSE observed.message END, \
-        last_revision = CASE WHEN observed.event_at <= excluded.event_at \
-            THEN excluded.last_revision ELSE observed.last_revision END, \
-        received_at = excluded.received_at, \
-        event_at = GREATEST(observed.event_at, excluded.event_at), \
-        applied_revision = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
-            THEN excluded.applied_revision ELSE observed.applied_revision END, \
-        applied_tag = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
-            THEN excluded.applied_tag ELSE observed.applied_tag END, \
-        applied_digest = CASE WHEN excluded.applied_at >= COALESCE(observed.applied_at, '-infinity') \
-            THEN excluded.applied_digest ELSE observed.applied_digest END, \
-        applied_at = GREATEST(observed.applied_at, excluded.applied_at) \
-        WHERE observed.event_at <= excluded.event_at \
-            OR excluded.applied_at >= COALESCE(observed.applied_at, '-infinity')";
+    fn after() -> &'static str {
+        static CLAUSE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        CLAUSE.get_or_init(readiness::upsert_clause)
+    }
 }
 
 /// A statement of shape `S` over the rows in `columns`.
@@ -162,7 +150,7 @@ impl<S: Shape> QueryFragment<Pg> for Unnest<'_, S> {
             }
         }
         out.push_sql(")");
-        out.push_sql(S::AFTER);
+        out.push_sql(S::after());
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use flux::{
     DependencyRef, FluxObject, Kustomization, KustomizationSpec, ObjectMeta, OciRepository, OciRepositoryRef,
     OciRepositorySpec, Pairs, SourceRef,
 };
-pub use inputs::{InputEntry, INPUTS_LIMIT};
+pub use inputs::{InputEntry, INPUTS_LIMIT, RSIP_DEFAULT_LIMIT};
 
 pub const MANAGED_BY: &str = "platform-catalog";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{parse_revision, KUSTOMIZATION, OCI_REPOSITORY};
+use super::{parse_revision, readiness, KUSTOMIZATION, OCI_REPOSITORY};
 use crate::db::models_observed::ObservedRow;
 use crate::db::DbConnection;
 use crate::error::Error;
@@ -17,12 +17,15 @@ pub struct HealthQuery {
     pub oci_tag: String,
     /// The digest the tag should resolve to (the registry's, as stored), when known.
     pub digest: Option<String>,
+    /// The component's Kustomization `wait`: with it, only a health verdict passes (see
+    /// [`super::readiness`]); without it, the change set of the revision applied does.
+    pub wait: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
-    /// The component's Kustomization reported the desired revision applied and healthy after
-    /// the step.
+    /// The component's Kustomization reported the desired revision ready after the step (or,
+    /// without `wait`, applied).
     Ready,
     /// Its last reconcile after the step failed (the Kustomization, or the OCIRepository
     /// fetching the artifact).
@@ -73,11 +76,12 @@ fn judge(item: &HealthQuery, k: Option<&ObservedRow>, o: Option<&ObservedRow>, s
     let fresh = |r: &&ObservedRow| r.event_at >= since;
     if let Some(k) = k.filter(fresh) {
         match k.state.as_str() {
-            "failed" => return failed(k),
-            "ready"
-                if k.applied_revision
-                    .as_deref()
-                    .is_some_and(|a| parse_revision(a).matches(&item.oci_tag, item.digest.as_deref())) =>
+            readiness::FAILED => return failed(k),
+            state
+                if readiness::gate_accepts(state, item.wait)
+                    && k.applied_revision
+                        .as_deref()
+                        .is_some_and(|a| parse_revision(a).matches(&item.oci_tag, item.digest.as_deref())) =>
             {
                 return Health::Ready
             }
@@ -85,7 +89,7 @@ fn judge(item: &HealthQuery, k: Option<&ObservedRow>, o: Option<&ObservedRow>, s
         }
     }
     match o.filter(fresh) {
-        Some(o) if o.state == "failed" => failed(o),
+        Some(o) if o.state == readiness::FAILED => failed(o),
         _ => Health::Pending,
     }
 }

@@ -11,6 +11,7 @@ mod fnv;
 pub mod health;
 pub mod hmac;
 pub mod metrics;
+pub mod readiness;
 mod revision;
 pub mod snapshot;
 pub mod status;
@@ -75,26 +76,7 @@ pub struct FluxEvent {
     pub reporting_controller: Option<String>,
 }
 
-/// Reasons Flux gives when an object reached its revision: a Kustomization applied and
-/// healthy, an OCIRepository holding a fetched artifact.
-const SUCCESS_REASONS: [&str; 4] = [
-    "ReconciliationSucceeded",
-    "NewArtifact",
-    "ArtifactUpToDate",
-    "Succeeded",
-];
-
 impl FluxEvent {
-    /// The object's state after this event: `failed` on an error, `ready` on a success
-    /// reason, else `progressing` (applying, waiting for a dependency, health checks running).
-    pub fn state(&self) -> &'static str {
-        match self.severity {
-            Severity::Error => "failed",
-            _ if SUCCESS_REASONS.contains(&self.reason.as_str()) => "ready",
-            _ => "progressing",
-        }
-    }
-
     /// What makes this event itself: a retried post of it has the same key.
     fn key(&self, cluster: &str) -> String {
         let parts = [
@@ -203,8 +185,8 @@ fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>
         event_at: event.timestamp,
         received_at: now,
     };
-    let state_name = event.state();
-    let applied = state_name == "ready" && event.revision.is_some();
+    let reading = readiness::read(&event);
+    let applied = reading.applies && event.revision.is_some();
     let parsed = event.revision.as_deref().map(parse_revision).unwrap_or_default();
     let observed = ObservedRow {
         cluster: cluster.to_owned(),
@@ -212,7 +194,7 @@ fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>
         namespace: event.namespace,
         name: event.name,
         component: component.clone(),
-        state: state_name.to_owned(),
+        state: reading.state.to_owned(),
         reason: event.reason,
         message: event.message,
         last_revision: event.revision.clone(),

@@ -76,6 +76,19 @@ pub fn soak_until(r: &Rollout, last: Option<&Step>) -> Result<Option<NaiveDateTi
     ))
 }
 
+/// Each component's Kustomization `wait` in the cluster's current revision: what the health
+/// gate asks of its events depends on it (see `service::observed::readiness`).
+fn component_waits(conn: &mut DbConnection, cluster: &str) -> Result<BTreeMap<String, bool>, Error> {
+    let Some(row) = crate::store::cluster(conn, cluster)? else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(stored) = crate::store::revision(conn, cluster, row.revision)? else {
+        return Ok(BTreeMap::new());
+    };
+    let record = crate::store::effective::EffectiveRecord::decode(&stored.effective)?;
+    Ok(record.components.into_iter().map(|c| (c.id, c.wait)).collect())
+}
+
 /// The gate on what clusters report (Flux events, see `service::observed`): after the soak, the
 /// next step applies only when every cluster of the last step runs the revision the step gave
 /// it, ready. Failed clusters count toward the wave's `max_failures`: once they pass it the
@@ -92,6 +105,7 @@ impl StepGate for HealthGate {
         let r = input.rollout;
         let mut queries = Vec::new();
         for c in &step.clusters {
+            let waits = component_waits(conn, &c.cluster)?;
             let skipped = |x: &super::StepComponent| {
                 step.skipped
                     .iter()
@@ -104,6 +118,8 @@ impl StepGate for HealthGate {
                     component: x.component.clone(),
                     oci_tag: x.to.oci_tag.clone(),
                     digest,
+                    // A component the cluster no longer has is held to the stricter rule.
+                    wait: waits.get(&x.component).copied().unwrap_or(true),
                 });
             }
         }
