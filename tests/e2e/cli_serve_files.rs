@@ -24,6 +24,12 @@ fn edited_catalog(dir: &Scratch, tag: &str) -> String {
     path.display().to_string()
 }
 
+fn register_v120(s: &Served, token: &str) {
+    let tag = json!({"tag": "v1.2.0", "digest": V120});
+    let (status, body) = s.send("POST", "/api/v1/artifacts/platform/tags", token, Some(&tag));
+    assert_eq!(status, 201, "{body}");
+}
+
 fn with_catalog<'a>(catalog: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["--catalog", catalog, "--tags", "examples/tags.yaml"];
     args.extend_from_slice(&["--clusters", "examples/clusters.yaml"]);
@@ -49,13 +55,7 @@ both!(
             first.log()
         );
         let token = first.first_token();
-        let tag = json!({"tag": "v1.2.0", "digest": V120});
-        assert_eq!(
-            first
-                .send("POST", "/api/v1/artifacts/platform/tags", &token, Some(&tag))
-                .0,
-            201
-        );
+        register_v120(&first, &token);
         let release = json!({"artifact": "platform", "oci_tag": "v1.2.0"});
         let (status, body) = first.send("POST", "/api/v1/releases", &token, Some(&release));
         assert_eq!(status, 200, "{body}");
@@ -198,13 +198,7 @@ both!(
         ];
         let first = Served::start_with(&url, dir.path(), "first", &args);
         let token = first.first_token();
-        let tag = json!({"tag": "v1.2.0", "digest": V120});
-        assert_eq!(
-            first
-                .send("POST", "/api/v1/artifacts/platform/tags", &token, Some(&tag))
-                .0,
-            201
-        );
+        register_v120(&first, &token);
         let before = fleet_state(&first, &token);
 
         // The release rewrites all 600 clusters in one transaction; the kill lands while it runs.

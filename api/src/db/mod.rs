@@ -152,12 +152,18 @@ pub fn write_transaction<T>(
         diesel::update(schema::write_lock::table)
             .set(schema::write_lock::generation.eq(schema::write_lock::generation + 1))
             .execute(conn)?;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))).unwrap_or_else(|panic| {
-            Err(Error::Internal(format!(
-                "a write panicked and was rolled back: {}",
-                panic_message(panic.as_ref())
-            )))
-        })
+        caught(|| f(conn))
+    })
+}
+
+/// Runs `f`, turning a panic into an [`Error::Internal`]: inside a transaction, so the
+/// transaction rolls back like on any error instead of being left open.
+pub fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(Error::Internal(format!(
+            "a write panicked and was rolled back: {}",
+            panic_message(panic.as_ref())
+        )))
     })
 }
 

@@ -149,7 +149,7 @@ fn store(
     prune: &[String],
 ) -> Result<Vec<bool>, Error> {
     if let Some(mut conn) = held.take() {
-        match conn.transaction(|c| write(c, works, prune)) {
+        match conn.transaction(|c| crate::db::caught(|| write(c, works, prune))) {
             Ok(flags) => {
                 *held = Some(conn);
                 return Ok(flags);
@@ -160,7 +160,7 @@ fn store(
         }
     }
     let mut conn = pool.get()?;
-    let flags = conn.transaction(|c| write(c, works, prune))?;
+    let flags = conn.transaction(|c| crate::db::caught(|| write(c, works, prune)))?;
     *held = Some(conn);
     Ok(flags)
 }
