@@ -61,6 +61,10 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
 
+    /// The path exists, but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+
     /// `If-Match` named a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -93,7 +97,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Read { .. } | Error::Connect(..) => 2,
+            Error::Usage(_) | Error::Read { .. } | Error::Connect(..) | Error::MethodNotAllowed(_) => 2,
             Error::Catalog(catalog::Error::Unknown { .. } | catalog::Error::InvalidPattern { .. }) => 2,
             Error::Invalid(_)
             | Error::Catalog(_)

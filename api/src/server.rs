@@ -51,17 +51,22 @@ impl Default for Settings {
 
 /// Serves the API on `listener` until SIGINT/SIGTERM, then drains in-flight requests.
 pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> std::io::Result<Server> {
+    // One document for the docs page and the access table, built from the same registration
+    // as the router.
+    let doc = http::openapi();
+    let table = Arc::new(access::AccessTable::from_doc(&doc).map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
         let state = state.clone();
         let metrics_state = state.clone();
         let guard_state = state.clone();
+        let guard_table = table.clone();
         let access_settings = settings.access;
         // Middleware runs outside in: logging and metrics see every answer, including the
         // guard's 401 and 403; the guard runs before any handler.
         App::new()
             .wrap(from_fn(http::docs_headers))
             .wrap(from_fn(move |req, next| {
-                access::guard(access_settings, guard_state.clone(), req, next)
+                access::guard(access_settings, guard_state.clone(), guard_table.clone(), req, next)
             }))
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
@@ -82,7 +87,12 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
                     res
                 }
             })
-            .configure(http::configure(state.clone(), settings.max_body_bytes))
+            .configure(http::configure(
+                state.clone(),
+                settings.max_body_bytes,
+                doc.clone(),
+                table.clone(),
+            ))
     })
     .client_request_timeout(settings.client_request_timeout)
     .client_disconnect_timeout(Duration::from_secs(5))

@@ -3,6 +3,7 @@
 use crate::both;
 use crate::support::app::{Backend, TestApp};
 use crate::support::repo_root;
+use serde_json::Value;
 
 /// `openapi/openapi.json` is generated from the code: regenerate it with
 /// `cargo run -q -- openapi > openapi/openapi.json` when this fails.
@@ -100,3 +101,62 @@ both!(the_api_shows_which_catalog_revision_is_loaded, |b: Backend| {
     app.patch("/api/v1/components/grafana", &serde_json::json!({"interval": "15m"}));
     assert_eq!(app.get("/api/v1/catalog").json()["revision"], 2);
 });
+
+/// Each documented operation, with its `{…}` segments filled in.
+fn documented_operations() -> Vec<(String, String)> {
+    let doc: Value =
+        serde_json::from_str(&platform_catalog::http::openapi().to_json().expect("the document")).expect("JSON");
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let concrete: Vec<String> = path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "x".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect();
+        for method in item.as_object().expect("a path item").keys() {
+            ops.push((method.to_uppercase(), concrete.join("/")));
+        }
+    }
+    ops
+}
+
+both!(
+    every_documented_operation_is_routed_and_every_other_method_is_405_with_allow,
+    |b: Backend| {
+        let app = TestApp::empty(b);
+        let ops = documented_operations();
+        assert_eq!(ops.len(), 60);
+        for (method, path) in &ops {
+            let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some("{}");
+            let r = app.request(method, path, body, &[]);
+            let unrouted = r.status == 405
+                || (r.status == 404
+                    && r.body.contains("urn:platform-catalog:problem:not-found")
+                    && r.body.contains("route"));
+            assert!(
+                !unrouted,
+                "{method} {path} is documented but not routed: {} {}",
+                r.status, r.body
+            );
+        }
+        for (method, path, allow) in [
+            ("PUT", "/api/v1/clusters", "GET, POST"),
+            ("TRACE", "/api/v1/clusters/dev-eu-1", "DELETE, GET, PATCH, PUT"),
+            ("POST", "/api/v1/audit", "GET"),
+        ] {
+            let r = app.request(method, path, None, &[]);
+            assert_eq!(r.status, 405, "{method} {path}: {}", r.body);
+            assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+            assert_eq!(r.header("content-type"), Some("application/problem+json"));
+            assert_eq!(r.json()["type"], "urn:platform-catalog:problem:method-not-allowed");
+        }
+        let nowhere = app.get("/api/v1/nowhere");
+        assert_eq!(nowhere.status, 404);
+        assert_eq!(nowhere.json()["type"], "urn:platform-catalog:problem:not-found");
+    }
+);

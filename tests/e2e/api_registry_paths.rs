@@ -73,14 +73,32 @@ both!(
         f.import_clusters();
         let registered = f.app.post("/api/v1/artifacts/platform/tags", &json!({"tag": "v1.2.0"}));
         assert_eq!(registered.status, 201, "{}", registered.body);
+        // An import that would point prod at a build without a digest is refused like any write.
         let text = catalog_text(&f.registry, "").replace("    oci_tag: v1.1.0  ", "    oci_tag: v1.2.0  ");
         let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("valid");
-        platform_catalog::service::import_catalog(&f.app.state, &caller(), loaded.catalog.to_document(), "test")
-            .expect("import");
-        let reply = f.app.get("/api/v1/clusters/prod-eu-1/render");
+        let refused =
+            platform_catalog::service::import_catalog(&f.app.state, &caller(), loaded.catalog.to_document(), "test")
+                .expect_err("the import is refused");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("tier prod refuses tag \"v1.2.0\" (rule pin_digest)"),
+            "{refused}"
+        );
+        assert_eq!(f.app.get("/api/v1/clusters/prod-eu-1/render").status, 200);
+        // A digest lost behind the service's back (a database edited by hand): the render is
+        // refused, never served by bare tag.
+        {
+            use diesel::connection::SimpleConnection;
+            let mut conn = platform_catalog::db::connect(&f.app.database_url).expect("a second connection");
+            conn.batch_execute("UPDATE artifact_tags SET digest = NULL WHERE tag = 'v1.1.0'")
+                .expect("the digest is removed");
+        }
+        // prod-us-1 was never rendered, so no cached render hides the lost digest.
+        let reply = f.app.get("/api/v1/clusters/prod-us-1/render");
         assert_eq!(reply.status, 409, "{}", reply.body);
         let detail = reply.json()["detail"].as_str().unwrap().to_owned();
-        assert!(detail.contains("no digest is known for tag \"v1.2.0\""), "{detail}");
+        assert!(detail.contains("no digest is known for tag \"v1.1.0\""), "{detail}");
         assert!(detail.contains("never served a bare tag"), "{detail}");
     }
 );

@@ -1,5 +1,7 @@
-//! Who may call what: the one access table, the middleware that enforces it, and the OpenAPI
-//! pass that documents it, so the document, the tests and the server cannot disagree.
+//! Who may call what: the access table, read from the OpenAPI document (each operation's
+//! `x-required-role`, declared on its handler), the middleware that enforces it, and the pass
+//! that documents the bearer scheme and the 401/403 answers. A route without a role cannot be
+//! served: the table refuses to build.
 
 use std::sync::Arc;
 
@@ -44,6 +46,22 @@ impl Access {
         }
     }
 
+    /// The access an `x-required-role` names.
+    pub fn from_role_name(name: &str) -> Option<Access> {
+        use Access::*;
+        [
+            Public,
+            Viewer,
+            Operator,
+            Admin,
+            ClusterSelf,
+            ClusterToken,
+            ClusterSelfOrOperator,
+        ]
+        .into_iter()
+        .find(|a| a.role_name() == name)
+    }
+
     /// Whether `who` may call a route needing this, where `name` is the route's `{name}` segment.
     pub fn allows(self, who: &Principal, name: Option<&str>) -> bool {
         match self {
@@ -60,84 +78,90 @@ impl Access {
     }
 }
 
-/// Every route, as actix matches it, and what it needs. A route missing here is refused.
-pub const TABLE: &[(&str, &str, Access)] = {
-    use Access::*;
-    &[
-        ("GET", "/healthz", Public),
-        ("GET", "/readyz", Public),
-        // Public unless `--metrics-auth`, which the middleware applies.
-        ("GET", "/metrics", Public),
-        ("GET", "/api-docs/openapi.json", Public),
-        ("GET", "/docs", Public),
-        ("GET", "/docs/{_:.*}", Public),
-        ("GET", "/api/v1/catalog", Viewer),
-        ("GET", "/api/v1/components", Viewer),
-        ("POST", "/api/v1/components", Operator),
-        ("GET", "/api/v1/components/{id}", Viewer),
-        ("PUT", "/api/v1/components/{id}", Operator),
-        ("PATCH", "/api/v1/components/{id}", Operator),
-        ("DELETE", "/api/v1/components/{id}", Operator),
-        ("GET", "/api/v1/clusters", Viewer),
-        ("POST", "/api/v1/clusters", Operator),
-        ("GET", "/api/v1/clusters/{name}", Viewer),
-        ("PUT", "/api/v1/clusters/{name}", Operator),
-        ("PATCH", "/api/v1/clusters/{name}", Operator),
-        ("DELETE", "/api/v1/clusters/{name}", Operator),
-        ("GET", "/api/v1/clusters/{name}/components", Viewer),
-        ("PUT", "/api/v1/clusters/{name}/components/{id}", Operator),
-        ("DELETE", "/api/v1/clusters/{name}/components/{id}", Operator),
-        ("GET", "/api/v1/clusters/{name}/effective", Viewer),
-        ("GET", "/api/v1/clusters/{name}/render", ClusterSelf),
-        ("GET", "/api/v1/clusters/{name}/inputs", ClusterSelf),
-        ("GET", "/api/v1/clusters/{name}/revisions", Viewer),
-        ("GET", "/api/v1/clusters/{name}/publications", Viewer),
-        ("GET", "/api/v1/clusters/{name}/revisions/{n}", Viewer),
-        ("POST", "/api/v1/clusters/{name}/rollback", Operator),
-        ("GET", "/api/v1/artifacts", Viewer),
-        ("GET", "/api/v1/artifacts/{id}", Viewer),
-        ("GET", "/api/v1/artifacts/{id}/tags", Viewer),
-        ("POST", "/api/v1/artifacts/{id}/tags", Operator),
-        ("POST", "/api/v1/artifacts/{id}/sync", Operator),
-        ("GET", "/api/v1/tiers", Viewer),
-        ("GET", "/api/v1/tiers/{name}", Viewer),
-        ("PUT", "/api/v1/tiers/{name}", Admin),
-        ("POST", "/api/v1/releases", Operator),
-        ("GET", "/api/v1/overrides/stale", Viewer),
-        ("POST", "/api/v1/overrides/collapse", Operator),
-        ("GET", "/api/v1/rollouts", Viewer),
-        ("POST", "/api/v1/rollouts", Operator),
-        ("GET", "/api/v1/rollouts/{id}", Viewer),
-        ("POST", "/api/v1/rollouts/{id}/advance", Operator),
-        ("POST", "/api/v1/rollouts/{id}/pause", Operator),
-        ("POST", "/api/v1/rollouts/{id}/resume", Operator),
-        ("POST", "/api/v1/rollouts/{id}/abort", Operator),
-        ("GET", "/api/v1/holds", Viewer),
-        ("POST", "/api/v1/holds", Operator),
-        ("GET", "/api/v1/holds/{id}", Viewer),
-        ("DELETE", "/api/v1/holds/{id}", Operator),
-        ("POST", "/api/v1/hotfixes", Operator),
-        ("GET", "/api/v1/audit", Viewer),
-        ("GET", "/api/v1/tokens", Admin),
-        ("POST", "/api/v1/tokens", Admin),
-        ("DELETE", "/api/v1/tokens/{name}", Admin),
-        // Flux reports back: a cluster posts its own events; drift is read like the rest.
-        ("POST", "/api/v1/events/flux", ClusterToken),
-        ("POST", "/api/v1/clusters/{name}/events/flux", ClusterSelfOrOperator),
-        ("POST", "/api/v1/clusters/{name}/event-secret", Operator),
-        ("DELETE", "/api/v1/clusters/{name}/event-secret", Operator),
-        ("GET", "/api/v1/clusters/{name}/events", Viewer),
-        ("GET", "/api/v1/clusters/{name}/status", Viewer),
-        ("GET", "/api/v1/drift", Viewer),
-    ]
-};
+/// Routes outside the document (the docs page and the document itself): always public.
+const UNDOCUMENTED_PUBLIC: [&str; 3] = ["/api-docs/openapi.json", "/docs", "/docs/{_:.*}"];
 
-/// What `method pattern` needs, when the table names it.
-pub fn required(method: &str, pattern: &str) -> Option<Access> {
-    TABLE
-        .iter()
-        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && *p == pattern)
-        .map(|(_, _, a)| *a)
+/// The operations of the document and what each needs; also which methods a path has.
+#[derive(Debug, Default)]
+pub struct AccessTable {
+    routes: Vec<(String, String, Access)>,
+}
+
+/// The operations of a path item, by method.
+fn operations(item: &utoipa::openapi::PathItem) -> [(&'static str, Option<&utoipa::openapi::path::Operation>); 5] {
+    [
+        ("GET", item.get.as_ref()),
+        ("PUT", item.put.as_ref()),
+        ("POST", item.post.as_ref()),
+        ("DELETE", item.delete.as_ref()),
+        ("PATCH", item.patch.as_ref()),
+    ]
+}
+
+impl AccessTable {
+    /// Reads every operation's `x-required-role`; an operation without one (or with an
+    /// unknown one) is an error, so a route nobody may call is never served by accident.
+    pub fn from_doc(doc: &utoipa::openapi::OpenApi) -> Result<AccessTable, Error> {
+        let mut routes = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in operations(item) {
+                let Some(op) = op else { continue };
+                let role = op
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("x-required-role"))
+                    .and_then(|v| v.as_str());
+                let access = role.and_then(Access::from_role_name).ok_or_else(|| {
+                    Error::Internal(format!("{method} {path} declares no known x-required-role ({role:?})"))
+                })?;
+                routes.push((method.to_owned(), path.clone(), access));
+            }
+        }
+        for path in UNDOCUMENTED_PUBLIC {
+            routes.push(("GET".to_owned(), path.to_owned(), Access::Public));
+        }
+        Ok(AccessTable { routes })
+    }
+
+    /// What `method pattern` needs, when the table names it.
+    pub fn required(&self, method: &str, pattern: &str) -> Option<Access> {
+        self.routes
+            .iter()
+            .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == pattern)
+            .map(|(_, _, a)| *a)
+    }
+
+    /// Whether any method serves `pattern`.
+    pub fn knows(&self, pattern: &str) -> bool {
+        self.routes.iter().any(|(_, p, _)| p == pattern)
+    }
+
+    /// The methods whose route template matches the concrete `path`, for `Allow`.
+    pub fn methods_of(&self, path: &str) -> Vec<&str> {
+        let mut methods: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|(_, p, _)| template_matches(p, path))
+            .map(|(m, _, _)| m.as_str())
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods
+    }
+
+    /// Every (method, pattern, access), for tests and the document pass.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str, Access)> {
+        self.routes.iter().map(|(m, p, a)| (m.as_str(), p.as_str(), *a))
+    }
+}
+
+/// Whether a concrete path fits a route template whose `{…}` segments match one segment each.
+fn template_matches(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
 }
 
 /// How requests are authenticated.
@@ -180,10 +204,11 @@ fn bearer(req: &ServiceRequest) -> Option<String> {
 }
 
 /// The middleware: authenticates the bearer token, records the principal for `caller()`, and
-/// enforces [`TABLE`].
+/// enforces the [`AccessTable`].
 pub async fn guard(
     settings: AccessSettings,
     state: Arc<AppState>,
+    table: Arc<AccessTable>,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -191,10 +216,10 @@ pub async fn guard(
     let pattern = req.match_pattern();
     let need = match pattern.as_deref() {
         Some("/metrics") if settings.metrics_auth => Some(Access::Viewer),
-        Some(p) => match required(method.as_str(), p) {
+        Some(p) => match table.required(method.as_str(), p) {
             Some(access) => Some(access),
             // Another method on a known route: authenticate, then let the router refuse it.
-            None if TABLE.iter().any(|(_, known, _)| *known == p) => None,
+            None if table.knows(p) => None,
             None => {
                 tracing::error!(%method, route = p, "the route is missing from the access table; refused");
                 let e = Error::Forbidden(format!("{method} {p} is not open to any role"));
@@ -250,10 +275,9 @@ async fn authenticate(state: &Arc<AppState>, req: &ServiceRequest) -> Result<Pri
     found.ok_or_else(|| Error::Unauthorized("the bearer token is unknown, expired or revoked".into()))
 }
 
-/// Declares the bearer scheme and, on every operation, the role it needs (`security` and
-/// `x-required-role`) and its 401/403 answers, from [`TABLE`].
+/// Declares the bearer scheme and, on every operation that needs a token (its
+/// `x-required-role`), the `security` requirement and its 401/403 answers.
 pub fn document(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::extensions::Extensions;
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
     use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 
@@ -283,7 +307,7 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for item in doc.paths.paths.values_mut() {
         let ops = [
             ("GET", &mut item.get),
             ("PUT", &mut item.put),
@@ -291,13 +315,15 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
             ("DELETE", &mut item.delete),
             ("PATCH", &mut item.patch),
         ];
-        for (method, op) in ops {
+        for (_, op) in ops {
             let Some(op) = op else { continue };
-            // An operation missing from the table gets no role; the access test then fails on it.
-            let Some(access) = required(method, path) else { continue };
-            let extensions = op.extensions.get_or_insert_with(Extensions::default);
-            extensions.insert("x-required-role".into(), access.role_name().into());
-            if access == Access::Public {
+            let role = op
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("x-required-role"))
+                .and_then(|v| v.as_str());
+            // No role (a declaration error `AccessTable::from_doc` refuses) or public: no token.
+            if role.is_none_or(|r| Access::from_role_name(r) == Some(Access::Public)) {
                 continue;
             }
             op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
@@ -361,35 +387,28 @@ mod tests {
 mod table_tests {
     use super::*;
 
-    /// The table and the document name the same operations (the docs page aside), so neither
-    /// can gain a route the other does not know.
+    /// Every documented operation declares a known role, so the table builds, and the table
+    /// holds exactly the documented operations plus the docs page.
     #[test]
-    fn the_table_and_the_openapi_document_agree() {
+    fn every_documented_operation_declares_its_role() {
         let doc = crate::http::openapi();
-        let mut documented = Vec::new();
-        for (path, item) in &doc.paths.paths {
-            for (method, op) in [
-                ("GET", &item.get),
-                ("PUT", &item.put),
-                ("POST", &item.post),
-                ("DELETE", &item.delete),
-                ("PATCH", &item.patch),
-            ] {
-                if op.is_some() {
-                    assert!(
-                        required(method, path).is_some(),
-                        "{method} {path} is not in the access table"
-                    );
-                    documented.push((method, path.as_str()));
-                }
-            }
-        }
-        for (method, path, _) in TABLE {
-            let docs_page = path.starts_with("/docs") || path.starts_with("/api-docs");
-            assert!(
-                docs_page || documented.contains(&(*method, *path)),
-                "{method} {path} is in the access table but not in the document"
-            );
-        }
+        let table = AccessTable::from_doc(&doc).expect("every operation declares a known role");
+        let documented: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|item| operations(item).iter().filter(|(_, op)| op.is_some()).count())
+            .sum();
+        assert_eq!(table.routes().count(), documented + UNDOCUMENTED_PUBLIC.len());
+        assert_eq!(table.required("PUT", "/api/v1/tiers/{name}"), Some(Access::Admin));
+        assert_eq!(
+            table.required("GET", "/api/v1/clusters/{name}/render"),
+            Some(Access::ClusterSelf)
+        );
+        assert_eq!(
+            table.methods_of("/api/v1/clusters/dev-eu-1"),
+            vec!["DELETE", "GET", "PATCH", "PUT"]
+        );
+        assert!(table.methods_of("/api/v1/nowhere").is_empty());
     }
 }

@@ -6,6 +6,7 @@ use catalog::tag::TagKind;
 use catalog::OciTag;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ArtifactDto, TagDto, TagInput, TagKindDto};
 use super::extract::{caller, query, Body, WriteParams};
@@ -63,8 +64,8 @@ pub struct TagQuery {
 }
 
 /// List the catalog's artifacts, in declared order.
-#[utoipa::path(get, path = "/api/v1/artifacts", tag = "artifacts",
-    responses((status = 200, body = [ArtifactDto]), (status = 409, description = "No catalog loaded", body = Problem)))]
+#[utoipa::path(tag = "artifacts",
+    responses((status = 200, body = [ArtifactDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/artifacts")]
 pub async fn list_artifacts(state: Shared) -> Result<HttpResponse, Error> {
     let list = blocking(move || artifacts::list(&state)).await?;
@@ -72,10 +73,10 @@ pub async fn list_artifacts(state: Shared) -> Result<HttpResponse, Error> {
 }
 
 /// Show one artifact with how many builds are registered for it.
-#[utoipa::path(get, path = "/api/v1/artifacts/{id}", tag = "artifacts",
+#[utoipa::path(tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id")),
     responses((status = 200, body = ArtifactDto, headers(("ETag" = String))), (status = 404, body = Problem),
-        (status = 409, description = "No catalog loaded", body = Problem)))]
+        (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/artifacts/{id}")]
 pub async fn get_artifact(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let summary = blocking(move || artifacts::get(&state, &id)).await?;
@@ -85,13 +86,13 @@ pub async fn get_artifact(state: Shared, id: web::Path<String>) -> Result<HttpRe
 
 /// Register a build: 201 when new, 200 when the same tag and digest are known already. Tags
 /// are immutable: the same tag with another digest is 409.
-#[utoipa::path(post, path = "/api/v1/artifacts/{id}/tags", tag = "artifacts",
+#[utoipa::path(tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id"), WriteParams), request_body = TagInput,
     responses((status = 201, description = "Registered", body = TagDto),
         (status = 200, description = "Known already (or its digest was added); on a dry run, the plan", body = TagDto),
         (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The tag is registered with another digest", body = Problem),
-        (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/artifacts/{id}/tags")]
 pub async fn register_artifact_tag(
     state: Shared,
@@ -122,11 +123,11 @@ pub async fn register_artifact_tag(
 
 /// List an artifact's registered builds, newest first in the hotfix-aware order; moving tags
 /// come last. A tag that moved in the registry after its digest was pinned carries `moved`. `?tier=` keeps only the tags that tier's policy allows.
-#[utoipa::path(get, path = "/api/v1/artifacts/{id}/tags", tag = "artifacts",
+#[utoipa::path(tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id"), TagQuery),
     responses((status = 200, body = [TagDto]), (status = 404, body = Problem),
         (status = 409, description = "No catalog loaded", body = Problem),
-        (status = 422, description = "Unknown tier", body = Problem)))]
+        (status = 422, description = "Unknown tier", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/artifacts/{id}/tags")]
 pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let q: TagQuery = query(&req)?;
@@ -146,13 +147,9 @@ pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<S
     Ok(HttpResponse::Ok().json(dtos))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_artifacts)
         .service(get_artifact)
         .service(register_artifact_tag)
         .service(list_artifact_tags);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_artifacts, get_artifact, register_artifact_tag, list_artifact_tags))]
-pub struct Doc;

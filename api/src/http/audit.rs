@@ -1,10 +1,11 @@
 //! `/api/v1/audit`: the append-only log of every write, newest first.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::Page;
 use super::extract::query;
@@ -95,8 +96,8 @@ fn since(raw: &str) -> Result<chrono::NaiveDateTime, Error> {
 }
 
 /// List audit entries, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "history", params(AuditListQuery),
-    responses((status = 200, body = Page<AuditEntryDto>), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "history", params(AuditListQuery),
+    responses((status = 200, body = Page<AuditEntryDto>), (status = 422, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/audit")]
 pub async fn list_audit(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: AuditListQuery = query(&req)?;
@@ -113,10 +114,6 @@ pub async fn list_audit(state: Shared, req: HttpRequest) -> Result<HttpResponse,
     Ok(HttpResponse::Ok().json(page))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_audit);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_audit))]
-pub struct Doc;

@@ -26,8 +26,8 @@ pub struct CatalogDto {
 }
 
 /// Show the catalog revision in force.
-#[utoipa::path(get, path = "/api/v1/catalog", tag = "catalog",
-    responses((status = 200, body = CatalogDto), (status = 409, description = "No catalog loaded yet", body = Problem)))]
+#[utoipa::path(tag = "catalog",
+    responses((status = 200, body = CatalogDto), (status = 409, description = "No catalog loaded yet", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/catalog")]
 pub async fn get_catalog(state: Shared) -> Result<HttpResponse, Error> {
     let dto = blocking(move || {
@@ -52,10 +52,6 @@ pub async fn get_catalog(state: Shared) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().json(dto))
 }
 
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_catalog);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(get_catalog))]
-pub struct Doc;

@@ -5,6 +5,7 @@ use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, Page, PlanDto};
 use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
@@ -100,8 +101,8 @@ pub struct ClusterQuery {
 }
 
 /// List clusters, in name order, a page at a time.
-#[utoipa::path(get, path = "/api/v1/clusters", tag = "clusters", params(ClusterQuery),
-    responses((status = 200, body = Page<ClusterDto>), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "clusters", params(ClusterQuery),
+    responses((status = 200, body = Page<ClusterDto>), (status = 422, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters")]
 pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: ClusterQuery = query(&req)?;
@@ -137,9 +138,9 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
 }
 
 /// Register a cluster; it gets every enabled catalog component unless `components` says otherwise.
-#[utoipa::path(post, path = "/api/v1/clusters", tag = "clusters", params(WriteParams), request_body = ClusterInput,
+#[utoipa::path(tag = "clusters", params(WriteParams), request_body = ClusterInput,
     responses((status = 201, body = ClusterDto), (status = 200, description = "Dry run: the plan", body = PlanDto),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/clusters")]
 pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -158,8 +159,8 @@ pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterI
 }
 
 /// Show one cluster.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}", tag = "clusters", params(("name" = String, Path)),
-    responses((status = 200, body = ClusterDto, headers(("ETag" = String))), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "clusters", params(("name" = String, Path)),
+    responses((status = 200, body = ClusterDto, headers(("ETag" = String))), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}")]
 pub async fn get_cluster(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let row = blocking(move || clusters::get(&state, &name)).await?;
@@ -197,10 +198,10 @@ async fn write_cluster(
 }
 
 /// Replace a cluster's settings.
-#[utoipa::path(put, path = "/api/v1/clusters/{name}", tag = "clusters", params(("name" = String, Path), WriteParams),
+#[utoipa::path(tag = "clusters", params(("name" = String, Path), WriteParams),
     request_body = ClusterInput,
     responses((status = 200, body = ClusterDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/clusters/{name}")]
 pub async fn replace_cluster(
     state: Shared,
@@ -212,10 +213,10 @@ pub async fn replace_cluster(
 }
 
 /// Change some of a cluster's settings (JSON merge patch).
-#[utoipa::path(patch, path = "/api/v1/clusters/{name}", tag = "clusters", params(("name" = String, Path), WriteParams),
+#[utoipa::path(tag = "clusters", params(("name" = String, Path), WriteParams),
     request_body(content = Object, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ClusterDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[patch("/clusters/{name}")]
 pub async fn patch_cluster(
     state: Shared,
@@ -244,8 +245,8 @@ pub async fn patch_cluster(
 }
 
 /// Remove a cluster. Its revisions stay in the history.
-#[utoipa::path(delete, path = "/api/v1/clusters/{name}", tag = "clusters", params(("name" = String, Path), WriteParams),
-    responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(tag = "clusters", params(("name" = String, Path), WriteParams),
+    responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem), (status = 412, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/clusters/{name}")]
 pub async fn delete_cluster(state: Shared, req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -255,8 +256,8 @@ pub async fn delete_cluster(state: Shared, req: HttpRequest, name: web::Path<Str
 }
 
 /// List a cluster's component assignments and overrides.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/components", tag = "clusters", params(("name" = String, Path)),
-    responses((status = 200, body = [AssignmentDto]), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "clusters", params(("name" = String, Path)),
+    responses((status = 200, body = [AssignmentDto]), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/components")]
 pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let rows = blocking(move || clusters::assignments(&state, &name)).await?;
@@ -264,10 +265,10 @@ pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> 
 }
 
 /// Assign a component to a cluster, with optional overrides of tag and path.
-#[utoipa::path(put, path = "/api/v1/clusters/{name}/components/{id}", tag = "clusters",
+#[utoipa::path(tag = "clusters",
     params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams), request_body = AssignmentInput,
     responses((status = 200, body = AssignmentDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/clusters/{name}/components/{id}")]
 pub async fn put_cluster_component(
     state: Shared,
@@ -293,9 +294,9 @@ pub async fn put_cluster_component(
 }
 
 /// Remove a component from a cluster.
-#[utoipa::path(delete, path = "/api/v1/clusters/{name}/components/{id}", tag = "clusters",
+#[utoipa::path(tag = "clusters",
     params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams),
-    responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem), (status = 412, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/clusters/{name}/components/{id}")]
 pub async fn delete_cluster_component(
     state: Shared,
@@ -311,7 +312,7 @@ pub async fn delete_cluster_component(
     respond_write(outcome, StatusCode::NO_CONTENT, |_| ())
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_clusters)
         .service(create_cluster)
         .service(get_cluster)
@@ -322,17 +323,3 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(put_cluster_component)
         .service(delete_cluster_component);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_clusters,
-    create_cluster,
-    get_cluster,
-    replace_cluster,
-    patch_cluster,
-    delete_cluster,
-    list_cluster_components,
-    put_cluster_component,
-    delete_cluster_component
-))]
-pub struct Doc;

@@ -3,6 +3,7 @@
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use catalog::Component;
 use serde_json::Value;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ComponentDto, ComponentInput, PlanDto};
 use super::extract::{check_if_match, if_match, query, Body, WriteParams};
@@ -41,8 +42,8 @@ fn matches(req: &HttpRequest) -> impl Fn(&Component) -> Result<(), Error> {
 }
 
 /// List the catalog's components, in id order.
-#[utoipa::path(get, path = "/api/v1/components", tag = "components",
-    responses((status = 200, body = [ComponentDto]), (status = 409, description = "No catalog loaded", body = Problem)))]
+#[utoipa::path(tag = "components",
+    responses((status = 200, body = [ComponentDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/components")]
 pub async fn list_components(state: Shared) -> Result<HttpResponse, Error> {
     let (_, list) = blocking(move || components::list(&state)).await?;
@@ -50,9 +51,9 @@ pub async fn list_components(state: Shared) -> Result<HttpResponse, Error> {
 }
 
 /// Show one component.
-#[utoipa::path(get, path = "/api/v1/components/{id}", tag = "components",
+#[utoipa::path(tag = "components",
     params(("id" = String, Path, description = "Component id")),
-    responses((status = 200, body = ComponentDto, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, body = ComponentDto, headers(("ETag" = String))), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/components/{id}")]
 pub async fn get_component(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let c = blocking(move || components::get(&state, &id)).await?;
@@ -61,9 +62,9 @@ pub async fn get_component(state: Shared, id: web::Path<String>) -> Result<HttpR
 }
 
 /// Add a component to the catalog (a new catalog revision; every cluster re-resolves).
-#[utoipa::path(post, path = "/api/v1/components", tag = "components", params(WriteParams), request_body = ComponentInput,
+#[utoipa::path(tag = "components", params(WriteParams), request_body = ComponentInput,
     responses((status = 201, body = ComponentDto), (status = 200, description = "Dry run: the plan", body = PlanDto),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/components")]
 pub async fn create_component(
     state: Shared,
@@ -78,10 +79,10 @@ pub async fn create_component(
 }
 
 /// Replace a component (`If-Match` guards against lost updates).
-#[utoipa::path(put, path = "/api/v1/components/{id}", tag = "components", params(("id" = String, Path), WriteParams), request_body = ComponentInput,
+#[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams), request_body = ComponentInput,
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "A rollout is moving the component", body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/components/{id}")]
 pub async fn replace_component(
     state: Shared,
@@ -96,11 +97,11 @@ pub async fn replace_component(
 }
 
 /// Change some fields of a component (JSON merge patch; `null` resets a field to its default).
-#[utoipa::path(patch, path = "/api/v1/components/{id}", tag = "components", params(("id" = String, Path), WriteParams),
+#[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams),
     request_body(content = Object, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "A rollout is moving the component", body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[patch("/components/{id}")]
 pub async fn patch_component(
     state: Shared,
@@ -115,9 +116,9 @@ pub async fn patch_component(
 }
 
 /// Remove a component; 409 while clusters use it unless `?force=true`.
-#[utoipa::path(delete, path = "/api/v1/components/{id}", tag = "components", params(("id" = String, Path), WriteParams),
+#[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams),
     responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/components/{id}")]
 pub async fn delete_component(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -127,7 +128,7 @@ pub async fn delete_component(state: Shared, req: HttpRequest, id: web::Path<Str
     respond_write(outcome, actix_web::http::StatusCode::NO_CONTENT, |_| ())
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_components)
         .service(create_component)
         .service(get_component)
@@ -135,14 +136,3 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(patch_component)
         .service(delete_component);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_components,
-    get_component,
-    create_component,
-    replace_component,
-    patch_component,
-    delete_component
-))]
-pub struct Doc;

@@ -3,6 +3,7 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::query;
 use super::observed_dto::{ClusterStatusDto, DriftCountDto, DriftReportDto, FindingDto};
@@ -62,8 +63,8 @@ impl DriftQuery {
 
 /// The fleet's drift: every place a cluster runs something other than it should, or stopped
 /// telling us, in a stable order, with fleet-wide counts by kind and tier.
-#[utoipa::path(get, path = "/api/v1/drift", tag = "observed", params(DriftQuery),
-    responses((status = 200, body = DriftReportDto), (status = 422, description = "A filter or paging parameter is invalid (named)", body = Problem)))]
+#[utoipa::path(tag = "observed", params(DriftQuery),
+    responses((status = 200, body = DriftReportDto), (status = 422, description = "A filter or paging parameter is invalid (named)", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/drift")]
 pub async fn get_drift(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: DriftQuery = query(&req)?;
@@ -92,18 +93,14 @@ pub async fn get_drift(state: Shared, req: HttpRequest) -> Result<HttpResponse, 
 
 /// One cluster's desired versus observed state per component, the objects reporting that we
 /// did not render, and its drift findings.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/status", tag = "observed", params(("name" = String, Path)),
-    responses((status = 200, body = ClusterStatusDto), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "observed", params(("name" = String, Path)),
+    responses((status = 200, body = ClusterStatusDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/status")]
 pub async fn get_cluster_status(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let s = blocking(move || status::cluster_status(&state, &name)).await?;
     Ok(HttpResponse::Ok().json(ClusterStatusDto::from(&s)))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_drift).service(get_cluster_status);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(get_drift, get_cluster_status))]
-pub struct Doc;

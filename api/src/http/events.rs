@@ -3,9 +3,10 @@
 use actix_web::{delete, get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::Page;
-use super::extract::{caller, parse_json, query, BodyLimit};
+use super::extract::{caller, parse_json, query, EventBody};
 use super::observed_dto::{EventAcceptedDto, EventSecretDto, FluxEventDto, FluxEventInput};
 use super::problem::Problem;
 use super::{blocking, paging, Shared};
@@ -19,13 +20,14 @@ const CURSOR_KIND: &str = "events";
 /// notification-controller `generic` or `generic-hmac` Provider here. When the cluster has an
 /// event secret, the post must carry `X-Signature: sha256=<hex HMAC-SHA256 of the body>`,
 /// checked before the body is read; a retried event is taken in once.
-#[utoipa::path(post, path = "/api/v1/events/flux", tag = "observed", request_body = FluxEventInput,
+#[utoipa::path(tag = "observed", request_body = FluxEventInput,
     params(("X-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>, under the cluster's event secret")),
     responses((status = 202, description = "Taken in (or a duplicate, taken in before)", body = EventAcceptedDto),
         (status = 400, description = "Not a Flux event: the field and rule are named", body = Problem),
         (status = 404, description = "The token's cluster no longer exists", body = Problem),
-        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)))]
-pub async fn post_flux_event(state: Shared, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, Error> {
+        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)), extensions(("x-required-role" = json!("cluster-token"))))]
+#[post("/events/flux")]
+pub async fn post_flux_event(state: Shared, req: HttpRequest, body: EventBody) -> Result<HttpResponse, Error> {
     let cluster = req
         .extensions()
         .get::<Principal>()
@@ -40,22 +42,24 @@ pub async fn post_flux_event(state: Shared, req: HttpRequest, body: web::Bytes) 
 
 /// Take in a Flux event for the named cluster: for the cluster's own token, or an operator.
 /// Otherwise as `POST /api/v1/events/flux`.
-#[utoipa::path(post, path = "/api/v1/clusters/{name}/events/flux", tag = "observed", request_body = FluxEventInput,
+#[utoipa::path(tag = "observed", request_body = FluxEventInput,
     params(("name" = String, Path), ("X-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>, under the cluster's event secret")),
     responses((status = 202, description = "Taken in (or a duplicate, taken in before)", body = EventAcceptedDto),
         (status = 400, description = "Not a Flux event: the field and rule are named", body = Problem),
         (status = 404, body = Problem),
-        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)))]
+        (status = 413, description = "Over the event body limit (at least 3 MiB)", body = Problem)), extensions(("x-required-role" = json!("cluster-or-operator"))))]
+#[post("/clusters/{name}/events/flux")]
 pub async fn post_cluster_flux_event(
     state: Shared,
     req: HttpRequest,
     name: web::Path<String>,
-    body: web::Bytes,
+    body: EventBody,
 ) -> Result<HttpResponse, Error> {
     take_in(state, &req, name.into_inner(), body).await
 }
 
-async fn take_in(state: Shared, req: &HttpRequest, cluster: String, body: web::Bytes) -> Result<HttpResponse, Error> {
+async fn take_in(state: Shared, req: &HttpRequest, cluster: String, body: EventBody) -> Result<HttpResponse, Error> {
+    let body = body.0;
     let signature = req
         .headers()
         .get("x-signature")
@@ -78,8 +82,8 @@ async fn take_in(state: Shared, req: &HttpRequest, cluster: String, body: web::B
 /// Issue a new event secret for a cluster (replacing any it had), shown this once. From now on
 /// its posts must be signed with it: configure it as the `token` of its Flux `generic-hmac`
 /// Provider's secret.
-#[utoipa::path(post, path = "/api/v1/clusters/{name}/event-secret", tag = "observed", params(("name" = String, Path)),
-    responses((status = 201, body = EventSecretDto), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "observed", params(("name" = String, Path)),
+    responses((status = 201, body = EventSecretDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/clusters/{name}/event-secret")]
 pub async fn rotate_event_secret(
     state: Shared,
@@ -98,8 +102,8 @@ pub async fn rotate_event_secret(
 }
 
 /// Remove a cluster's event secret: its posts are then checked by token alone.
-#[utoipa::path(delete, path = "/api/v1/clusters/{name}/event-secret", tag = "observed", params(("name" = String, Path)),
-    responses((status = 204, description = "Removed"), (status = 404, description = "No such cluster, or it has no secret", body = Problem)))]
+#[utoipa::path(tag = "observed", params(("name" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such cluster, or it has no secret", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/clusters/{name}/event-secret")]
 pub async fn delete_event_secret(
     state: Shared,
@@ -122,8 +126,8 @@ pub struct EventListQuery {
 }
 
 /// A cluster's latest Flux events, newest first (the last 100 are kept).
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/events", tag = "observed", params(("name" = String, Path), EventListQuery),
-    responses((status = 200, body = Page<FluxEventDto>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "observed", params(("name" = String, Path), EventListQuery),
+    responses((status = 200, body = Page<FluxEventDto>), (status = 404, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/events")]
 pub async fn list_cluster_events(
     state: Shared,
@@ -143,34 +147,12 @@ pub async fn list_cluster_events(
     )))
 }
 
-/// The smallest body limit of the event routes: notification-controller sends events up to
-/// 3 MiB and takes any 4xx but 429 as final, so a smaller limit would lose events.
-pub const EVENT_BODY_LIMIT: usize = 3 * 1024 * 1024;
-
-/// The event routes; the receivers take bodies up to `max_body_bytes` or [`EVENT_BODY_LIMIT`],
-/// whichever is larger, while the rest of the API keeps `max_body_bytes`.
-pub fn routes(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
-    let limit = max_body_bytes.max(EVENT_BODY_LIMIT);
-    move |cfg| {
-        let receiver = |path: &str| {
-            web::resource(path)
-                .app_data(web::PayloadConfig::new(limit))
-                .app_data(BodyLimit(limit))
-        };
-        cfg.service(receiver("/events/flux").route(web::post().to(post_flux_event)))
-            .service(receiver("/clusters/{name}/events/flux").route(web::post().to(post_cluster_flux_event)))
-            .service(rotate_event_secret)
-            .service(delete_event_secret)
-            .service(list_cluster_events);
-    }
+/// The event routes. The receivers read their bodies through [`EventBody`], which allows at
+/// least [`super::extract::EVENT_BODY_LIMIT`], while the rest of the API keeps `--max-body-bytes`.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(post_flux_event)
+        .service(post_cluster_flux_event)
+        .service(rotate_event_secret)
+        .service(delete_event_secret)
+        .service(list_cluster_events);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    post_flux_event,
-    post_cluster_flux_event,
-    rotate_event_secret,
-    delete_event_secret,
-    list_cluster_events
-))]
-pub struct Doc;

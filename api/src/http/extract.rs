@@ -1,6 +1,8 @@
 //! Request extractors whose refusals name the field: JSON bodies, write parameters, the caller.
 
 use std::future::Future;
+
+use futures_core::Stream as _;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
@@ -26,6 +28,38 @@ pub struct BodyLimit(pub usize);
 /// How deeply a JSON body may nest arrays and objects; deeper bodies are refused before
 /// deserializing, so no request can make the parser recurse without bound.
 pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The smallest body limit of the event routes: notification-controller sends events up to
+/// 3 MiB and takes any 4xx but 429 as final, so a smaller limit would lose events.
+pub const EVENT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// A Flux event's raw body (its HMAC is over these bytes), up to `--max-body-bytes` or
+/// [`EVENT_BODY_LIMIT`], whichever is larger; over it, 413.
+pub struct EventBody(pub web::Bytes);
+
+impl FromRequest for EventBody {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(BODY_LIMIT, |l| l.0)
+            .max(EVENT_BODY_LIMIT);
+        let mut stream = payload.take();
+        Box::pin(async move {
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+                let chunk = chunk.map_err(|e| Error::BadRequest(format!("cannot read the request body: {e}")))?;
+                if body.len().saturating_add(chunk.len()) > limit {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(EventBody(body.freeze()))
+        })
+    }
+}
 
 /// A JSON body. Malformed JSON is 400; a body of the wrong shape is 422 naming the field.
 pub struct Body<T>(pub T);

@@ -1,13 +1,14 @@
 //! Liveness, readiness and metrics.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Up")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "Up")), extensions(("x-required-role" = json!("public"))))]
 #[get("/healthz")]
 pub async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
@@ -18,9 +19,9 @@ const READY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The database takes a write: the probe takes the write lock within two seconds and rolls
 /// back, so a database that answers reads but is stuck locked (or read-only) is not ready.
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(tag = "health",
     responses((status = 200, description = "Ready"),
-        (status = 503, description = "The database does not answer, or cannot take a write within 2 s", body = Problem)))]
+        (status = 503, description = "The database does not answer, or cannot take a write within 2 s", body = Problem)), extensions(("x-required-role" = json!("public"))))]
 #[get("/readyz")]
 pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
     blocking(move || {
@@ -37,10 +38,10 @@ pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {
 ///
 /// Public unless the service runs with `--metrics-auth`; then it needs a viewer token, and
 /// answers 401 without one and 403 to a cluster token.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(tag = "health",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
         (status = 401, description = "Only with `--metrics-auth`: no valid bearer token", body = Problem),
-        (status = 403, description = "Only with `--metrics-auth`: a cluster token", body = Problem)))]
+        (status = 403, description = "Only with `--metrics-auth`: a cluster token", body = Problem)), extensions(("x-required-role" = json!("public"))))]
 #[get("/metrics")]
 pub async fn get_metrics(state: Shared) -> HttpResponse {
     let pool = state.pool.state();
@@ -56,10 +57,6 @@ pub async fn get_metrics(state: Shared) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_healthz).service(get_readyz).service(get_metrics);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(get_healthz, get_readyz, get_metrics))]
-pub struct Doc;

@@ -2,6 +2,7 @@
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{caller, Body};
 use super::hold_dto::HoldDto;
@@ -18,9 +19,9 @@ fn now() -> chrono::NaiveDateTime {
 /// Place a hold on a cluster, a component, or a component on a cluster. Rollouts planned from
 /// now on skip it, steps skip it, releases and hotfixes leave it where it is, until it is
 /// deleted or its `expires_at` passes.
-#[utoipa::path(post, path = "/api/v1/holds", tag = "holds", request_body = HoldInput,
+#[utoipa::path(tag = "holds", request_body = HoldInput,
     responses((status = 201, body = HoldDto), (status = 400, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "No cluster or component named, an unknown one, no reason, or a bad time", body = Problem)))]
+        (status = 422, description = "No cluster or component named, an unknown one, no reason, or a bad time", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/holds")]
 pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>) -> Result<HttpResponse, Error> {
     let caller = caller(&req);
@@ -50,7 +51,7 @@ pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>)
 }
 
 /// List every hold, ended ones included (`active: false`), oldest first.
-#[utoipa::path(get, path = "/api/v1/holds", tag = "holds", responses((status = 200, body = [HoldDto])))]
+#[utoipa::path(tag = "holds", responses((status = 200, body = [HoldDto])), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/holds")]
 pub async fn list_holds(state: Shared) -> Result<HttpResponse, Error> {
     let list = blocking(move || holds::list(&state)).await?;
@@ -59,8 +60,8 @@ pub async fn list_holds(state: Shared) -> Result<HttpResponse, Error> {
 }
 
 /// Show one hold.
-#[utoipa::path(get, path = "/api/v1/holds/{id}", tag = "holds", params(("id" = i64, Path, minimum = 1)),
-    responses((status = 200, body = HoldDto), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "holds", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = HoldDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/holds/{id}")]
 pub async fn get_hold(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let id = hold_id(&id)?;
@@ -70,8 +71,8 @@ pub async fn get_hold(state: Shared, id: web::Path<String>) -> Result<HttpRespon
 
 /// End a hold. What it kept during a release stays as an override (reason `hold <id>`) that
 /// shows as stale until collapsed.
-#[utoipa::path(delete, path = "/api/v1/holds/{id}", tag = "holds", params(("id" = i64, Path, minimum = 1)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "holds", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/holds/{id}")]
 pub async fn delete_hold(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let caller = caller(&req);
@@ -91,13 +92,9 @@ fn hold_id(raw: &str) -> Result<i64, Error> {
         })
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_hold)
         .service(list_holds)
         .service(get_hold)
         .service(delete_hold);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(create_hold, list_holds, get_hold, delete_hold))]
-pub struct Doc;

@@ -1,6 +1,7 @@
 //! `/api/v1/hotfixes`: one component pinned to a hotfix build on selected clusters.
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{caller, query, Body, WriteParams};
 use super::hold_dto::{HotfixDto, HotfixInput, SkippedDto};
@@ -13,10 +14,10 @@ use crate::service::hotfixes::{self, HotfixSpec};
 /// selector picks, as overrides with reason `hotfix`, in one write. Held clusters and clusters
 /// a rollout moves are skipped and listed. After a release to a newer tag the overrides show
 /// as stale (`GET /overrides/stale`) and collapse.
-#[utoipa::path(post, path = "/api/v1/hotfixes", tag = "hotfixes", params(WriteParams), request_body = HotfixInput,
+#[utoipa::path(tag = "hotfixes", params(WriteParams), request_body = HotfixInput,
     responses((status = 200, description = "What changed (on a dry run, what would)", body = HotfixDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag, the selector picks nothing, or a field is invalid", body = Problem)))]
+        (status = 422, description = "A tier's policy refuses the tag, the selector picks nothing, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/hotfixes")]
 pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -43,10 +44,6 @@ pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInp
     }))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_hotfix);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(create_hotfix))]
-pub struct Doc;

@@ -35,6 +35,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::Error;
@@ -85,9 +87,44 @@ pub fn respond_write<T, D: Serialize>(
 )]
 struct BaseDoc;
 
-/// The OpenAPI document, generated from the routes.
+/// Every route of the API. Each is declared once, next to its handler: method and path in its
+/// actix attribute, the operation and the role it needs (`x-required-role`) in its
+/// `#[utoipa::path]`. Registering them here builds the router; [`openapi`] builds the document
+/// from this same registration, and the access table is read from the document, so none of
+/// the three can drift from the others.
+pub fn routes(cfg: &mut ServiceConfig) {
+    // actix tries routes in order: the receiver, which every cluster's Flux posts to, goes first.
+    cfg.service(
+        scope("/api/v1")
+            .configure(events::routes)
+            .configure(catalog::routes)
+            .configure(components::routes)
+            .configure(clusters::routes)
+            .configure(render::routes)
+            .configure(artifacts::routes)
+            .configure(sync::routes)
+            .configure(publish::routes)
+            .configure(tiers::routes)
+            .configure(releases::routes)
+            .configure(overrides::routes)
+            .configure(revisions::routes)
+            .configure(rollouts::routes)
+            .configure(holds::routes)
+            .configure(hotfixes::routes)
+            .configure(audit::routes)
+            .configure(tokens::routes)
+            .configure(drift::routes),
+    )
+    .configure(health::routes);
+}
+
+/// The OpenAPI document, generated from [`routes`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = routes_doc();
+    let (_, mut doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(BaseDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
     access::document(&mut doc);
     problems_as_problem_json(&mut doc);
     doc
@@ -121,68 +158,49 @@ fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-fn routes_doc() -> utoipa::openapi::OpenApi {
-    BaseDoc::openapi()
-        .merge_from(catalog::Doc::openapi())
-        .merge_from(components::Doc::openapi())
-        .merge_from(clusters::Doc::openapi())
-        .merge_from(render::Doc::openapi())
-        .merge_from(artifacts::Doc::openapi())
-        .merge_from(sync::Doc::openapi())
-        .merge_from(publish::Doc::openapi())
-        .merge_from(tiers::Doc::openapi())
-        .merge_from(releases::Doc::openapi())
-        .merge_from(overrides::Doc::openapi())
-        .merge_from(revisions::Doc::openapi())
-        .merge_from(rollouts::Doc::openapi())
-        .merge_from(holds::Doc::openapi())
-        .merge_from(hotfixes::Doc::openapi())
-        .merge_from(audit::Doc::openapi())
-        .merge_from(tokens::Doc::openapi())
-        .merge_from(events::Doc::openapi())
-        .merge_from(drift::Doc::openapi())
-        .merge_from(health::Doc::openapi())
-}
-
-/// Registers every route on an app; bodies over `max_body_bytes` are refused with 413.
+/// Registers every route on an app, with the shared state, the body limit (bodies over
+/// `max_body_bytes` are refused with 413), the docs page serving `doc`, and the answer to
+/// requests no route takes (404, or 405 with `Allow` for a known path).
 ///
 /// There is deliberately no CORS configuration: no `Access-Control-*` header is ever sent, so
 /// browsers keep other origins from reading the API with a user's token.
-pub fn configure(state: Arc<AppState>, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure(
+    state: Arc<AppState>,
+    max_body_bytes: usize,
+    doc: utoipa::openapi::OpenApi,
+    table: Arc<access::AccessTable>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let swagger = SwaggerUi::new("/docs/{_:.*}")
-            .url("/api-docs/openapi.json", openapi())
+            .url("/api-docs/openapi.json", doc)
             .config(Config::default().validator_url("none"));
         cfg.app_data(web::Data::from(state))
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .app_data(extract::BodyLimit(max_body_bytes))
-            .service(
-                // actix tries routes in order: the receiver, which every cluster's Flux posts
-                // to, goes first.
-                web::scope("/api/v1")
-                    .configure(events::routes(max_body_bytes))
-                    .configure(catalog::routes)
-                    .configure(components::routes)
-                    .configure(clusters::routes)
-                    .configure(render::routes)
-                    .configure(artifacts::routes)
-                    .configure(sync::routes)
-                    .configure(publish::routes)
-                    .configure(tiers::routes)
-                    .configure(releases::routes)
-                    .configure(overrides::routes)
-                    .configure(revisions::routes)
-                    .configure(rollouts::routes)
-                    .configure(holds::routes)
-                    .configure(hotfixes::routes)
-                    .configure(audit::routes)
-                    .configure(tokens::routes)
-                    .configure(drift::routes),
-            )
-            .configure(health::routes)
-            .service(web::redirect("/docs", "/docs/"))
-            .service(swagger);
+            .app_data(web::Data::from(table));
+        routes(&mut ServiceConfig::new(cfg));
+        cfg.service(web::redirect("/docs", "/docs/"))
+            .service(swagger)
+            .default_service(web::to(unrouted));
     }
+}
+
+/// No route takes the request: 405 with the methods the path has when it is known, else 404.
+async fn unrouted(req: actix_web::HttpRequest, table: web::Data<access::AccessTable>) -> Result<HttpResponse, Error> {
+    let allowed = table.methods_of(req.path());
+    if allowed.is_empty() {
+        return Err(Error::NotFound {
+            kind: "route",
+            name: req.path().to_owned(),
+        });
+    }
+    let allow = allowed.join(", ");
+    let problem = Error::MethodNotAllowed(format!("{} {} is not supported; use {allow}", req.method(), req.path()));
+    let mut response = actix_web::ResponseError::error_response(&problem);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(response)
 }
 
 /// The docs page may run only its own vendored scripts and styles, never inside a frame.

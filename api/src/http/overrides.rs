@@ -35,9 +35,9 @@ pub struct StaleQuery {
 
 /// List every override whose tag is not newer than the default it overrides, by cluster then
 /// component.
-#[utoipa::path(get, path = "/api/v1/overrides/stale", tag = "overrides", params(StaleQuery),
+#[utoipa::path(tag = "overrides", params(StaleQuery),
     responses((status = 200, body = [StaleOverrideDto]), (status = 409, description = "No catalog loaded", body = Problem),
-        (status = 422, description = "Unknown cluster or component", body = Problem)))]
+        (status = 422, description = "Unknown cluster or component", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/overrides/stale")]
 pub async fn list_stale_overrides(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: StaleQuery = query(&req)?;
@@ -51,10 +51,10 @@ pub async fn list_stale_overrides(state: Shared, req: HttpRequest) -> Result<Htt
 
 /// Remove the tag and path override of every stale assignment selected (`{}`: all), in one
 /// write; the assignments stay, so their clusters follow the default again.
-#[utoipa::path(post, path = "/api/v1/overrides/collapse", tag = "overrides", params(WriteParams), request_body = CollapseInput,
+#[utoipa::path(tag = "overrides", params(WriteParams), request_body = CollapseInput,
     responses((status = 200, description = "What changed (on a dry run, what would)", body = PlanDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "Unknown cluster or component", body = Problem)))]
+        (status = 422, description = "Unknown cluster or component", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/overrides/collapse")]
 pub async fn collapse_overrides(
     state: Shared,
@@ -75,10 +75,6 @@ pub async fn collapse_overrides(
     )))
 }
 
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_stale_overrides).service(collapse_overrides);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_stale_overrides, collapse_overrides))]
-pub struct Doc;

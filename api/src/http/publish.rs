@@ -3,6 +3,7 @@
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::artifacts::rfc3339;
 use super::problem::Problem;
@@ -58,19 +59,15 @@ impl From<&PublishJobRow> for PublicationDto {
 
 /// List a cluster's publications to the registry, newest first: each revision's push, its
 /// attempts and last error (publishing failures are retried, never dropped).
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/publications", tag = "clusters",
+#[utoipa::path(tag = "clusters",
     params(("name" = String, Path, description = "Cluster name")),
-    responses((status = 200, body = [PublicationDto]), (status = 404, body = Problem)))]
+    responses((status = 200, body = [PublicationDto]), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/publications")]
 pub async fn list_publications(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let rows = blocking(move || publish::jobs(&state, &name)).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(PublicationDto::from).collect::<Vec<_>>()))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_publications);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_publications))]
-pub struct Doc;

@@ -1,6 +1,7 @@
 //! `/api/v1/releases`: moving the catalog's default tag to a new build.
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{PlanDto, ReleaseInput};
 use super::extract::{caller, query, Body, WriteParams};
@@ -14,10 +15,10 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 /// their own tag keep it); with them, those components' own tag (and path) move instead.
 /// Every tier's policy must allow the tag. Held components stay where they are (an override at
 /// what they run, listed in `held`). Answers with what changed on which cluster.
-#[utoipa::path(post, path = "/api/v1/releases", tag = "releases", params(WriteParams), request_body = ReleaseInput,
+#[utoipa::path(tag = "releases", params(WriteParams), request_body = ReleaseInput,
     responses((status = 200, description = "What changed (on a dry run, what would), and the held components kept where they were", body = ReleaseDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)))]
+        (status = 422, description = "A tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/releases")]
 pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -42,10 +43,6 @@ pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseI
     }))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_release);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(create_release))]
-pub struct Doc;

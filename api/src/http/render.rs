@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::query;
 use super::problem::Problem;
@@ -28,6 +29,7 @@ pub enum RenderFormat {
 pub struct RenderQuery {
     /// `yaml` (default) or `json`.
     #[serde(default)]
+    #[param(inline)]
     format: RenderFormat,
 }
 
@@ -116,8 +118,8 @@ impl EffectiveDto {
 }
 
 /// What the cluster should run, each value with where it came from.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/effective", tag = "render", params(("name" = String, Path)),
-    responses((status = 200, body = EffectiveDto), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "render", params(("name" = String, Path)),
+    responses((status = 200, body = EffectiveDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/effective")]
 pub async fn get_cluster_effective(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let (revision, record) = blocking(move || service::effective(&state, &name, None)).await?;
@@ -156,14 +158,14 @@ fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str,
 }
 
 /// The Flux objects the cluster applies: an OCIRepository and a Kustomization per component.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/render", tag = "render", params(("name" = String, Path), RenderQuery),
+#[utoipa::path(tag = "render", params(("name" = String, Path), RenderQuery),
     responses(
         (status = 200, description = "The render", content_type = "application/yaml", body = String,
             headers(("ETag" = String), ("X-Platform-Catalog-Revision" = i64))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 404, body = Problem),
         (status = 409, description = "The tier pins digests and a tag has none", body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem)), extensions(("x-required-role" = json!("cluster"))))]
 #[get("/clusters/{name}/render")]
 pub async fn get_cluster_render(
     state: Shared,
@@ -232,14 +234,14 @@ pub struct InputDto {
 /// every key of every input always present and never `null`. A provider keeps the first
 /// `spec.filter.limit` inputs (default 100): over 100, the response says so in
 /// `X-Platform-Catalog-Warning`.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/inputs", tag = "render", params(("name" = String, Path)),
+#[utoipa::path(tag = "render", params(("name" = String, Path)),
     responses(
         (status = 200, description = "One input per component", content_type = "application/json", body = InputsDocument,
             headers(("ETag" = String), ("X-Platform-Catalog-Input-Count" = i64),
                 ("X-Platform-Catalog-Warning" = String, description = "Set when there are more than 100 inputs: raise the provider's spec.filter.limit"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
+        (status = 409, body = Problem)), extensions(("x-required-role" = json!("cluster"))))]
 #[get("/clusters/{name}/inputs")]
 pub async fn get_cluster_inputs(
     state: Shared,
@@ -275,18 +277,11 @@ fn input_limit_warning(count: usize) -> Option<String> {
     })
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_cluster_effective)
         .service(get_cluster_render)
         .service(get_cluster_inputs);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(get_cluster_effective, get_cluster_render, get_cluster_inputs),
-    components(schemas(RenderFormat, InputsDocument, InputDto))
-)]
-pub struct Doc;
 
 #[cfg(test)]
 mod tests {

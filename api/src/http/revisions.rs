@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ComponentChangeDto, Page, PlanDto};
 use super::extract::{caller, query, Body};
@@ -137,9 +138,9 @@ impl From<&Revision> for RevisionSummaryDto {
 }
 
 /// List a cluster's revisions, newest first.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/revisions", tag = "history",
+#[utoipa::path(tag = "history",
     params(("name" = String, Path), RevisionsQuery),
-    responses((status = 200, body = Page<RevisionSummaryDto>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Page<RevisionSummaryDto>), (status = 404, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/revisions")]
 pub async fn list_cluster_revisions(
     state: Shared,
@@ -161,10 +162,10 @@ pub async fn list_cluster_revisions(
 }
 
 /// Show one revision: its effective config with provenance, and its render.
-#[utoipa::path(get, path = "/api/v1/clusters/{name}/revisions/{n}", tag = "history",
+#[utoipa::path(tag = "history",
     params(("name" = String, Path), ("n" = i64, Path, description = "Revision number", minimum = 1)),
     responses((status = 200, body = RevisionDto, headers(("ETag" = String))), (status = 404, body = Problem),
-        (status = 409, description = "The tier pins digests and a tag has none", body = Problem)))]
+        (status = 409, description = "The tier pins digests and a tag has none", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/revisions/{n}")]
 pub async fn get_cluster_revision(state: Shared, path: web::Path<(String, String)>) -> Result<HttpResponse, Error> {
     let (name, n) = path.into_inner();
@@ -200,12 +201,12 @@ pub async fn get_cluster_revision(state: Shared, path: web::Path<(String, String
 /// Rewrites the cluster's assignments so each component of revision `n` resolves to its tag
 /// and path then (overrides with reason `rollback to revision n`), and disables the others.
 /// The tier's tag policy is not checked again: the rollback restores what already ran.
-#[utoipa::path(post, path = "/api/v1/clusters/{name}/rollback", tag = "history",
+#[utoipa::path(tag = "history",
     params(("name" = String, Path), RollbackParams), request_body = RollbackInput,
     responses((status = 200, description = "What the rollback did, or on a dry run the plan", body = RollbackReplyDto),
         (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "Revision n ran components the catalog no longer has", body = Problem),
-        (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/clusters/{name}/rollback")]
 pub async fn rollback_cluster(
     state: Shared,
@@ -242,12 +243,8 @@ pub async fn rollback_cluster(
     Ok(HttpResponse::Ok().json(reply))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_cluster_revisions)
         .service(get_cluster_revision)
         .service(rollback_cluster);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_cluster_revisions, get_cluster_revision, rollback_cluster))]
-pub struct Doc;

@@ -1,6 +1,7 @@
 //! `/api/v1/rollouts`: a tag moved across the fleet in waves, step by step.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{caller, query, Body, WriteParams};
 use super::problem::Problem;
@@ -13,12 +14,12 @@ use crate::service::{AppState, Caller, Outcome};
 /// Plan a rollout of one component (`component`) or of a release (`release`: an artifact) to
 /// `oci_tag`, in waves. Nothing changes on any cluster until it is advanced. On a dry run the
 /// same plan is answered (200) and nothing is stored.
-#[utoipa::path(post, path = "/api/v1/rollouts", tag = "rollouts", params(WriteParams), request_body = RolloutInput,
+#[utoipa::path(tag = "rollouts", params(WriteParams), request_body = RolloutInput,
     responses((status = 201, description = "The planned rollout", body = RolloutDto),
         (status = 200, description = "Dry run: the rollout as it would be planned", body = RolloutDto),
         (status = 400, body = Problem), (status = 409, description = "Another active rollout moves a component on a cluster (named)", body = Problem),
         (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag, or a field is invalid", body = Problem)))]
+        (status = 422, description = "A tier's policy refuses the tag, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts")]
 pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -33,7 +34,7 @@ pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutI
 }
 
 /// List every rollout, newest first.
-#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", responses((status = 200, body = [RolloutDto])))]
+#[utoipa::path(tag = "rollouts", responses((status = 200, body = [RolloutDto])), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/rollouts")]
 pub async fn list_rollouts(state: Shared) -> Result<HttpResponse, Error> {
     let list = blocking(move || rollouts::list(&state)).await?;
@@ -42,8 +43,8 @@ pub async fn list_rollouts(state: Shared) -> Result<HttpResponse, Error> {
 
 /// Show a rollout's progress: state, and per wave and step the clusters, from/to and when the
 /// step was applied.
-#[utoipa::path(get, path = "/api/v1/rollouts/{id}", tag = "rollouts", params(("id" = i64, Path, minimum = 1)),
-    responses((status = 200, body = RolloutDto), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = RolloutDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/rollouts/{id}")]
 pub async fn get_rollout(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let id = rollout_id(&id)?;
@@ -75,29 +76,29 @@ async fn act(state: Shared, req: HttpRequest, id: i64, action: Action) -> Result
 /// `rollout <id>`, as new revisions. Once every step is applied, the next advance completes
 /// the rollout: the catalog default moves, stale overrides of the moved components collapse
 /// and the rollout's pins go.
-#[utoipa::path(post, path = "/api/v1/rollouts/{id}/advance", tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
     responses((status = 200, description = "What changed (on a dry run, what would)", body = RolloutActionDto),
         (status = 404, body = Problem),
         (status = 409, description = "The rollout is paused, completed or aborted, or still soaking", body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts/{id}/advance")]
 pub async fn advance_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     act(state, req, rollout_id(&id)?, rollouts::advance).await
 }
 
 /// Pause a running rollout: no step applies until it is resumed.
-#[utoipa::path(post, path = "/api/v1/rollouts/{id}/pause", tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
     responses((status = 200, body = RolloutActionDto), (status = 404, body = Problem),
-        (status = 409, description = "The rollout is not running", body = Problem), (status = 422, body = Problem)))]
+        (status = 409, description = "The rollout is not running", body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts/{id}/pause")]
 pub async fn pause_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     act(state, req, rollout_id(&id)?, rollouts::pause).await
 }
 
 /// Resume a paused rollout.
-#[utoipa::path(post, path = "/api/v1/rollouts/{id}/resume", tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
     responses((status = 200, body = RolloutActionDto), (status = 404, body = Problem),
-        (status = 409, description = "The rollout is not paused", body = Problem), (status = 422, body = Problem)))]
+        (status = 409, description = "The rollout is not paused", body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts/{id}/resume")]
 pub async fn resume_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     act(state, req, rollout_id(&id)?, rollouts::resume).await
@@ -105,17 +106,17 @@ pub async fn resume_rollout(state: Shared, req: HttpRequest, id: web::Path<Strin
 
 /// Abort a planned, running or paused rollout: every cluster it changed returns to what it ran
 /// before (new revisions, audited).
-#[utoipa::path(post, path = "/api/v1/rollouts/{id}/abort", tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
     responses((status = 200, description = "What changed (on a dry run, what would)", body = RolloutActionDto),
         (status = 404, body = Problem),
         (status = 409, description = "The rollout is completed or aborted already", body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts/{id}/abort")]
 pub async fn abort_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     act(state, req, rollout_id(&id)?, rollouts::abort).await
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_rollout)
         .service(list_rollouts)
         .service(get_rollout)
@@ -124,15 +125,3 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resume_rollout)
         .service(abort_rollout);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    create_rollout,
-    list_rollouts,
-    get_rollout,
-    advance_rollout,
-    pause_rollout,
-    resume_rollout,
-    abort_rollout
-))]
-pub struct Doc;

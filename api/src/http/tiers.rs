@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, put, web, HttpRequest, HttpResponse};
 use catalog::Tier;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{TierDto, TierPolicyDto};
 use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
@@ -33,8 +34,8 @@ fn matches(req: &HttpRequest) -> impl FnOnce(&Tier) -> Result<(), Error> {
 }
 
 /// List the tiers in their order, lowest first, with their policies.
-#[utoipa::path(get, path = "/api/v1/tiers", tag = "tiers",
-    responses((status = 200, body = [TierDto]), (status = 409, description = "No catalog loaded", body = Problem)))]
+#[utoipa::path(tag = "tiers",
+    responses((status = 200, body = [TierDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/tiers")]
 pub async fn list_tiers(state: Shared) -> Result<HttpResponse, Error> {
     let list = blocking(move || tiers::list(&state)).await?;
@@ -42,9 +43,9 @@ pub async fn list_tiers(state: Shared) -> Result<HttpResponse, Error> {
 }
 
 /// Show one tier and its policy.
-#[utoipa::path(get, path = "/api/v1/tiers/{name}", tag = "tiers", params(("name" = String, Path, description = "Tier name")),
+#[utoipa::path(tag = "tiers", params(("name" = String, Path, description = "Tier name")),
     responses((status = 200, body = TierDto, headers(("ETag" = String))), (status = 404, body = Problem),
-        (status = 409, description = "No catalog loaded", body = Problem)))]
+        (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/tiers/{name}")]
 pub async fn get_tier(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let tier = blocking(move || tiers::get(&state, &name)).await?;
@@ -54,11 +55,11 @@ pub async fn get_tier(state: Shared, name: web::Path<String>) -> Result<HttpResp
 
 /// Replace a tier's policy (a new catalog revision). Refused when a default tag, or a pin or
 /// override on one of the tier's clusters, would break it; `If-Match` guards against lost updates.
-#[utoipa::path(put, path = "/api/v1/tiers/{name}", tag = "tiers",
+#[utoipa::path(tag = "tiers",
     params(("name" = String, Path, description = "Tier name"), WriteParams), request_body = TierPolicyDto,
     responses((status = 200, description = "The tier; on a dry run, the plan (PlanDto)", body = TierDto, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("admin"))))]
 #[put("/tiers/{name}")]
 pub async fn replace_tier(
     state: Shared,
@@ -80,10 +81,6 @@ pub async fn replace_tier(
     respond_write(outcome, StatusCode::OK, |t| TierDto::from(t))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_tiers).service(get_tier).service(replace_tier);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_tiers, get_tier, replace_tier))]
-pub struct Doc;

@@ -2,6 +2,7 @@
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, SecondsFormat, Utc};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{TokenCreatedDto, TokenDto, TokenInput};
 use super::extract::{caller, Body};
@@ -50,7 +51,7 @@ impl TryFrom<TokenInput> for NewToken {
 }
 
 /// List the tokens: name, role, cluster and dates; never a secret.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = [TokenDto])))]
+#[utoipa::path(tag = "tokens", responses((status = 200, body = [TokenDto])), extensions(("x-required-role" = json!("admin"))))]
 #[get("/tokens")]
 pub async fn list_tokens(state: Shared) -> Result<HttpResponse, Error> {
     let list = blocking(move || tokens::list(&state)).await?;
@@ -58,9 +59,9 @@ pub async fn list_tokens(state: Shared) -> Result<HttpResponse, Error> {
 }
 
 /// Issue a token. The response is the only time its secret is shown; only a hash is stored.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = TokenInput,
+#[utoipa::path(tag = "tokens", request_body = TokenInput,
     responses((status = 201, body = TokenCreatedDto), (status = 400, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem)), extensions(("x-required-role" = json!("admin"))))]
 #[post("/tokens")]
 pub async fn create_token(state: Shared, req: HttpRequest, body: Body<TokenInput>) -> Result<HttpResponse, Error> {
     let (caller, new) = (caller(&req), NewToken::try_from(body.0)?);
@@ -75,8 +76,8 @@ pub async fn create_token(state: Shared, req: HttpRequest, body: Body<TokenInput
 }
 
 /// Revoke a token: the next request that carries it is refused with 401.
-#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "Token name")),
-    responses((status = 204, description = "Revoked"), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "tokens", params(("name" = String, Path, description = "Token name")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = Problem)), extensions(("x-required-role" = json!("admin"))))]
 #[delete("/tokens/{name}")]
 pub async fn revoke_token(state: Shared, req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let caller = caller(&req);
@@ -84,13 +85,6 @@ pub async fn revoke_token(state: Shared, req: HttpRequest, name: web::Path<Strin
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_tokens).service(create_token).service(revoke_token);
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list_tokens, create_token, revoke_token),
-    components(schemas(TokenDto, TokenCreatedDto, TokenInput))
-)]
-pub struct Doc;
