@@ -7,6 +7,9 @@
 //! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
 //! skipped with a note when it does not answer). `DRIFT_BENCH_CLUSTERS` sets the fleet size.
 
+// A test or benchmark fails loudly where a result is not what it expects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/mod.rs"]
 mod support;
 

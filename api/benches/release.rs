@@ -6,6 +6,9 @@
 //! `PLATFORM_CATALOG_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`;
 //! skipped with a note when it does not answer).
 
+// A test or benchmark fails loudly where a result is not what it expects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/mod.rs"]
 mod support;
 

@@ -103,13 +103,20 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
     Ok(server)
 }
 
-/// How often artifacts are checked for a due registry sync (each has its own `sync_interval`).
-const SYNC_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// A background task's clock: the first tick one period after the start (the state is fresh
+/// then, and a test that drives a task by hand is not raced at once), and a late tick delays
+/// the next ones instead of bunching them.
+pub fn ticks(every: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
 
-/// The periodic registry sync. It runs on a blocking thread, so a slow registry holds up only
-/// the next sync, never a request; failures are recorded in the artifact's sync status.
-pub async fn sync_registries(state: Arc<AppState>) {
-    let mut ticks = actix_web::rt::time::interval(SYNC_CHECK_EVERY);
+/// The periodic registry sync, looking every `every` for artifacts whose own `sync_interval`
+/// is due. It runs on a blocking thread, so a slow registry holds up only the next sync, never
+/// a request; failures are recorded in the artifact's sync status.
+pub async fn sync_registries(state: Arc<AppState>, every: Duration) {
+    let mut ticks = ticks(every);
     loop {
         ticks.tick().await;
         let state = state.clone();
@@ -131,12 +138,10 @@ pub async fn sync_registries(state: Arc<AppState>) {
     }
 }
 
-/// How often the publish outbox is looked at.
-const PUBLISH_EVERY: Duration = Duration::from_secs(2);
-
-/// Pushes queued cluster revisions to the registry; failures stay queued with their error.
-pub async fn publish_revisions(state: Arc<AppState>) {
-    let mut ticks = actix_web::rt::time::interval(PUBLISH_EVERY);
+/// Pushes queued cluster revisions to the registry every `every`; failures stay queued with
+/// their error.
+pub async fn publish_revisions(state: Arc<AppState>, every: Duration) {
+    let mut ticks = ticks(every);
     loop {
         ticks.tick().await;
         let state = state.clone();

@@ -16,8 +16,35 @@ fn the_committed_openapi_document_is_the_generated_one() {
     let committed = std::fs::read_to_string(repo_root().join("openapi/openapi.json")).expect("openapi/openapi.json");
     assert!(
         committed == generated,
-        "openapi/openapi.json is stale: run `cargo run -q -- openapi > openapi/openapi.json`"
+        "openapi/openapi.json is stale: run `cargo run -q -- openapi > openapi/openapi.json`\n{}",
+        first_difference(&committed, &generated)
     );
+}
+
+/// Where two texts first differ, with a few lines around it from each side.
+fn first_difference(committed: &str, generated: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let around = |lines: &[&str], sign: char| {
+        lines
+            .iter()
+            .enumerate()
+            .skip(at.saturating_sub(3))
+            .take(8)
+            .map(|(i, l)| format!("{sign}{:>6} {l}", i + 1))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "first difference at line {}:\n--- committed\n{}\n+++ generated\n{}",
+        at + 1,
+        around(&a, '-'),
+        around(&b, '+')
+    )
 }
 
 #[test]

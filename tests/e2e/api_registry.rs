@@ -77,7 +77,7 @@ impl Fixture {
         for tag in TAGS {
             pushed.insert(tag.to_owned(), push(&registry, &tree, tag, &[]));
         }
-        let app = TestApp::empty(b);
+        let app = TestApp::driven_by_hand(b);
         let text = catalog_text(&registry, extra);
         let loaded = catalog::validate::load("COMPONENTS.yaml", &text).expect("the test catalog is valid");
         service::import_catalog(&app.state, &caller(), loaded.catalog.to_document(), "test").expect("import");

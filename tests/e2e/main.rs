@@ -1,6 +1,9 @@
 //! End-to-end tests: the `platform-catalog` binary as users and scripts run it, and the service
 //! over HTTP on SQLite and PostgreSQL.
 
+// A test or benchmark fails loudly where a result is not what it expects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api_access;
 mod api_catalog;
 mod api_core;
@@ -20,6 +23,7 @@ mod api_releases;
 mod api_restart;
 mod api_rollouts;
 mod api_runner;
+mod api_snapshots;
 mod api_trust;
 mod cli_registry;
 mod cli_render;

@@ -1,17 +1,19 @@
 //! The service commands: `serve`, `migrate`, `import`, `export`, `openapi`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use super::read_file;
+use crate::app::{AppSettings, Application};
 use crate::error::Error;
 use crate::http::access::{AccessSettings, AuthMode};
 use crate::service::artifacts::TagsDocument;
 use crate::service::fleet::{self, ClustersDocument};
-use crate::service::{self, seed, AppState};
+use crate::service::rollouts::gate::{HealthGate, SoakGate, StepGate};
+use crate::service::{self, seed};
 use crate::{http, server};
 
 /// Where the data lives; shared by every command that opens the database.
@@ -219,32 +221,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         }
         tracing::warn!("--auth none: authentication is OFF; every request acts as `anonymous` with admin rights");
     }
-    let state = server::open(&args.db.database_url, args.db.pool_size)?;
-    state.set_registry_settings(args.registry.settings())?;
-    if let Some(url) = &args.publish_to {
-        let target = crate::registry::Target::parse(url, args.publish_insecure)
-            .map_err(|e| Error::Usage(format!("--publish-to {url}: {e}")))?;
-        let channel = catalog::OciTag::parse(&args.publish_channel)
-            .map_err(|e| Error::Usage(format!("--publish-channel: {e}")))?;
-        state.set_publish_settings(Some(service::publish::PublishSettings {
-            target,
-            channel: channel.to_string(),
-        }))?;
-    }
-    let settings = server::Settings {
-        access: AccessSettings {
-            mode: args.auth,
-            metrics_auth: args.metrics_auth,
-        },
-        max_body_bytes: args.max_body_bytes,
-        ..server::Settings::default()
-    };
-    let files = read_files(FilePaths {
-        catalog: args.catalog.as_deref(),
-        tags: args.tags.as_deref(),
-        clusters: args.clusters.as_deref(),
-    })?;
-    match seed::on_start(&state, &files, args.apply_files)? {
+    let settings = args.settings()?;
+    let database = crate::db::redact(&settings.database_url);
+    let auth = settings.http.access.mode;
+    let app = Application::build(settings)?;
+    match &app.started {
         seed::Started::Seeded { clusters, tags } => {
             eprintln!("seeded the empty database from the files: {clusters} cluster(s), {tags} build(s)")
         }
@@ -253,15 +234,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         }
         seed::Started::Unchanged => {}
     }
-    let listener = TcpListener::bind(&args.bind).map_err(|e| Error::Usage(format!("--bind {}: {e}", args.bind)))?;
-    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
-    // The first admin token is made only once the listener is bound: a start that fails before
-    // never issues a token nobody saw.
-    let first_admin = match args.auth {
-        AuthMode::Token => service::tokens::first_admin(&state)?,
-        AuthMode::None => None,
-    };
-    if let Some(token) = first_admin {
+    let addr = app.addr();
+    if let Some(token) = &app.first_admin {
         // Shown once, here, and never again: only its hash is stored.
         eprintln!(
             "\nFirst start: created the admin token \"admin\". It is shown only this once; keep it safe:\n\n    \
@@ -269,48 +243,65 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
              curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/clusters\n\n\
              Issue more with POST /api/v1/tokens or `platform-catalog token create`.\n"
         );
-    } else if args.auth == AuthMode::Token && !service::tokens::has_active_admin(&state)? {
+    } else if auth == AuthMode::Token && !service::tokens::has_active_admin(&app.state())? {
         tracing::warn!(
             "no admin token works (none left, or all expired): make one with \
              `platform-catalog token create --role admin --name NAME` against this database"
         );
     }
-    tracing::info!(%addr, database = %crate::db::redact(&args.db.database_url), "serving; docs at http://{addr}/docs/");
+    tracing::info!(%addr, %database, "serving; docs at http://{addr}/docs/");
     actix_web::rt::System::new()
-        .block_on(async move {
-            actix_web::rt::spawn(sweep_expired_overrides(state.clone()));
-            let gate: std::sync::Arc<dyn service::rollouts::gate::StepGate> = match args.rollout_gate {
-                RolloutGate::Health => std::sync::Arc::new(service::rollouts::gate::HealthGate),
-                RolloutGate::Soak => std::sync::Arc::new(service::rollouts::gate::SoakGate),
-            };
-            actix_web::rt::spawn(service::rollouts::runner::run_forever(
-                state.clone(),
-                gate,
-                args.rollout_runner_every,
-            ));
-            actix_web::rt::spawn(server::sync_registries(state.clone()));
-            actix_web::rt::spawn(server::publish_revisions(state.clone()));
-            server::run(listener, state, settings)?.await
-        })
+        .block_on(async move { app.start()?.await })
         .map_err(|e| Error::Internal(format!("the server stopped: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// How often expired overrides are looked for.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
-
-async fn sweep_expired_overrides(state: std::sync::Arc<AppState>) {
-    let sweeper = std::sync::Arc::new(service::expiry::Sweeper::default());
-    let mut ticks = actix_web::rt::time::interval(SWEEP_EVERY);
-    loop {
-        ticks.tick().await;
-        let (state, sweeper) = (state.clone(), sweeper.clone());
-        match actix_web::web::block(move || sweeper.sweep(&state)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(clusters = n, "expired overrides: new revisions"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "expired overrides: sweep failed; retrying"),
-            Err(e) => tracing::warn!(error = %e, "expired overrides: sweep did not run"),
-        }
+impl ServeArgs {
+    /// The application's settings from the flags and their `PLATFORM_CATALOG_*` variables.
+    fn settings(&self) -> Result<AppSettings, Error> {
+        let publish = match &self.publish_to {
+            None => None,
+            Some(url) => {
+                let target = crate::registry::Target::parse(url, self.publish_insecure)
+                    .map_err(|e| Error::Usage(format!("--publish-to {url}: {e}")))?;
+                let channel = catalog::OciTag::parse(&self.publish_channel)
+                    .map_err(|e| Error::Usage(format!("--publish-channel: {e}")))?;
+                Some(service::publish::PublishSettings {
+                    target,
+                    channel: channel.to_string(),
+                })
+            }
+        };
+        let gate: Arc<dyn StepGate> = match self.rollout_gate {
+            RolloutGate::Health => Arc::new(HealthGate),
+            RolloutGate::Soak => Arc::new(SoakGate),
+        };
+        Ok(AppSettings {
+            database_url: self.db.database_url.clone(),
+            pool_size: self.db.pool_size,
+            bind: self.bind.clone(),
+            http: server::Settings {
+                access: AccessSettings {
+                    mode: self.auth,
+                    metrics_auth: self.metrics_auth,
+                },
+                max_body_bytes: self.max_body_bytes,
+                ..server::Settings::default()
+            },
+            registry: self.registry.settings(),
+            publish,
+            files: read_files(FilePaths {
+                catalog: self.catalog.as_deref(),
+                tags: self.tags.as_deref(),
+                clusters: self.clusters.as_deref(),
+            })?,
+            apply_files: self.apply_files,
+            gate,
+            tasks: crate::app::Tasks {
+                runner: self.rollout_runner_every,
+                ..crate::app::Tasks::default()
+            },
+        })
     }
 }
 

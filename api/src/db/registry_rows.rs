@@ -28,8 +28,8 @@ pub struct NewTagMoveRow {
 }
 
 /// The last sync of an artifact with its registry.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = artifact_syncs)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = artifact_syncs, treat_none_as_null = true)]
 pub struct SyncRow {
     pub artifact_id: String,
     pub last_attempt_at: NaiveDateTime,

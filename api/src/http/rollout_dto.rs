@@ -107,8 +107,7 @@ pub struct RolloutDto {
     pub oci_tag: String,
     /// Each moved component and its new path (`null`: the path stays).
     pub component_paths: BTreeMap<String, Option<String>>,
-    /// `planned`, `running`, `paused`, `halted`, `completed` or `aborted`.
-    pub state: String,
+    pub state: crate::service::rollouts::RolloutState,
     /// Why the runner halted it, when `halted`.
     pub halted_reason: Option<String>,
     pub steps_applied: i64,
@@ -245,7 +244,7 @@ impl From<&Rollout> for RolloutDto {
             component: r.component.clone(),
             oci_tag: r.oci_tag.clone(),
             component_paths: r.component_paths.clone(),
-            state: r.state.clone(),
+            state: r.state,
             halted_reason: r.halted_reason.clone(),
             steps_applied: r.steps_applied,
             steps_total: r.steps.len(),

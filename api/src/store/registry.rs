@@ -48,14 +48,31 @@ pub fn sync_status(conn: &mut DbConnection, artifact: &str) -> Result<Option<Syn
         .optional()
 }
 
-/// Replaces an artifact's sync status (no upsert through the multi-backend connection).
+/// Replaces an artifact's sync status. Two syncs of one artifact may finish at once (two
+/// replicas, or the periodic sync beside a requested one): the update goes first, and an
+/// insert that loses the race to the other's insert becomes an update (the insert runs in a
+/// savepoint, so its failure leaves the transaction usable on PostgreSQL).
 pub fn put_sync_status(conn: &mut DbConnection, row: &SyncRow) -> Result<()> {
+    use diesel::result::{DatabaseErrorKind, Error as Db};
     conn.transaction(|conn| {
-        diesel::delete(artifact_syncs::table.find(&row.artifact_id)).execute(conn)?;
-        diesel::insert_into(artifact_syncs::table)
-            .values(row.clone())
-            .execute(conn)
-            .map(drop)
+        let update = |conn: &mut DbConnection| {
+            diesel::update(artifact_syncs::table.find(&row.artifact_id))
+                .set(row.clone())
+                .execute(conn)
+        };
+        if update(conn)? > 0 {
+            return Ok(());
+        }
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(artifact_syncs::table)
+                .values(row.clone())
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(Db::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => update(conn).map(drop),
+            Err(e) => Err(e),
+        }
     })
 }
 

@@ -54,11 +54,14 @@ pub fn set_state(conn: &mut DbConnection, id: i64, state: &str, current_step: i6
         .map(drop)
 }
 
+/// The stored name of the halted state (the service names states as a type).
+const HALTED: &str = "halted";
+
 /// Stops a rollout: state `halted`, with why.
 pub fn set_halted(conn: &mut DbConnection, id: i64, reason: &str, at: NaiveDateTime) -> Result<()> {
     diesel::update(rollouts::table.find(id))
         .set((
-            rollouts::state.eq("halted"),
+            rollouts::state.eq(HALTED),
             rollouts::halted_reason.eq(Some(reason)),
             rollouts::updated_at.eq(at),
         ))

@@ -1,5 +1,8 @@
 //! Integration tests of the domain library against the example catalog and the real Flux CRDs.
 
+// A test or benchmark fails loudly where a result is not what it expects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod crd;
 mod ordering;
 mod rendering;

@@ -1,7 +1,6 @@
 //! The service under test: spawned in-process on port 0 over a fresh SQLite file or a fresh
 //! PostgreSQL database, and spoken to over HTTP.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -144,23 +143,49 @@ impl TestApp {
         settings: platform_catalog::server::Settings,
         gate: Arc<dyn platform_catalog::service::rollouts::gate::StepGate>,
     ) -> TestApp {
+        let tasks = platform_catalog::app::Tasks {
+            runner: std::time::Duration::from_millis(100),
+            ..platform_catalog::app::Tasks::default()
+        };
+        TestApp::build(backend, settings, gate, tasks)
+    }
+
+    /// A service over an empty database whose registry syncs and publishing run only when a
+    /// test calls them (with its own clock): their background tasks wait an hour.
+    pub fn driven_by_hand(backend: Backend) -> TestApp {
+        let hour = std::time::Duration::from_secs(3600);
+        let tasks = platform_catalog::app::Tasks {
+            sync: hour,
+            publish: hour,
+            ..platform_catalog::app::Tasks::default()
+        };
+        let gate = Arc::new(platform_catalog::service::rollouts::gate::SoakGate);
+        TestApp::build(backend, platform_catalog::server::Settings::default(), gate, tasks)
+    }
+
+    fn build(
+        backend: Backend,
+        settings: platform_catalog::server::Settings,
+        gate: Arc<dyn platform_catalog::service::rollouts::gate::StepGate>,
+        tasks: platform_catalog::app::Tasks,
+    ) -> TestApp {
         let (db, url) = database(backend);
-        let state = platform_catalog::server::open(&url, 4).expect("the service opens its database");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let base = format!("http://{}", listener.local_addr().expect("a bound address"));
+        // The same `Application::build` as `serve`: every route and every background task.
+        let app = platform_catalog::app::Application::build(platform_catalog::app::AppSettings {
+            pool_size: 4,
+            http: settings,
+            gate,
+            tasks,
+            ..platform_catalog::app::AppSettings::new(&url)
+        })
+        .expect("the application builds");
+        let base = format!("http://{}", app.addr());
+        let state = app.state();
         let (tx, rx) = std::sync::mpsc::channel();
-        let server_state = state.clone();
-        let runner_state = state.clone();
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server =
-                    platform_catalog::server::run(listener, server_state, settings).expect("the server starts");
+                let server = app.start().expect("the server starts");
                 tx.send(server.handle()).expect("the test waits for the handle");
-                actix_web::rt::spawn(platform_catalog::service::rollouts::runner::run_forever(
-                    runner_state,
-                    gate,
-                    std::time::Duration::from_millis(100),
-                ));
                 server.await
             })
         });

@@ -277,7 +277,7 @@ fn component_findings(
 ) {
     let stored = digests.get(&c.artifact, &c.oci_tag);
     for row in [pair.kustomization, pair.oci_repository].into_iter().flatten() {
-        if row.state == "failed" {
+        if super::readiness::ObservedState::from_stored(&row.state) == super::readiness::ObservedState::Failed {
             let mut f = finding(cluster, DriftKind::Failed, Some(c), Some(row));
             f.desired_digest = stored.cloned();
             f.detail = format!("{} {}: {}", row.kind, row.reason, row.message);

@@ -3,7 +3,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::{parse_revision, readiness, KUSTOMIZATION, OCI_REPOSITORY};
+use super::readiness::{self, ObservedState};
+use super::{parse_revision, KUSTOMIZATION, OCI_REPOSITORY};
 use crate::db::models_observed::ObservedRow;
 use crate::db::DbConnection;
 use crate::error::Error;
@@ -75,8 +76,8 @@ fn judge(item: &HealthQuery, k: Option<&ObservedRow>, o: Option<&ObservedRow>, s
     };
     let fresh = |r: &&ObservedRow| r.event_at >= since;
     if let Some(k) = k.filter(fresh) {
-        match k.state.as_str() {
-            readiness::FAILED => return failed(k),
+        match ObservedState::from_stored(&k.state) {
+            ObservedState::Failed => return failed(k),
             state
                 if readiness::gate_accepts(state, item.wait)
                     && k.applied_revision
@@ -89,7 +90,7 @@ fn judge(item: &HealthQuery, k: Option<&ObservedRow>, o: Option<&ObservedRow>, s
         }
     }
     match o.filter(fresh) {
-        Some(o) if o.state == readiness::FAILED => failed(o),
+        Some(o) if ObservedState::from_stored(&o.state) == ObservedState::Failed => failed(o),
         _ => Health::Pending,
     }
 }

@@ -194,7 +194,7 @@ fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>
         namespace: event.namespace,
         name: event.name,
         component: component.clone(),
-        state: reading.state.to_owned(),
+        state: reading.state.as_str().to_owned(),
         reason: event.reason,
         message: event.message,
         last_revision: event.revision.clone(),

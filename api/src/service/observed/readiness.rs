@@ -31,10 +31,36 @@
 
 use super::{FluxEvent, Severity, KUSTOMIZATION};
 
-pub const READY: &str = "ready";
-pub const APPLIED: &str = "applied";
-pub const PROGRESSING: &str = "progressing";
-pub const FAILED: &str = "failed";
+/// What Flux last said of an object, as the table above reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObservedState {
+    Ready,
+    Applied,
+    Progressing,
+    Failed,
+}
+
+pub use ObservedState::{Applied as APPLIED, Failed as FAILED, Progressing as PROGRESSING, Ready as READY};
+
+impl ObservedState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ObservedState::Ready => "ready",
+            ObservedState::Applied => "applied",
+            ObservedState::Progressing => "progressing",
+            ObservedState::Failed => "failed",
+        }
+    }
+
+    /// A stored state; text from an older version that is none of these reads as progressing
+    /// (no verdict), never as ready.
+    pub fn from_stored(text: &str) -> ObservedState {
+        [READY, APPLIED, PROGRESSING, FAILED]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .unwrap_or(PROGRESSING)
+    }
+}
 
 /// Reasons a source reports when it holds the revision's artifact.
 const SOURCE_READY_REASONS: [&str; 3] = ["NewArtifact", "ArtifactUpToDate", "Succeeded"];
@@ -45,14 +71,13 @@ const HEALTH_PASSED: &str = "Health check passed in ";
 /// What one event says about its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reading {
-    /// `ready`, `applied`, `progressing` or `failed`.
-    pub state: &'static str,
+    pub state: ObservedState,
     /// Whether the event moves the applied revision to its own.
     pub applies: bool,
 }
 
 impl Reading {
-    const fn new(state: &'static str, applies: bool) -> Reading {
+    const fn new(state: ObservedState, applies: bool) -> Reading {
         Reading { state, applies }
     }
 }
@@ -146,7 +171,7 @@ pub fn upsert_clause() -> String {
 /// `wait`: `ready` always; `applied` (its change set reported, no verdict) only without `wait`,
 /// since KC then marks it Ready right after applying and, on Flux 2.8.0–2.8.5, nothing more is
 /// forwarded.
-pub fn gate_accepts(state: &str, wait: bool) -> bool {
+pub fn gate_accepts(state: ObservedState, wait: bool) -> bool {
     state == READY || (state == APPLIED && !wait)
 }
 

@@ -8,6 +8,7 @@
 
 pub mod gate;
 pub mod runner;
+mod state;
 mod steps;
 mod targets;
 pub mod waves;
@@ -27,7 +28,10 @@ use targets::{check_named_skipped, targets, Planned};
 use waves::{Target, Wave};
 
 /// States in which a rollout holds (or will hold) its clusters and components.
-pub const ACTIVE: [&str; 4] = ["planned", "running", "paused", "halted"];
+pub use state::RolloutState;
+
+/// The states in which a rollout still holds what it moves.
+pub const ACTIVE: [RolloutState; 4] = RolloutState::ACTIVE;
 
 /// A rollout as a caller asks for it, before checks.
 #[derive(Clone, Debug, Default)]
@@ -102,7 +106,7 @@ pub struct Rollout {
     pub oci_tag: String,
     /// Each component the rollout moves -> its new path, `None` to keep the path.
     pub component_paths: BTreeMap<String, Option<String>>,
-    pub state: String,
+    pub state: RolloutState,
     pub steps_applied: i64,
     pub created_by: String,
     pub created_at: NaiveDateTime,
@@ -151,7 +155,7 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
         component: row.component,
         oci_tag: row.oci_tag,
         component_paths: serde_json::from_str(&row.component_paths).map_err(|e| internal("paths", e))?,
-        state: row.state,
+        state: RolloutState::from_stored(&row.state)?,
         steps_applied: row.current_step,
         created_by: row.created_by,
         created_at: row.created_at,
@@ -287,7 +291,7 @@ fn plan_and_store(
                 oci_tag: tag.to_string(),
                 component_paths: crate::service::json_text(&component_paths),
                 waves: crate::service::json_text(&waves),
-                state: "planned".into(),
+                state: RolloutState::Planned.as_str().to_owned(),
                 current_step: 0,
                 created_by: ctx.caller().actor.clone(),
                 created_at: ctx.now,
@@ -384,7 +388,7 @@ pub fn refuse_if_moving<'a>(
     what: &str,
 ) -> Result<(), Error> {
     let wanted: BTreeSet<&str> = components.into_iter().collect();
-    for other in db::in_states(conn, &ACTIVE)? {
+    for other in db::in_states(conn, &RolloutState::names(&ACTIVE))? {
         let moves: BTreeMap<String, Option<String>> =
             serde_json::from_str(&other.component_paths).map_err(|e| internal("paths", e))?;
         if let Some(c) = moves.keys().find(|c| wanted.contains(c.as_str())) {
@@ -402,7 +406,7 @@ fn check_conflicts(ctx: &mut Ctx<'_>, targets: &[Planned]) -> Result<(), Error> 
         .iter()
         .flat_map(|(_, s)| s.components.iter().map(|c| (s.cluster.as_str(), c.component.as_str())))
         .collect();
-    for other in db::in_states(ctx.conn, &ACTIVE)? {
+    for other in db::in_states(ctx.conn, &RolloutState::names(&ACTIVE))? {
         for step in db::steps(ctx.conn, other.id)? {
             let clusters: Vec<StepCluster> = serde_json::from_str(&step.clusters).map_err(|e| internal("step", e))?;
             for c in &clusters {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::gate::{GateInput, StepGate, Verdict};
-use super::{load, steps, view, Rollout};
+use super::{load, steps, view, Rollout, RolloutState};
 use crate::error::Error;
 use crate::service::{AppState, Caller, Ctx};
 use crate::store::rollouts as db;
@@ -31,7 +31,7 @@ pub enum Action {
 
 /// Whether the next move of `r` (its next step, or its completion) belongs to an `auto` wave.
 pub fn next_is_auto(r: &Rollout) -> bool {
-    if !matches!(r.state.as_str(), "planned" | "running") {
+    if !r.state.may_advance() {
         return false;
     }
     let wave = match r.steps.iter().find(|s| s.applied_at.is_none()) {
@@ -47,13 +47,16 @@ pub fn next_is_auto(r: &Rollout) -> bool {
 pub fn run_once(state: &AppState, gate: &dyn StepGate) -> Result<Vec<(i64, Action)>, Error> {
     let candidates: Vec<Rollout> = {
         let mut conn = state.conn()?;
-        db::in_states(&mut conn, &["planned", "running"])?
-            .into_iter()
-            .map(|row| {
-                let steps = db::steps(&mut conn, row.id)?;
-                view(row, steps)
-            })
-            .collect::<Result<_, Error>>()?
+        db::in_states(
+            &mut conn,
+            &RolloutState::names(&[RolloutState::Planned, RolloutState::Running]),
+        )?
+        .into_iter()
+        .map(|row| {
+            let steps = db::steps(&mut conn, row.id)?;
+            view(row, steps)
+        })
+        .collect::<Result<_, Error>>()?
     };
     let mut done = Vec::new();
     for r in candidates.iter().filter(|r| next_is_auto(r)) {
@@ -214,7 +217,7 @@ fn record_failures(ctx: &mut Ctx<'_>, r: &Rollout, clusters: &[String], reason: 
     );
     if wave.on_failure == "abort" {
         steps::release_pins(ctx, r.id)?;
-        db::set_state(ctx.conn, r.id, "aborted", r.steps_applied, ctx.now)?;
+        db::set_state(ctx.conn, r.id, RolloutState::Aborted.as_str(), r.steps_applied, ctx.now)?;
         ctx.audit(
             "rollout.abort",
             &format!("rollout/{}", r.id),
@@ -232,8 +235,7 @@ pub async fn run_forever(
     gate: std::sync::Arc<dyn StepGate>,
     every: std::time::Duration,
 ) {
-    let mut ticks = actix_web::rt::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::server::ticks(every);
     loop {
         ticks.tick().await;
         let (state, gate) = (state.clone(), gate.clone());

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::{gate, load, Rollout, Skipped, ACTIVE};
+use super::{gate, load, Rollout, RolloutState, Skipped, ACTIVE};
 use crate::db::models::RolloutPinRow;
 use crate::error::Error;
 use crate::service::holds::{keep_held, keep_held_pins, Holds};
@@ -19,10 +19,10 @@ use crate::store::rollouts as db;
 pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
     state.write(caller, dry_run, &format!("rollout {id}"), |ctx| {
         let r = load(ctx.conn, id)?;
-        if !matches!(r.state.as_str(), "planned" | "running") {
-            let hint = match r.state.as_str() {
-                "paused" => "; resume it first".to_owned(),
-                "halted" => format!(
+        if !r.state.may_advance() {
+            let hint = match r.state {
+                RolloutState::Paused => "; resume it first".to_owned(),
+                RolloutState::Halted => format!(
                     " ({}); abort it",
                     r.halted_reason.as_deref().unwrap_or("no reason recorded")
                 ),
@@ -91,7 +91,7 @@ fn apply_step(ctx: &mut Ctx<'_>, r: &Rollout, index: i64) -> Result<(), Error> {
         }
     }
     db::mark_step_applied(ctx.conn, r.id, index, ctx.now, &crate::service::json_text(&skipped))?;
-    db::set_state(ctx.conn, r.id, "running", index + 1, ctx.now)?;
+    db::set_state(ctx.conn, r.id, RolloutState::Running.as_str(), index + 1, ctx.now)?;
     let clusters: Vec<&str> = step.clusters.iter().map(|c| c.cluster.as_str()).collect();
     ctx.audit(
         "rollout.advance",
@@ -188,7 +188,13 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
     }
     db::delete_pins_of_rollout(ctx.conn, r.id)?;
     ctx.touch_all();
-    db::set_state(ctx.conn, r.id, "completed", r.steps_applied, ctx.now)?;
+    db::set_state(
+        ctx.conn,
+        r.id,
+        RolloutState::Completed.as_str(),
+        r.steps_applied,
+        ctx.now,
+    )?;
     ctx.audit(
         "rollout.complete",
         &format!("rollout/{}", r.id),
@@ -222,18 +228,28 @@ fn set(doc: &mut Value, list: &str, index: usize, key: &str, value: Option<&str>
 
 /// running -> paused: no step applies until it is resumed.
 pub fn pause(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
-    transition(state, caller, id, dry_run, &["running"], "paused", "rollout.pause")
+    use RolloutState::*;
+    transition(state, caller, id, dry_run, &[Running], Paused, "rollout.pause")
 }
 
 /// paused -> running.
 pub fn resume(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
-    transition(state, caller, id, dry_run, &["paused"], "running", "rollout.resume")
+    use RolloutState::*;
+    transition(state, caller, id, dry_run, &[Paused], Running, "rollout.resume")
 }
 
 /// Any active state -> aborted: the rollout's pins go and every cluster it changed resolves
 /// again to what it ran before (see `plan::recompute`).
 pub fn abort(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
-    transition(state, caller, id, dry_run, &ACTIVE, "aborted", "rollout.abort")
+    transition(
+        state,
+        caller,
+        id,
+        dry_run,
+        &ACTIVE,
+        RolloutState::Aborted,
+        "rollout.abort",
+    )
 }
 
 fn transition(
@@ -241,23 +257,23 @@ fn transition(
     caller: &Caller,
     id: i64,
     dry_run: bool,
-    from: &[&str],
-    to: &str,
+    from: &[RolloutState],
+    to: RolloutState,
     action: &str,
 ) -> Result<Outcome<Rollout>, Error> {
     state.write(caller, dry_run, &format!("rollout {id} {to}"), |ctx| {
         let r = load(ctx.conn, id)?;
-        if !from.contains(&r.state.as_str()) {
+        if !from.contains(&r.state) {
             return Err(Error::Conflict(format!(
                 "rollout {id} is {}; only a {} rollout can be {to}",
                 r.state,
-                from.join(" or ")
+                RolloutState::names(from).join(" or ")
             )));
         }
-        if to == "aborted" {
+        if to == RolloutState::Aborted {
             release_pins(ctx, id)?;
         }
-        db::set_state(ctx.conn, id, to, r.steps_applied, ctx.now)?;
+        db::set_state(ctx.conn, id, to.as_str(), r.steps_applied, ctx.now)?;
         ctx.audit(
             action,
             &format!("rollout/{id}"),
