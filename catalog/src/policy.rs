@@ -1,4 +1,4 @@
-//! Tag policy per tier (DESIGN.md §4): which tags a tier's clusters may run.
+//! Tag policy per tier: which tags a tier's clusters may run.
 
 use std::fmt;
 

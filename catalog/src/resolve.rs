@@ -1,4 +1,4 @@
-//! Resolution (DESIGN.md §5): what a cluster should run for each component, and why.
+//! Resolution: what a cluster should run for each component, and why.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -108,7 +108,7 @@ pub enum Provenance {
 }
 
 impl Provenance {
-    /// The provenance kind as DESIGN.md names it.
+    /// The provenance kind as the API names it.
     pub fn kind(&self) -> &'static str {
         match self {
             Provenance::Rollout { .. } => "rollout",

@@ -187,3 +187,26 @@ both!(
         assert_eq!(nowhere.json()["type"], "urn:platform-catalog:problem:not-found");
     }
 );
+
+both!(
+    an_unknown_query_parameter_is_a_400_naming_it_and_the_documented_ones,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let r = app.get("/api/v1/clusters?tierr=prod");
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(
+            r.json()["detail"],
+            "unknown query parameter \"tierr\": GET /api/v1/clusters takes only tier, label, component, limit, cursor"
+        );
+        let r = app.request("DELETE", "/api/v1/clusters/qa-eu-1?forse=true", None, &[]);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(app.get("/api/v1/clusters/qa-eu-1").status, 200, "nothing was deleted");
+        let r = app.get("/healthz?probe=1");
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(
+            r.json()["detail"],
+            "unknown query parameter \"probe\": GET /healthz takes no query parameters"
+        );
+        assert_eq!(app.get("/api/v1/clusters?tier=prod&limit=1").status, 200);
+    }
+);

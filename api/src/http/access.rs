@@ -85,6 +85,8 @@ const UNDOCUMENTED_PUBLIC: [&str; 3] = ["/api-docs/openapi.json", "/docs", "/doc
 #[derive(Debug, Default)]
 pub struct AccessTable {
     routes: Vec<(String, String, Access)>,
+    /// The query parameters each (method, pattern) documents; others are refused with 400.
+    queries: std::collections::HashMap<(String, String), Vec<String>>,
 }
 
 /// The operations of a path item, by method.
@@ -103,9 +105,22 @@ impl AccessTable {
     /// unknown one) is an error, so a route nobody may call is never served by accident.
     pub fn from_doc(doc: &utoipa::openapi::OpenApi) -> Result<AccessTable, Error> {
         let mut routes = Vec::new();
+        let mut queries = std::collections::HashMap::new();
         for (path, item) in &doc.paths.paths {
             for (method, op) in operations(item) {
                 let Some(op) = op else { continue };
+                let names: Vec<String> = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        utoipa::openapi::RefOr::T(p) => Some(p),
+                        utoipa::openapi::RefOr::Ref(_) => None,
+                    })
+                    .filter(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+                    .map(|p| p.name.clone())
+                    .collect();
+                queries.insert((method.to_owned(), path.clone()), names);
                 let role = op
                     .extensions
                     .as_ref()
@@ -120,7 +135,27 @@ impl AccessTable {
         for path in UNDOCUMENTED_PUBLIC {
             routes.push(("GET".to_owned(), path.to_owned(), Access::Public));
         }
-        Ok(AccessTable { routes })
+        Ok(AccessTable { routes, queries })
+    }
+
+    /// Refuses a query parameter the operation does not document (400 naming it), so a
+    /// misspelt filter is never silently ignored.
+    pub fn check_query(&self, method: &str, pattern: &str, query: &str) -> Result<(), Error> {
+        let Some(known) = self.queries.get(&(method.to_ascii_uppercase(), pattern.to_owned())) else {
+            return Ok(());
+        };
+        for (key, _) in form_urlencoded::parse(query.as_bytes()) {
+            if !known.iter().any(|k| *k == key) {
+                let takes = match known.is_empty() {
+                    true => "no query parameters".to_owned(),
+                    false => format!("only {}", known.join(", ")),
+                };
+                return Err(Error::BadRequest(format!(
+                    "unknown query parameter {key:?}: {method} {pattern} takes {takes}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// What `method pattern` needs, when the table names it.
@@ -230,6 +265,11 @@ pub async fn guard(
         None => None,
     };
     if need == Some(Access::Public) {
+        if let Some(p) = pattern.as_deref() {
+            if let Err(e) = table.check_query(method.as_str(), p, req.query_string()) {
+                return Ok(req.error_response(e));
+            }
+        }
         return next.call(req).await;
     }
     let principal = match settings.mode {
@@ -251,6 +291,11 @@ pub async fn guard(
                 principal.name,
                 access.role_name()
             ));
+            return Ok(req.error_response(e));
+        }
+    }
+    if let Some(p) = pattern.as_deref() {
+        if let Err(e) = table.check_query(method.as_str(), p, req.query_string()) {
             return Ok(req.error_response(e));
         }
     }
@@ -317,6 +362,9 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for (_, op) in ops {
             let Some(op) = op else { continue };
+            op.responses.responses.entry("400".into()).or_insert_with(|| {
+                problem("Malformed: a query parameter the operation does not take, or a body that is not JSON")
+            });
             let role = op
                 .extensions
                 .as_ref()

@@ -12,15 +12,28 @@ use crate::service::{ClusterChange, ComponentChange, TagPath};
 #[serde(deny_unknown_fields)]
 pub struct ComponentInput {
     /// DNS-1123 label, unique; also the name of the component's Flux objects.
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub id: String,
     pub category: String,
     /// The artifact id; optional when the catalog has one artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<String>,
     /// Relative path inside the artifact, without `..` or a leading `/`.
+    #[schema(
+        pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        min_length = 1,
+        max_length = 255,
+        example = "observability/grafana/7.3.9"
+    )]
     pub component_path: String,
     /// This component's own default tag; without it the artifact's applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_namespace: Option<String>,
@@ -28,9 +41,11 @@ pub struct ComponentInput {
     pub depends_on: Option<Vec<String>>,
     /// Flux duration, default `10m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", example = "10m")]
     pub interval: Option<String>,
     /// Flux duration, default `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", example = "10m")]
     pub timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<bool>,
@@ -63,7 +78,9 @@ pub struct ComponentDto {
 pub struct ClusterInput {
     /// DNS-1123 label; required on create, must match the path on PUT.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub name: Option<String>,
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub tier: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -71,9 +88,16 @@ pub struct ClusterInput {
     pub enabled: bool,
     /// Default `flux-system`.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub flux_namespace: Option<String>,
     /// A tag every component of the cluster follows unless overridden.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: Option<String>,
     /// Components to assign on create; default: every enabled catalog component.
     #[serde(default)]
@@ -105,15 +129,29 @@ pub struct AssignmentInput {
     pub enabled: bool,
     /// Override of the tag (canary, hotfix, rollback, …).
     #[serde(default)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: Option<String>,
     /// Override of the path inside the artifact.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        min_length = 1,
+        max_length = 255,
+        example = "observability/grafana/7.3.9"
+    )]
     pub component_path: Option<String>,
     /// Why the override exists: canary, hotfix, rollback, …
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub reason: Option<String>,
     /// RFC 3339; after it the override is ignored.
     #[serde(default)]
+    #[schema(format = DateTime, example = "2026-12-31T00:00:00Z")]
     pub expires_at: Option<String>,
 }
 
@@ -154,13 +192,20 @@ pub struct ArtifactDto {
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
     /// The OCI tag, e.g. `v1.2.0` or the hotfix `v1.2.0-1`.
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub tag: String,
     /// `sha256:<64 hex>`, as the registry reports it; may be added later if unknown now.
     #[serde(default)]
+    #[schema(pattern = r"^sha256:[0-9a-f]{64}$")]
     pub digest: Option<String>,
 }
 
-/// What kind of build a tag names (hotfix-aware, DESIGN.md §3).
+/// What kind of build a tag names (hotfix-aware).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TagKindDto {
@@ -188,7 +233,7 @@ pub struct TagDto {
     pub moved: Option<super::registry_dto::TagMoveDto>,
 }
 
-/// A tier's tag policy (DESIGN.md §4).
+/// A tier's tag policy.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierPolicyDto {
@@ -216,8 +261,15 @@ pub struct TierDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseInput {
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub artifact: String,
     /// The build to release; it must pass every tier's policy.
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: String,
     /// Absent: move the artifact's default (components with their own tag keep it). Present:
     /// set these components' own tag (and path, when given) instead.
@@ -367,13 +419,16 @@ pub struct TokenCreatedDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,62}$", example = "flux-prod-eu-1")]
     pub name: String,
     /// `admin`, `operator`, `viewer` or `cluster`.
+    #[schema(pattern = r"^(admin|operator|viewer|cluster)$", example = "viewer")]
     pub role: String,
     /// Required for (and only for) a `cluster` token.
     #[serde(default)]
     pub cluster: Option<String>,
     /// Lifetime like `30d`, `12h`, `90m`; without it the token does not expire.
     #[serde(default)]
+    #[schema(pattern = r"^[1-9][0-9]{0,9}[smhdw]$", example = "7d")]
     pub expires: Option<String>,
 }

@@ -22,9 +22,11 @@ pub struct HoldInput {
     #[serde(default)]
     pub component: Option<String>,
     /// Why nothing may move it (required).
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: String,
     /// When the hold ends by itself (RFC 3339); absent: when it is deleted.
     #[serde(default)]
+    #[schema(format = DateTime, example = "2026-12-31T00:00:00Z")]
     pub expires_at: Option<String>,
 }
 
@@ -124,8 +126,20 @@ pub struct SelectorInput {
 #[serde(deny_unknown_fields)]
 pub struct HotfixInput {
     pub component: String,
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: String,
     #[serde(default)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        min_length = 1,
+        max_length = 255,
+        example = "observability/grafana/7.3.9"
+    )]
     pub component_path: Option<String>,
     pub selector: SelectorInput,
     /// Stored in the overrides' reason after `hotfix: `.

@@ -1,4 +1,4 @@
-//! List paging (DESIGN.md §9): `?limit=` and an opaque `cursor`, refused by name when malformed.
+//! List paging: `?limit=` and an opaque `cursor`, refused by name when malformed.
 //!
 //! Lists are keyed by an increasing number (a revision, an audit id) or a name (clusters); the cursor
 //! is the key of the last item shown, so a page never repeats or skips an item even while

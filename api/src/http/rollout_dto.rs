@@ -21,6 +21,12 @@ pub struct RolloutInput {
     #[serde(default)]
     pub release: Option<String>,
     /// The build to roll out; every target cluster's tier policy must allow it.
+    #[schema(
+        pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        min_length = 1,
+        max_length = 128,
+        example = "v1.2.0"
+    )]
     pub oci_tag: String,
     /// New version directories, per moved component.
     #[serde(default)]
@@ -47,10 +53,12 @@ pub struct WaveInput {
     pub clusters: Vec<String>,
     /// Clusters changed per step; default: the whole wave at once.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub batch_size: Option<u32>,
     /// Minimum time (`10m`, `2h`) after each of this wave's steps before the next step (or the
     /// completion) may apply.
     #[serde(default)]
+    #[schema(pattern = r"^[1-9][0-9]{0,9}[smhdw]$", example = "7d")]
     pub soak: Option<String>,
     /// Failed clusters the wave tolerates (default 0): when the step gate reports more, the
     /// runner halts the rollout.

@@ -1,4 +1,4 @@
-//! Hotfixes (DESIGN.md §2): one component pinned to a hotfix build on selected clusters, as
+//! Hotfixes: one component pinned to a hotfix build on selected clusters, as
 //! overrides with reason `hotfix`, in one write. A later release to a newer tag makes them
 //! stale, and they collapse like any stale override.
 

@@ -1,4 +1,4 @@
-//! Rendering (DESIGN.md §6): a cluster's effective config as Flux objects, as multi-document
+//! Rendering: a cluster's effective config as Flux objects, as multi-document
 //! YAML, a JSON `List`, or the Flux Operator `ExternalService` inputs document.
 //!
 //! The output is byte-for-byte deterministic: components in id order, fields in a fixed order,

@@ -1,4 +1,4 @@
-//! OCI tags and their hotfix-aware total order (DESIGN.md §3).
+//! OCI tags and their hotfix-aware total order.
 //!
 //! Plain semver puts `v1.0.0-1` before `v1.0.0`; platform teams use all-numeric suffixes for
 //! hotfix builds of a release, so here such a suffix sorts after its release and before the
@@ -94,7 +94,7 @@ impl OciTag {
         self.version.as_ref().map_err(|why| unorderable(&self.raw, why))
     }
 
-    /// Mutable for policy purposes: not orderable, or a well-known moving name (DESIGN.md §4).
+    /// Mutable for policy purposes: not orderable, or a well-known moving name.
     pub fn is_mutable(&self) -> bool {
         self.version.is_err()
     }

@@ -1,5 +1,5 @@
 //! Rollouts: a tag (and paths) of one component or a whole release, moved across the fleet
-//! in waves of steps (DESIGN.md §2, §5).
+//! in waves of steps.
 //!
 //! The plan is fixed when the rollout is created: every step's clusters, with from/to per
 //! component, are stored. An applied step leaves rollout pins, which resolution puts above
