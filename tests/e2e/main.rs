@@ -2,6 +2,7 @@
 //! over HTTP on SQLite and PostgreSQL.
 
 mod api_access;
+mod api_assignments;
 mod api_catalog;
 mod api_core;
 mod api_docs;
