@@ -220,8 +220,9 @@ both!(
         assert_eq!(stale.status, 200, "{}", stale.body);
         assert_eq!(
             stale.json(),
-            json!([{"cluster": "qa-eu-1", "component": "grafana", "override_tag": "v1.1.0-rc1",
-                "default_tag": "v1.1.0", "reason": "canary"}])
+            json!({"items": [{"cluster": "qa-eu-1", "component": "grafana", "override_tag": "v1.1.0-rc1",
+                "default_tag": "v1.1.0", "reason": "canary", "kind": "deliberate",
+                "why": "a canary (\"canary\"); name cluster and component to collapse it"}]})
         );
         register_v120(&app);
         let release = app.post(
@@ -230,14 +231,15 @@ both!(
         );
         assert_eq!(release.status, 200, "{}", release.body);
         let hotfix_item = json!({"cluster": "prod-eu-1", "component": "grafana", "override_tag": "v1.1.0-1",
-                             "default_tag": "v1.2.0", "reason": "hotfix"});
+                             "default_tag": "v1.2.0", "reason": "hotfix", "kind": "superseded",
+                             "why": "a hotfix the default v1.2.0 supersedes"});
         let stale = app.get("/api/v1/overrides/stale").json();
-        assert_eq!(strings(&stale, "cluster"), ["prod-eu-1", "qa-eu-1"]);
-        assert_eq!(stale[0], hotfix_item);
+        assert_eq!(strings(&stale["items"], "cluster"), ["prod-eu-1", "qa-eu-1"]);
+        assert_eq!(stale["items"][0], hotfix_item);
         let filtered = app
             .get("/api/v1/overrides/stale?cluster=prod-eu-1&component=grafana")
             .json();
-        assert_eq!(filtered, json!([hotfix_item]));
+        assert_eq!(filtered, json!({"items": [hotfix_item]}));
         let unknown = app.get("/api/v1/overrides/stale?cluster=nope");
         assert_eq!(
             (unknown.status, error_paths(&unknown)),
@@ -251,12 +253,19 @@ both!(
         );
         assert_eq!(plan.status, 200, "{}", plan.body);
         assert_eq!(plan.json()["dry_run"], true);
-        assert_eq!(app.get("/api/v1/overrides/stale").json().as_array().unwrap().len(), 2);
+        assert_eq!(
+            app.get("/api/v1/overrides/stale").json()["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
 
         let reply = app.post("/api/v1/overrides/collapse", &json!({"cluster": "prod-eu-1"}));
         assert_eq!(reply.status, 200, "{}", reply.body);
         let done = reply.json();
         assert_eq!(done["dry_run"], false);
+        assert_eq!((&done["collapsed"], &done["kept"]), (&json!([hotfix_item]), &json!([])));
         assert_eq!(
             done["changes"],
             json!([{"cluster": "prod-eu-1", "from_revision": revision, "to_revision": revision + 1, "components": [
@@ -280,7 +289,7 @@ both!(
             (&json!(true), &Value::Null, &Value::Null)
         );
         assert_eq!(
-            strings(&app.get("/api/v1/overrides/stale").json(), "cluster"),
+            strings(&app.get("/api/v1/overrides/stale").json()["items"], "cluster"),
             ["qa-eu-1"]
         );
         let unknown = app.post("/api/v1/overrides/collapse", &json!({"component": "loki"}));

@@ -168,7 +168,7 @@ both!(
             assert_eq!((tag.as_str(), kind.as_str()), ("v1.2.0", "component_default"), "{c}");
         }
         // The canary override on qa (v1.1.0-rc1) was made stale and collapsed.
-        assert_eq!(app.get("/api/v1/overrides/stale").json(), json!([]));
+        assert_eq!(app.get("/api/v1/overrides/stale").json(), json!({"items": []}));
         let mut conn = app.state.conn().unwrap();
         let pins = platform_catalog::store::rollouts::all_pins(&mut conn).unwrap();
         assert!(pins.is_empty(), "{pins:?}");

@@ -14,6 +14,7 @@ mod api_history;
 mod api_holds;
 mod api_hotfix;
 mod api_invariant;
+mod api_overrides;
 mod api_registry;
 mod api_registry_paths;
 mod api_registry_publish;
