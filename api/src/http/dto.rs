@@ -223,6 +223,10 @@ pub struct ReleaseInput {
     /// set these components' own tag (and path, when given) instead.
     #[serde(default)]
     pub components: Option<Vec<ReleaseComponentInput>>,
+    /// Why; it becomes the reason of every cluster revision the release makes.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

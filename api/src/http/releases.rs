@@ -35,6 +35,7 @@ pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseI
                 })
                 .collect()
         }),
+        reason: input.reason,
     };
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
     Ok(HttpResponse::Ok().json(ReleaseDto {

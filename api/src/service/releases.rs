@@ -16,6 +16,8 @@ pub struct ReleaseSpec {
     pub oci_tag: String,
     /// `None` moves the artifact's default; `Some` moves these components' own tags instead.
     pub components: Option<Vec<ReleaseComponent>>,
+    /// Why, as the person said; the new revisions carry it.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +52,11 @@ pub fn release(
             }
         }
     }
-    let reason = format!("release {tag} of {}", spec.artifact);
+    if spec.reason.as_ref().is_some_and(|r| r.len() > 200) {
+        return Err(Error::field("$.reason", "must be at most 200 characters"));
+    }
+    let reason =
+        super::clusters::revision_reason(spec.reason.as_deref(), || format!("release {tag} of {}", spec.artifact));
     state.write(caller, dry_run, &reason, |ctx| {
         let artifact = ctx
             .catalog()

@@ -1,0 +1,68 @@
+//! Why a cluster changed: revisions carry the reason the person gave, and the audit log by
+//! cluster finds every write that changed what the cluster runs; on SQLite and PostgreSQL.
+
+use serde_json::json;
+
+use crate::api_catalog::{register_v120, revisions};
+use crate::both;
+use crate::support::app::{Backend, TestApp};
+
+/// The reason of a cluster's newest revision.
+fn latest_reason(app: &TestApp, cluster: &str) -> String {
+    let list = app.get(&format!("/api/v1/clusters/{cluster}/revisions?limit=1")).json();
+    list["items"][0]["reason"].as_str().unwrap().to_owned()
+}
+
+both!(
+    each_write_s_reason_becomes_the_reason_of_the_revisions_it_makes,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let grafana = "/api/v1/clusters/prod-eu-1/components/grafana";
+        let start = revisions(&app)["prod-eu-1"];
+        let pin = app.put(
+            grafana,
+            &json!({"oci_tag": "v1.1.0-1", "reason": "CVE-2026-0042 in the dashboards"}),
+        );
+        assert_eq!(pin.status, 200, "{}", pin.body);
+        assert_eq!(latest_reason(&app, "prod-eu-1"), "CVE-2026-0042 in the dashboards");
+        // Without a reason the revision says what the write did.
+        let unpin = app.put(grafana, &json!({}));
+        assert_eq!(unpin.status, 200, "{}", unpin.body);
+        assert_eq!(latest_reason(&app, "prod-eu-1"), "grafana on prod-eu-1 changed");
+        let patch = app.patch(grafana, &json!({"oci_tag": "v1.1.0-1", "reason": "patched pin"}));
+        assert_eq!(patch.status, 200, "{}", patch.body);
+        assert_eq!(latest_reason(&app, "prod-eu-1"), "patched pin");
+
+        let hotfix = app.post(
+            "/api/v1/hotfixes",
+            &json!({"component": "prometheus", "oci_tag": "v1.1.0-1", "selector": {"clusters": ["prod-us-1"]},
+                    "reason": "CVE-2026-0043"}),
+        );
+        assert_eq!(hotfix.status, 200, "{}", hotfix.body);
+        assert_eq!(latest_reason(&app, "prod-us-1"), "hotfix: CVE-2026-0043");
+
+        register_v120(&app);
+        let release = app.post(
+            "/api/v1/releases",
+            &json!({"artifact": "platform", "oci_tag": "v1.2.0", "reason": "monthly platform release"}),
+        );
+        assert_eq!(release.status, 200, "{}", release.body);
+        assert_eq!(latest_reason(&app, "dev-eu-1"), "monthly platform release");
+
+        let rollback = app.post(
+            "/api/v1/clusters/prod-eu-1/rollback",
+            &json!({"revision": start, "reason": "ingress errors after the release"}),
+        );
+        assert_eq!(rollback.status, 200, "{}", rollback.body);
+        let expected = format!("rollback to revision {start}: ingress errors after the release");
+        assert_eq!(latest_reason(&app, "prod-eu-1"), expected);
+        let a = app.get("/api/v1/clusters/prod-eu-1/components").json();
+        let prometheus = a
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == "prometheus")
+            .unwrap();
+        assert_eq!(prometheus["reason"], expected.as_str());
+    }
+);
