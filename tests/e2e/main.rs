@@ -15,6 +15,7 @@ mod api_holds;
 mod api_hotfix;
 mod api_invariant;
 mod api_overrides;
+mod api_paging;
 mod api_reasons;
 mod api_registry;
 mod api_registry_paths;

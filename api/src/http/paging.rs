@@ -6,8 +6,33 @@
 //! writes append new ones at the head. Lists read whole from the catalog or a small table
 //! page in memory ([`page_sorted`], [`page_positional`]).
 
+use serde::Deserialize;
+use utoipa::IntoParams;
+
 use super::dto::Page;
 use crate::error::Error;
+
+/// `?limit=` and `?cursor=` of a list that takes no other parameter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1 to 500; default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A key that sorts numbers as text: ascending ids.
+pub fn ascending(id: i64) -> String {
+    format!("{id:020}")
+}
+
+/// A key that sorts numbers as text: descending ids (newest first).
+pub fn descending(id: i64) -> String {
+    format!("{:020}", i64::MAX.saturating_sub(id))
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
