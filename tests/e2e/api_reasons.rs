@@ -66,3 +66,75 @@ both!(
         assert_eq!(prometheus["reason"], expected.as_str());
     }
 );
+
+/// The actions and targets of a cluster's audit entries, newest first.
+fn audit_of(app: &TestApp, cluster: &str) -> Vec<String> {
+    crate::support::http::pages(app, &format!("/api/v1/audit?cluster={cluster}&limit=3"))
+        .concat()
+        .iter()
+        .map(|e| format!("{} {}", e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect()
+}
+
+both!(
+    the_audit_log_by_cluster_finds_every_write_that_changed_what_it_runs,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let labels = app.patch(
+            "/api/v1/clusters/prod-eu-1",
+            &json!({"labels": {"region": "eu-west-2"}}),
+        );
+        assert_eq!(labels.status, 200, "{}", labels.body);
+        let pin = app.put(
+            "/api/v1/clusters/prod-eu-1/components/external-dns",
+            &json!({"oci_tag": "v1.1.0-1", "reason": "dns fix"}),
+        );
+        assert_eq!(pin.status, 200, "{}", pin.body);
+        let elsewhere = app.put(
+            "/api/v1/clusters/dev-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+        let hotfix = app.post(
+            "/api/v1/hotfixes",
+            &json!({"component": "grafana", "oci_tag": "v1.1.0-1", "selector": {"tiers": ["prod"]}}),
+        );
+        assert_eq!(hotfix.status, 200, "{}", hotfix.body);
+        register_v120(&app);
+        let rollout = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "prometheus", "oci_tag": "v1.2.0"}),
+        );
+        assert_eq!(rollout.status, 201, "{}", rollout.body);
+        let id = rollout.json()["id"].clone();
+        for _ in 0..3 {
+            let step = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+            assert_eq!(step.status, 200, "{}", step.body);
+        }
+        let abort = app.post(&format!("/api/v1/rollouts/{id}/abort"), &json!({}));
+        assert_eq!(abort.status, 200, "{}", abort.body);
+        let release = app.post(
+            "/api/v1/releases",
+            &json!({"artifact": "platform", "oci_tag": "v1.2.0"}),
+        );
+        assert_eq!(release.status, 200, "{}", release.body);
+
+        assert_eq!(
+            audit_of(&app, "prod-eu-1"),
+            [
+                "release artifact/platform".to_owned(),
+                format!("rollout.abort rollout/{id}"),
+                format!("rollout.advance rollout/{id}"),
+                "hotfix cluster/prod-eu-1/components/grafana".to_owned(),
+                "assignment.put cluster/prod-eu-1/components/external-dns".to_owned(),
+                "cluster.update cluster/prod-eu-1".to_owned(),
+                "cluster.create cluster/prod-eu-1".to_owned(),
+            ]
+        );
+        // The exact target is still there for the cluster's own settings.
+        let own = app.get("/api/v1/audit?target=cluster/prod-eu-1").json();
+        assert_eq!(own["items"].as_array().unwrap().len(), 2, "{own}");
+        let unknown = app.get("/api/v1/audit?cluster=nope").json();
+        assert_eq!(unknown, json!({"items": []}));
+    }
+);
