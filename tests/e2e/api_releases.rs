@@ -299,3 +299,37 @@ both!(
         );
     }
 );
+
+both!(a_release_lists_what_it_left_alone_and_why, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let pin = app.patch("/api/v1/clusters/dev-eu-1", &json!({"oci_tag": "v1.1.0"}));
+    assert_eq!(pin.status, 200, "{}", pin.body);
+    let hotfix = app.put(
+        "/api/v1/clusters/prod-us-1/components/grafana",
+        &json!({"oci_tag": "v1.1.0-1", "reason": "hotfix"}),
+    );
+    assert_eq!(hotfix.status, 200, "{}", hotfix.body);
+    register_v120(&app);
+    let reply = app.post(
+        "/api/v1/releases",
+        &json!({"artifact": "platform", "oci_tag": "v1.2.0"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let pinned = |component: &str| {
+        json!({"component": component, "cluster": "dev-eu-1", "reason": "pinned",
+                   "detail": "the cluster's pin v1.1.0 decides its tag"})
+    };
+    assert_eq!(
+        reply.json()["left_alone"],
+        json!([
+            {"component": "cert-manager", "cluster": null, "reason": "own_tag",
+             "detail": "it follows its own tag v1.1.0-1"},
+            pinned("external-dns"), pinned("grafana"), pinned("ingress-nginx"), pinned("prometheus"),
+            {"component": "grafana", "cluster": "prod-us-1", "reason": "override",
+             "detail": "its override v1.1.0-1 (hotfix) decides its tag"},
+            {"component": "grafana", "cluster": "qa-eu-1", "reason": "override",
+             "detail": "its override v1.1.0-rc1 (canary) decides its tag"},
+        ])
+    );
+    assert_eq!(reply.json()["held"], json!([]));
+});
