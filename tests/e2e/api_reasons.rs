@@ -138,3 +138,60 @@ both!(
         assert_eq!(unknown, json!({"items": []}));
     }
 );
+
+/// Whether `text` is an RFC 3339 UTC time with milliseconds, like `2026-12-02T03:20:45.123Z`.
+fn is_millis_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 24
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || c.is_ascii_digit())
+}
+
+both!(times_in_answers_and_messages_are_utc_with_milliseconds, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    register_v120(&app);
+    let r = app.post(
+        "/api/v1/rollouts",
+        &json!({"component": "grafana", "oci_tag": "v1.2.0",
+                    "waves": [{"clusters": ["dev-eu-1"], "soak": "1h"}, {"tiers": ["qa", "prod"]}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = r.json();
+    assert!(is_millis_utc(r["created_at"].as_str().unwrap()), "{r}");
+    let id = &r["id"];
+    assert_eq!(
+        app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({})).status,
+        200
+    );
+    let soaking = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+    assert_eq!(soaking.status, 409, "{}", soaking.body);
+    let detail = soaking.json()["detail"].as_str().unwrap().to_owned();
+    let until = detail
+        .split_once("soaks until ")
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .map(|(t, _)| t.to_owned())
+        .unwrap_or_else(|| panic!("{detail}"));
+    assert!(is_millis_utc(&until), "{detail}");
+    let past = app.put(
+        "/api/v1/clusters/prod-eu-1/components/grafana",
+        &json!({"oci_tag": "v1.1.0-1", "expires_at": "2020-01-01T00:00:00Z"}),
+    );
+    assert_eq!(past.status, 422, "{}", past.body);
+    let message = past.json()["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("2020-01-01T00:00:00.000Z is not in the future (now is "),
+        "{message}"
+    );
+    let now = message
+        .split("now is ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap();
+    assert!(is_millis_utc(now), "{message}");
+    let status = app.get("/api/v1/clusters/dev-eu-1/status");
+    assert_eq!(status.status, 200, "{}", status.body);
+});

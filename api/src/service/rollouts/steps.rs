@@ -142,7 +142,7 @@ fn check_soak(ctx: &Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         return Err(Error::Conflict(format!(
             "rollout {} soaks until {}; advance after that",
             r.id,
-            until.and_utc().to_rfc3339()
+            crate::service::time::rfc3339(until)
         )));
     }
     Ok(())
