@@ -57,6 +57,7 @@ fn measure(backend: &str, url: &str) {
             artifact: "platform".into(),
             oci_tag: tag.into(),
             components: None,
+            reason: None,
         };
         let started = Instant::now();
         let outcome = release(&state, &caller(), spec, false).expect("the release commits");

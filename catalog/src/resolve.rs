@@ -178,7 +178,7 @@ impl fmt::Display for Note {
                 write!(
                     f,
                     "the override of {component} expired at {} and is ignored",
-                    expired_at.to_rfc3339()
+                    expired_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                 )
             }
             Note::MissingDependency { component, dependency } => {

@@ -163,8 +163,7 @@ both!(
 
         let list = app.get("/api/v1/tokens");
         assert_eq!(list.status, 200);
-        let ci = list
-            .json()
+        let ci = list.json()["items"]
             .as_array()
             .unwrap()
             .iter()

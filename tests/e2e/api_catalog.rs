@@ -74,7 +74,7 @@ both!(artifacts_show_url_default_tag_and_tag_count, |b: Backend| {
     assert_eq!(list.status, 200, "{}", list.body);
     let expected = json!({"id": "platform", "url": "oci://registry.example.com/platform/components",
                           "oci_tag": "v1.1.0", "tag_count": 5, "insecure": false});
-    assert_eq!(list.json(), json!([expected.clone()]));
+    assert_eq!(list.json(), json!({"items": [expected.clone()]}));
     let one = app.get("/api/v1/artifacts/platform");
     assert_eq!((one.status, one.json()), (200, expected));
     assert!(one.header("etag").is_some());
@@ -128,7 +128,7 @@ both!(tags_list_newest_first_and_filter_by_tier_policy, |b: Backend| {
     let app = TestApp::with_catalog(b);
     let all = app.get("/api/v1/artifacts/platform/tags");
     assert_eq!(all.status, 200, "{}", all.body);
-    let all = all.json();
+    let all = all.json()["items"].clone();
     assert_eq!(
         strings(&all, "tag"),
         ["v1.1.0-1", "v1.1.0", "v1.1.0-rc1", "v1.0.0-1", "v1.0.0"]
@@ -141,7 +141,7 @@ both!(tags_list_newest_first_and_filter_by_tier_policy, |b: Backend| {
         all[1]["digest"],
         "sha256:6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4"
     );
-    let prod = app.get("/api/v1/artifacts/platform/tags?tier=prod").json();
+    let prod = app.get("/api/v1/artifacts/platform/tags?tier=prod").json()["items"].clone();
     assert_eq!(strings(&prod, "tag"), ["v1.1.0-1", "v1.1.0", "v1.0.0-1", "v1.0.0"]);
     let unknown = app.get("/api/v1/artifacts/platform/tags?tier=staging");
     assert_eq!((unknown.status, error_paths(&unknown)), (422, vec!["tier".to_owned()]));
@@ -150,7 +150,7 @@ both!(tags_list_newest_first_and_filter_by_tier_policy, |b: Backend| {
 
 both!(tiers_list_lowest_first_with_policy_and_etag, |b: Backend| {
     let app = TestApp::with_catalog(b);
-    let tiers = app.get("/api/v1/tiers").json();
+    let tiers = app.get("/api/v1/tiers").json()["items"].clone();
     assert_eq!(strings(&tiers, "name"), ["dev", "qa", "prod"]);
     let prod = app.get("/api/v1/tiers/prod");
     assert_eq!(prod.status, 200);

@@ -15,8 +15,7 @@ both!(components_list_in_id_order_with_resolved_defaults, |b: Backend| {
     let app = TestApp::with_catalog(b);
     let reply = app.get("/api/v1/components");
     assert_eq!(reply.status, 200);
-    let ids: Vec<String> = reply
-        .json()
+    let ids: Vec<String> = reply.json()["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -67,7 +67,7 @@ both!(
         let quiet = at(-5);
         send_all(&app, "qa-eu-1", &[GRAFANA.succeeded(&v110(), &quiet)]);
         let k = kustomization(&app, "qa-eu-1");
-        assert_eq!(k["event_at"], quiet);
+        assert_eq!(k["event_at"], crate::api_events::shown(&quiet));
         let events = app.get("/api/v1/clusters/qa-eu-1/events").json();
         assert_eq!(events["items"].as_array().unwrap().len(), 3);
         assert_eq!(

@@ -69,7 +69,7 @@ both!(
 
         let newest = &paged[0];
         assert_eq!(newest["actor"], "test-admin");
-        assert_eq!(newest["reason"], "grafana on dev-eu-1 changed");
+        assert_eq!(newest["reason"], "canary 4", "the reason the person gave");
         assert!(newest["catalog_revision"].as_i64().unwrap() >= 1);
         let created = newest["created_at"].as_str().unwrap();
         assert!(created.ends_with('Z') && created.contains('T'), "{created}");

@@ -7,9 +7,12 @@ use crate::api_catalog::{effective_tag, register_v120, revisions};
 use crate::both;
 use crate::support::app::{Backend, TestApp};
 
-fn stale(app: &TestApp) -> Vec<(String, String, Option<String>)> {
+/// Each stale override of grafana as (cluster, tag, reason, kind).
+fn stale(app: &TestApp) -> Vec<(String, String, Option<String>, String)> {
     let list = app.get("/api/v1/overrides/stale?component=grafana").json();
-    list.as_array()
+    assert_eq!(list.get("next_cursor"), None, "{list}");
+    list["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|s| {
@@ -17,9 +20,19 @@ fn stale(app: &TestApp) -> Vec<(String, String, Option<String>)> {
                 s["cluster"].as_str().unwrap().to_owned(),
                 s["override_tag"].as_str().unwrap().to_owned(),
                 s["reason"].as_str().map(str::to_owned),
+                s["kind"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
+}
+
+fn canary() -> (String, String, Option<String>, String) {
+    (
+        "qa-eu-1".into(),
+        "v1.1.0-rc1".into(),
+        Some("canary".into()),
+        "deliberate".into(),
+    )
 }
 
 fn hotfix_body() -> Value {
@@ -56,10 +69,7 @@ both!(
         }
         assert_eq!(effective_tag(&app, "dev-eu-1", "grafana").0, "v1.1.0");
         // Newer than the default: not stale yet; only the qa canary is.
-        assert_eq!(
-            stale(&app),
-            [("qa-eu-1".into(), "v1.1.0-rc1".into(), Some("canary".into()))]
-        );
+        assert_eq!(stale(&app), [canary()]);
 
         register_v120(&app);
         let release = app.post(
@@ -71,14 +81,31 @@ both!(
         assert_eq!(
             stale(&app),
             [
-                ("prod-eu-1".into(), "v1.1.0-1".into(), hotfix.clone()),
-                ("prod-us-1".into(), "v1.1.0-1".into(), hotfix),
-                ("qa-eu-1".into(), "v1.1.0-rc1".into(), Some("canary".into())),
+                (
+                    "prod-eu-1".into(),
+                    "v1.1.0-1".into(),
+                    hotfix.clone(),
+                    "superseded".into()
+                ),
+                ("prod-us-1".into(), "v1.1.0-1".into(), hotfix, "superseded".into()),
+                canary(),
             ]
         );
         let collapse = app.post("/api/v1/overrides/collapse", &json!({"component": "grafana"}));
         assert_eq!(collapse.status, 200, "{}", collapse.body);
-        assert_eq!(stale(&app), []);
+        // The superseded hotfixes collapse; the canary is deliberate and not named, so it stays.
+        let done = collapse.json();
+        let clusters = |list: &Value| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["cluster"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(clusters(&done["collapsed"]), ["prod-eu-1", "prod-us-1"]);
+        assert_eq!(clusters(&done["kept"]), ["qa-eu-1"]);
+        assert_eq!(done["changes"].as_array().unwrap().len(), 2);
+        assert_eq!(stale(&app), [canary()]);
         for c in ["prod-eu-1", "prod-us-1"] {
             assert_eq!(
                 effective_tag(&app, c, "grafana"),

@@ -199,7 +199,7 @@ both!(
         assert!(detail.contains(&f.pushed["v1.1.0-1"]), "{detail}");
         let stored = f.app.get("/api/v1/rollouts");
         assert_eq!(stored.status, 200, "{}", stored.body);
-        assert_eq!(stored.json(), json!([]), "nothing was stored");
+        assert_eq!(stored.json(), json!({"items": []}), "nothing was stored");
 
         let existing = f.app.post(
             "/api/v1/rollouts",

@@ -220,8 +220,9 @@ both!(
         assert_eq!(stale.status, 200, "{}", stale.body);
         assert_eq!(
             stale.json(),
-            json!([{"cluster": "qa-eu-1", "component": "grafana", "override_tag": "v1.1.0-rc1",
-                "default_tag": "v1.1.0", "reason": "canary"}])
+            json!({"items": [{"cluster": "qa-eu-1", "component": "grafana", "override_tag": "v1.1.0-rc1",
+                "default_tag": "v1.1.0", "reason": "canary", "kind": "deliberate",
+                "why": "a canary (\"canary\"); name cluster and component to collapse it"}]})
         );
         register_v120(&app);
         let release = app.post(
@@ -230,14 +231,15 @@ both!(
         );
         assert_eq!(release.status, 200, "{}", release.body);
         let hotfix_item = json!({"cluster": "prod-eu-1", "component": "grafana", "override_tag": "v1.1.0-1",
-                             "default_tag": "v1.2.0", "reason": "hotfix"});
+                             "default_tag": "v1.2.0", "reason": "hotfix", "kind": "superseded",
+                             "why": "a hotfix the default v1.2.0 supersedes"});
         let stale = app.get("/api/v1/overrides/stale").json();
-        assert_eq!(strings(&stale, "cluster"), ["prod-eu-1", "qa-eu-1"]);
-        assert_eq!(stale[0], hotfix_item);
+        assert_eq!(strings(&stale["items"], "cluster"), ["prod-eu-1", "qa-eu-1"]);
+        assert_eq!(stale["items"][0], hotfix_item);
         let filtered = app
             .get("/api/v1/overrides/stale?cluster=prod-eu-1&component=grafana")
             .json();
-        assert_eq!(filtered, json!([hotfix_item]));
+        assert_eq!(filtered, json!({"items": [hotfix_item]}));
         let unknown = app.get("/api/v1/overrides/stale?cluster=nope");
         assert_eq!(
             (unknown.status, error_paths(&unknown)),
@@ -251,12 +253,19 @@ both!(
         );
         assert_eq!(plan.status, 200, "{}", plan.body);
         assert_eq!(plan.json()["dry_run"], true);
-        assert_eq!(app.get("/api/v1/overrides/stale").json().as_array().unwrap().len(), 2);
+        assert_eq!(
+            app.get("/api/v1/overrides/stale").json()["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
 
         let reply = app.post("/api/v1/overrides/collapse", &json!({"cluster": "prod-eu-1"}));
         assert_eq!(reply.status, 200, "{}", reply.body);
         let done = reply.json();
         assert_eq!(done["dry_run"], false);
+        assert_eq!((&done["collapsed"], &done["kept"]), (&json!([hotfix_item]), &json!([])));
         assert_eq!(
             done["changes"],
             json!([{"cluster": "prod-eu-1", "from_revision": revision, "to_revision": revision + 1, "components": [
@@ -280,7 +289,7 @@ both!(
             (&json!(true), &Value::Null, &Value::Null)
         );
         assert_eq!(
-            strings(&app.get("/api/v1/overrides/stale").json(), "cluster"),
+            strings(&app.get("/api/v1/overrides/stale").json()["items"], "cluster"),
             ["qa-eu-1"]
         );
         let unknown = app.post("/api/v1/overrides/collapse", &json!({"component": "loki"}));
@@ -290,3 +299,37 @@ both!(
         );
     }
 );
+
+both!(a_release_lists_what_it_left_alone_and_why, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let pin = app.patch("/api/v1/clusters/dev-eu-1", &json!({"oci_tag": "v1.1.0"}));
+    assert_eq!(pin.status, 200, "{}", pin.body);
+    let hotfix = app.put(
+        "/api/v1/clusters/prod-us-1/components/grafana",
+        &json!({"oci_tag": "v1.1.0-1", "reason": "hotfix"}),
+    );
+    assert_eq!(hotfix.status, 200, "{}", hotfix.body);
+    register_v120(&app);
+    let reply = app.post(
+        "/api/v1/releases",
+        &json!({"artifact": "platform", "oci_tag": "v1.2.0"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let pinned = |component: &str| {
+        json!({"component": component, "cluster": "dev-eu-1", "reason": "pinned",
+                   "detail": "the cluster's pin v1.1.0 decides its tag"})
+    };
+    assert_eq!(
+        reply.json()["left_alone"],
+        json!([
+            {"component": "cert-manager", "cluster": null, "reason": "own_tag",
+             "detail": "it follows its own tag v1.1.0-1"},
+            pinned("external-dns"), pinned("grafana"), pinned("ingress-nginx"), pinned("prometheus"),
+            {"component": "grafana", "cluster": "prod-us-1", "reason": "override",
+             "detail": "its override v1.1.0-1 (hotfix) decides its tag"},
+            {"component": "grafana", "cluster": "qa-eu-1", "reason": "override",
+             "detail": "its override v1.1.0-rc1 (canary) decides its tag"},
+        ])
+    );
+    assert_eq!(reply.json()["held"], json!([]));
+});

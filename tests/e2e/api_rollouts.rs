@@ -87,6 +87,13 @@ both!(
         ];
         assert_eq!(shape(&r), expected);
         assert_eq!(shape(&dry.json()), expected, "a dry run plans the same");
+        let dry = dry.json();
+        assert_eq!(
+            (&dry["dry_run"], &dry["id"], &dry["state"]),
+            (&json!(true), &Value::Null, &Value::Null),
+            "a dry run shows no stored id or state"
+        );
+        assert_eq!((&r["dry_run"], r["id"].is_i64()), (&json!(false), true));
         assert_eq!(
             (r["state"].as_str(), r["steps_total"].as_u64()),
             (Some("planned"), Some(4))
@@ -100,7 +107,7 @@ both!(
         assert_eq!(qa["to"]["component_path"], "observability/grafana/7.3.9");
         // Planning changes no cluster.
         assert_eq!(revisions(&app), before);
-        let list = app.get("/api/v1/rollouts").json();
+        let list = app.get("/api/v1/rollouts").json()["items"].clone();
         assert_eq!(list.as_array().unwrap().len(), 1, "the dry run stored nothing: {list}");
         let one = app.get(&format!("/api/v1/rollouts/{}", r["id"]));
         assert_eq!((one.status, one.json()), (200, r.clone()));
@@ -168,7 +175,7 @@ both!(
             assert_eq!((tag.as_str(), kind.as_str()), ("v1.2.0", "component_default"), "{c}");
         }
         // The canary override on qa (v1.1.0-rc1) was made stale and collapsed.
-        assert_eq!(app.get("/api/v1/overrides/stale").json(), json!([]));
+        assert_eq!(app.get("/api/v1/overrides/stale").json(), json!({"items": []}));
         let mut conn = app.state.conn().unwrap();
         let pins = platform_catalog::store::rollouts::all_pins(&mut conn).unwrap();
         assert!(pins.is_empty(), "{pins:?}");
@@ -312,7 +319,7 @@ both!(a_second_rollout_of_the_same_component_is_409_naming_it, |b: Backend| {
         &json!({"component": "grafana", "oci_tag": "v1.2.0"}),
     );
     assert_eq!(after.status, 201, "{}", after.body);
-    let list = app.get("/api/v1/rollouts").json();
+    let list = app.get("/api/v1/rollouts").json()["items"].clone();
     let ids: Vec<i64> = list
         .as_array()
         .unwrap()
@@ -385,7 +392,7 @@ both!(
             assert_eq!(reply.status, 422, "{body}: {}", reply.body);
             assert_eq!(reply.json()["errors"][0]["path"], path, "{body}: {}", reply.body);
         }
-        assert_eq!(app.get("/api/v1/rollouts").json(), json!([]));
+        assert_eq!(app.get("/api/v1/rollouts").json(), json!({"items": []}));
     }
 );
 

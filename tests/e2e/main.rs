@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_access;
+mod api_assignments;
 mod api_catalog;
 mod api_core;
 mod api_docs;
@@ -16,6 +17,9 @@ mod api_history;
 mod api_holds;
 mod api_hotfix;
 mod api_invariant;
+mod api_overrides;
+mod api_paging;
+mod api_reasons;
 mod api_registry;
 mod api_registry_paths;
 mod api_registry_publish;

@@ -105,13 +105,13 @@ pub fn run(cmd: TokenCommand) -> Result<ExitCode, Error> {
         TokenCommand::List(db) => {
             let state = server::open(db.url(), 2)?;
             for t in tokens::list(&state)? {
-                let ts = |t: Option<chrono::NaiveDateTime>| t.map_or("-".to_owned(), |t| t.and_utc().to_rfc3339());
+                let ts = |t: Option<chrono::NaiveDateTime>| t.map_or("-".to_owned(), crate::service::time::rfc3339);
                 println!(
                     "{}\t{}\t{}\tcreated {}\texpires {}\tlast used {}",
                     t.name,
                     t.role.as_str(),
                     t.cluster.as_deref().unwrap_or("-"),
-                    t.created_at.and_utc().to_rfc3339(),
+                    crate::service::time::rfc3339(t.created_at),
                     ts(t.expires_at),
                     ts(t.last_used_at)
                 );

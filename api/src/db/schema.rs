@@ -125,6 +125,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_clusters (audit_id, cluster) {
+        audit_id -> BigInt,
+        cluster -> Text,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> BigInt,
         name -> Text,
@@ -259,6 +266,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     cluster_revisions,
     audit_log,
+    audit_clusters,
     api_tokens,
     rollouts,
     rollout_steps,

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{ArtifactDto, TagDto, TagInput, TagKindDto};
+use super::dto::{ArtifactDto, Page, TagDto, TagInput, TagKindDto};
 use super::extract::{caller, query, Body, WriteParams};
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, etag_of, respond_write, Shared};
 use crate::db::models::ArtifactTagRow;
@@ -61,15 +62,27 @@ pub(super) fn rfc3339(t: chrono::NaiveDateTime) -> String {
 pub struct TagQuery {
     /// Only tags this tier's policy allows.
     tier: Option<String>,
+    /// Items per page, 1 to 500; default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
 }
 
 /// List the catalog's artifacts, in declared order.
-#[utoipa::path(tag = "artifacts",
-    responses((status = 200, body = [ArtifactDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
+#[utoipa::path(tag = "artifacts", params(PageQuery),
+    responses((status = 200, description = "A page of artifacts", body = Page<ArtifactDto>), (status = 409, description = "No catalog loaded", body = Problem),
+        (status = 422, description = "A bad `limit` or `cursor`", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/artifacts")]
-pub async fn list_artifacts(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_artifacts(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let list = blocking(move || artifacts::list(&state)).await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(ArtifactDto::from).collect::<Vec<_>>()))
+    let items = list.iter().map(ArtifactDto::from).collect();
+    let page = paging::page_positional(items, limit, "artifacts", q.cursor.as_deref(), |a: &ArtifactDto| {
+        a.id.clone()
+    })?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Show one artifact with how many builds are registered for it.
@@ -125,12 +138,14 @@ pub async fn register_artifact_tag(
 /// come last. A tag that moved in the registry after its digest was pinned carries `moved`. `?tier=` keeps only the tags that tier's policy allows.
 #[utoipa::path(tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id"), TagQuery),
-    responses((status = 200, body = [TagDto]), (status = 404, body = Problem),
+    responses((status = 200, description = "A page of tags", body = Page<TagDto>), (status = 404, description = "No such artifact", body = Problem),
         (status = 409, description = "No catalog loaded", body = Problem),
-        (status = 422, description = "Unknown tier", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
+        (status = 422, description = "Unknown tier, or a bad `limit` or `cursor`", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/artifacts/{id}/tags")]
 pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let q: TagQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
+    let cursor = q.cursor.clone();
     let (rows, moves) = blocking(move || {
         let rows = artifacts::tags(&state, &id, q.tier.as_deref())?;
         Ok((rows, sync::moves(&state, &id)?))
@@ -144,7 +159,8 @@ pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<S
             ..TagDto::from(r)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(dtos))
+    let page = paging::page_positional(dtos, limit, "tags", cursor.as_deref(), |t| t.tag.clone())?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 pub fn routes(cfg: &mut ServiceConfig) {

@@ -43,8 +43,14 @@ pub struct AuditEntryDto {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditListQuery {
-    /// Only entries about this target, e.g. `cluster/prod-eu-1`.
+    /// Only entries about exactly this target, e.g. `cluster/prod-eu-1` (the cluster's own
+    /// settings; its assignments are `cluster/prod-eu-1/components/{id}`). For everything that
+    /// changed what a cluster runs, use `cluster`.
     target: Option<String>,
+    /// Every entry that changed what this cluster runs, or was about it: its own changes, its
+    /// assignments and overrides, hotfixes, releases, rollout steps and catalog changes that
+    /// reached it.
+    cluster: Option<String>,
     /// Only entries written by this actor.
     actor: Option<String>,
     /// Only entries at or after this RFC 3339 time.
@@ -104,6 +110,7 @@ pub async fn list_audit(state: Shared, req: HttpRequest) -> Result<HttpResponse,
     let limit = paging::limit(q.limit.as_deref())?;
     let filter = AuditQuery {
         target: q.target,
+        cluster: q.cluster,
         actor: q.actor,
         since: q.since.as_deref().map(since).transpose()?,
         before: paging::decode_cursor(CURSOR_KIND, q.cursor.as_deref())?,

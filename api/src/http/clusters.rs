@@ -73,7 +73,7 @@ fn cluster_matches(req: &HttpRequest) -> impl Fn(&ClusterRow) -> Result<(), Erro
     move |row| check_if_match(expected.as_deref(), &etag_of(&ClusterDto::try_from(row)?))
 }
 
-fn assignment_matches(req: &HttpRequest) -> impl Fn(Option<&AssignmentRow>) -> Result<(), Error> {
+pub(super) fn assignment_matches(req: &HttpRequest) -> impl Fn(Option<&AssignmentRow>) -> Result<(), Error> {
     let expected = if_match(req);
     move |row| match (row, expected.as_deref()) {
         (Some(row), e) => check_if_match(e, &etag_of(&AssignmentDto::from(row))),
@@ -264,7 +264,11 @@ pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> 
     Ok(HttpResponse::Ok().json(rows.iter().map(AssignmentDto::from).collect::<Vec<_>>()))
 }
 
-/// Assign a component to a cluster, with optional overrides of tag and path.
+/// Assign a component to a cluster, with optional overrides of tag and path. PUT replaces the
+/// whole assignment: a field left out takes its default (`enabled: true`, no override), so
+/// pinning a tag on a disabled component this way enables it. To change only some fields, use
+/// PATCH; to remove only the override, `DELETE …/override`. The `reason` given becomes the
+/// reason of the cluster's new revision.
 #[utoipa::path(tag = "clusters",
     params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams), request_body = AssignmentInput,
     responses((status = 200, body = AssignmentDto), (status = 400, body = Problem), (status = 404, body = Problem),

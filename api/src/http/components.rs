@@ -5,8 +5,9 @@ use catalog::Component;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{ComponentDto, ComponentInput, PlanDto};
+use super::dto::{ComponentDto, ComponentInput, Page, PlanDto};
 use super::extract::{check_if_match, if_match, query, Body, WriteParams};
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, etag_of, respond_write, Shared};
 use crate::error::Error;
@@ -42,12 +43,18 @@ fn matches(req: &HttpRequest) -> impl Fn(&Component) -> Result<(), Error> {
 }
 
 /// List the catalog's components, in id order.
-#[utoipa::path(tag = "components",
-    responses((status = 200, body = [ComponentDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
+#[utoipa::path(tag = "components", params(PageQuery),
+    responses((status = 200, description = "A page of components", body = Page<ComponentDto>), (status = 409, description = "No catalog loaded", body = Problem),
+        (status = 422, description = "A bad `limit` or `cursor`", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/components")]
-pub async fn list_components(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_components(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let (_, list) = blocking(move || components::list(&state)).await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(ComponentDto::from).collect::<Vec<_>>()))
+    let mut items: Vec<ComponentDto> = list.iter().map(ComponentDto::from).collect();
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    let page = paging::page_sorted(items, limit, "components", q.cursor.as_deref(), |c| c.id.clone())?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Show one component.

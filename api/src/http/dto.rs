@@ -275,6 +275,10 @@ pub struct ReleaseInput {
     /// set these components' own tag (and path, when given) instead.
     #[serde(default)]
     pub components: Option<Vec<ReleaseComponentInput>>,
+    /// Why; it becomes the reason of every cluster revision the release makes.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -286,7 +290,19 @@ pub struct ReleaseComponentInput {
     pub component_path: Option<String>,
 }
 
-/// An override a release has caught up with: its tag is not newer than the default.
+/// Whether a stale override is a leftover or someone's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleKindDto {
+    /// The default caught up with it (a hotfix the next release superseded): a collapse
+    /// without a filter removes it.
+    Superseded,
+    /// A rollback pin (reason `rollback…`), a canary (`canary…`) or kept by an active hold:
+    /// collapsed only when `cluster` and `component` both name it.
+    Deliberate,
+}
+
+/// An override the default has caught up with: its tag is not newer than the default.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StaleOverrideDto {
     pub cluster: String,
@@ -296,9 +312,13 @@ pub struct StaleOverrideDto {
     pub default_tag: String,
     /// Why the override was made (hotfix, canary, …).
     pub reason: Option<String>,
+    pub kind: StaleKindDto,
+    /// Why it is of its kind, in a sentence.
+    pub why: String,
 }
 
-/// Which stale overrides to collapse; `{}` collapses every one.
+/// Which stale overrides to collapse. `{}` collapses every superseded one; a deliberate one
+/// (rollback, canary, hold) only when `cluster` and `component` both name it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollapseInput {
@@ -306,6 +326,21 @@ pub struct CollapseInput {
     pub cluster: Option<String>,
     #[serde(default)]
     pub component: Option<String>,
+    /// Why; it becomes the reason of the clusters' new revisions.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+/// What a collapse did (on a dry run, would do): the plan, the overrides removed and the
+/// deliberate ones left in place.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollapseDto {
+    #[serde(flatten)]
+    pub plan: PlanDto,
+    pub collapsed: Vec<StaleOverrideDto>,
+    /// Stale overrides the filter selected but left: deliberate, and not named.
+    pub kept: Vec<StaleOverrideDto>,
 }
 
 /// The tag and path a component runs.

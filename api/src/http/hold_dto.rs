@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::dto::{ClusterChangeDto, PlanDto};
 use crate::service::holds::{Hold, Kept};
+use crate::service::releases::LeftAlone;
 use crate::service::rollouts::Skipped;
 
 fn time(t: chrono::NaiveDateTime) -> String {
@@ -101,12 +102,36 @@ impl From<&Kept> for HeldDto {
     }
 }
 
-/// What a release did (on a dry run, would do), and the held components it kept.
+/// A component a release did not move, and why: `own_tag` (it follows a tag of its own;
+/// `cluster` is null), `override` (that cluster's override decides its tag) or `pinned` (that
+/// cluster's pin decides it). Held components are listed in `held` instead.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LeftAloneDto {
+    pub component: String,
+    pub cluster: Option<String>,
+    pub reason: String,
+    pub detail: String,
+}
+
+impl From<&LeftAlone> for LeftAloneDto {
+    fn from(l: &LeftAlone) -> Self {
+        LeftAloneDto {
+            component: l.component.clone(),
+            cluster: l.cluster.clone(),
+            reason: l.reason.to_owned(),
+            detail: l.detail.clone(),
+        }
+    }
+}
+
+/// What a release did (on a dry run, would do), the held components it kept, and what it left
+/// alone.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReleaseDto {
     #[serde(flatten)]
     pub plan: PlanDto,
     pub held: Vec<HeldDto>,
+    pub left_alone: Vec<LeftAloneDto>,
 }
 
 /// Clusters a hotfix selects: every given selector must match.

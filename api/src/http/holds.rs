@@ -4,9 +4,11 @@ use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::extract::{caller, Body};
+use super::dto::Page;
+use super::extract::{caller, query, Body};
 use super::hold_dto::HoldDto;
 use super::hold_dto::HoldInput;
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
@@ -51,12 +53,20 @@ pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>)
 }
 
 /// List every hold, ended ones included (`active: false`), oldest first.
-#[utoipa::path(tag = "holds", responses((status = 200, body = [HoldDto])), extensions(("x-required-role" = json!("viewer"))))]
+#[utoipa::path(tag = "holds", params(PageQuery),
+    responses((status = 200, description = "A page of holds", body = Page<HoldDto>), (status = 422, description = "A bad `limit` or `cursor`", body = Problem)),
+    extensions(("x-required-role" = json!("viewer"))))]
 #[get("/holds")]
-pub async fn list_holds(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_holds(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let list = blocking(move || holds::list(&state)).await?;
     let at = now();
-    Ok(HttpResponse::Ok().json(list.iter().map(|h| HoldDto::new(h, at)).collect::<Vec<_>>()))
+    let items = list.iter().map(|h| HoldDto::new(h, at)).collect();
+    let page = paging::page_sorted(items, limit, "holds", q.cursor.as_deref(), |h: &HoldDto| {
+        paging::ascending(h.id)
+    })?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Show one hold.

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod artifacts;
+pub mod assignments;
 pub mod audit;
 pub mod catalog;
 pub mod clusters;
@@ -100,6 +101,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(catalog::routes)
             .configure(components::routes)
             .configure(clusters::routes)
+            .configure(assignments::routes)
             .configure(render::routes)
             .configure(artifacts::routes)
             .configure(sync::routes)

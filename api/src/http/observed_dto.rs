@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,7 +14,7 @@ use crate::service::observed::status::{ClusterStatus, ComponentStatus};
 use crate::service::observed::{FluxEvent, Severity};
 
 fn time(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
+    crate::service::time::rfc3339(t)
 }
 
 /// A Flux event as notification-controller's `generic` and `generic-hmac` providers post it.

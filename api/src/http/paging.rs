@@ -1,11 +1,38 @@
-//! List paging: `?limit=` and an opaque `cursor`, refused by name when malformed.
+//! List paging: `?limit=` and an opaque `cursor`, refused by name when malformed. Every list
+//! answers `{"items": [...], "next_cursor": ...}`.
 //!
 //! Lists are keyed by an increasing number (a revision, an audit id) or a name (clusters); the cursor
 //! is the key of the last item shown, so a page never repeats or skips an item even while
-//! writes append new ones at the head.
+//! writes append new ones at the head. Lists read whole from the catalog or a small table
+//! page in memory ([`page_sorted`], [`page_positional`]).
+
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::dto::Page;
 use crate::error::Error;
+
+/// `?limit=` and `?cursor=` of a list that takes no other parameter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1 to 500; default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A key that sorts numbers as text: ascending ids.
+pub fn ascending(id: i64) -> String {
+    format!("{id:020}")
+}
+
+/// A key that sorts numbers as text: descending ids (newest first).
+pub fn descending(id: i64) -> String {
+    format!("{:020}", i64::MAX.saturating_sub(id))
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -89,6 +116,61 @@ pub fn page<R, D>(mut rows: Vec<R>, limit: i64, kind: &str, key: impl Fn(&R) -> 
     }
 }
 
+/// A page of a list held in memory whose items come in ascending order of `key`: the items
+/// after the cursor's key. Removing the item a cursor names skips nothing.
+pub fn page_sorted<D>(
+    items: Vec<D>,
+    limit: i64,
+    kind: &str,
+    cursor: Option<&str>,
+    key: impl Fn(&D) -> String,
+) -> Result<Page<D>, Error> {
+    let after = decode_name_cursor(kind, cursor)?;
+    let rest: Vec<D> = items
+        .into_iter()
+        .filter(|d| after.as_ref().is_none_or(|a| key(d).as_str() > a.as_str()))
+        .collect();
+    Ok(cut(rest, limit, kind, key))
+}
+
+/// A page of a list held in memory in an order of its own (catalog order, version order): the
+/// items after the one the cursor names, which must still be in the list.
+pub fn page_positional<D>(
+    items: Vec<D>,
+    limit: i64,
+    kind: &str,
+    cursor: Option<&str>,
+    key: impl Fn(&D) -> String,
+) -> Result<Page<D>, Error> {
+    let rest = match decode_name_cursor(kind, cursor)? {
+        None => items,
+        Some(after) => {
+            let at = items.iter().position(|d| key(d) == after).ok_or_else(|| {
+                Error::field(
+                    "cursor",
+                    format!("names {after:?}, which is no longer in the list; start again without a cursor"),
+                )
+            })?;
+            items.into_iter().skip(at + 1).collect()
+        }
+    };
+    Ok(cut(rest, limit, kind, key))
+}
+
+fn cut<D>(mut rest: Vec<D>, limit: i64, kind: &str, key: impl Fn(&D) -> String) -> Page<D> {
+    let limit = usize::try_from(limit.max(0)).unwrap_or(0);
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next_cursor = match (more, rest.last()) {
+        (true, Some(last)) => Some(encode_name_cursor(kind, &key(last))),
+        _ => None,
+    };
+    Page {
+        items: rest,
+        next_cursor,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +183,23 @@ mod tests {
         for bad in ["", "zz", "abc", "7265763a30", "7265763a2d31"] {
             assert!(decode_cursor("rev", Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn in_memory_pages_follow_their_cursor_to_the_end() {
+        let names = || vec!["a", "b", "c", "d", "e"];
+        let first = page_sorted(names(), 2, "t", None, |s| s.to_string()).unwrap();
+        assert_eq!(first.items, ["a", "b"]);
+        let second = page_sorted(names(), 2, "t", first.next_cursor.as_deref(), |s| s.to_string()).unwrap();
+        assert_eq!(second.items, ["c", "d"]);
+        let last = page_sorted(names(), 2, "t", second.next_cursor.as_deref(), |s| s.to_string()).unwrap();
+        assert_eq!((last.items, last.next_cursor), (vec!["e"], None));
+        let order = || vec!["dev", "qa", "prod"];
+        let first = page_positional(order(), 1, "tiers", None, |s| s.to_string()).unwrap();
+        let next = page_positional(order(), 5, "tiers", first.next_cursor.as_deref(), |s| s.to_string()).unwrap();
+        assert_eq!((next.items, next.next_cursor), (vec!["qa", "prod"], None));
+        let gone = encode_name_cursor("tiers", "staging");
+        assert!(page_positional(order(), 5, "tiers", Some(&gone), |s| s.to_string()).is_err());
     }
 
     #[test]

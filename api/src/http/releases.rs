@@ -5,7 +5,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{PlanDto, ReleaseInput};
 use super::extract::{caller, query, Body, WriteParams};
-use super::hold_dto::{HeldDto, ReleaseDto};
+use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto};
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
@@ -14,7 +14,9 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 /// Release a build: without `components` the artifact's default tag moves (components with
 /// their own tag keep it); with them, those components' own tag (and path) move instead.
 /// Every tier's policy must allow the tag. Held components stay where they are (an override at
-/// what they run, listed in `held`). Answers with what changed on which cluster.
+/// what they run, listed in `held`). Answers with what changed on which cluster, and in
+/// `left_alone` the components it did not move and why (their own tag, a cluster's override or
+/// pin).
 #[utoipa::path(tag = "releases", params(WriteParams), request_body = ReleaseInput,
     responses((status = 200, description = "What changed (on a dry run, what would), and the held components kept where they were", body = ReleaseDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
@@ -35,11 +37,13 @@ pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseI
                 })
                 .collect()
         }),
+        reason: input.reason,
     };
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
     Ok(HttpResponse::Ok().json(ReleaseDto {
         plan: PlanDto::new(outcome.dry_run, outcome.catalog_revision, &outcome.changes),
-        held: outcome.value.iter().map(HeldDto::from).collect(),
+        held: outcome.value.held.iter().map(HeldDto::from).collect(),
+        left_alone: outcome.value.left_alone.iter().map(LeftAloneDto::from).collect(),
     }))
 }
 

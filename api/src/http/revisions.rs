@@ -68,6 +68,10 @@ pub struct RollbackInput {
     #[serde(default)]
     #[schema(required = true, value_type = i64, minimum = 1)]
     pub revision: Option<i64>,
+    /// Why; added after `rollback to revision n: ` in the overrides' and the new revision's reason.
+    #[serde(default)]
+    #[schema(max_length = 170)]
+    pub reason: Option<String>,
 }
 
 /// What a rollback did.
@@ -226,8 +230,9 @@ pub async fn rollback_cluster(
         None => return Err(Error::field("$.revision", "is required")),
     };
     let (caller, cluster) = (caller(&req), name.into_inner());
-    let name = cluster.clone();
-    let outcome = blocking(move || rollback::rollback(&state, &caller, &name, n, params.dry_run)).await?;
+    let (name, why) = (cluster.clone(), body.0.reason);
+    let outcome =
+        blocking(move || rollback::rollback(&state, &caller, &name, n, why.as_deref(), params.dry_run)).await?;
     let change = outcome.changes.iter().find(|c| c.cluster == cluster);
     let reply = match outcome.dry_run {
         true => RollbackReplyDto::Plan(PlanDto::new(true, outcome.catalog_revision, &outcome.changes)),

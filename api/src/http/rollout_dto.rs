@@ -104,10 +104,14 @@ impl From<RolloutInput> for RolloutSpec {
     }
 }
 
-/// A rollout and its progress.
+/// A rollout and its progress. On a dry run nothing is stored: `dry_run` is true and `id` and
+/// `state` are null.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RolloutDto {
-    pub id: i64,
+    /// Whether this is only a plan (`?dry_run=true`), not a stored rollout.
+    pub dry_run: bool,
+    /// The stored rollout's id; null on a dry run.
+    pub id: Option<i64>,
     /// `component` or `release`.
     pub kind: String,
     pub artifact: String,
@@ -115,7 +119,8 @@ pub struct RolloutDto {
     pub oci_tag: String,
     /// Each moved component and its new path (`null`: the path stays).
     pub component_paths: BTreeMap<String, Option<String>>,
-    pub state: crate::service::rollouts::RolloutState,
+    /// Null on a dry run of its creation: nothing is stored yet.
+    pub state: Option<crate::service::rollouts::RolloutState>,
     /// Why the runner halted it, when `halted`.
     pub halted_reason: Option<String>,
     pub steps_applied: i64,
@@ -246,13 +251,14 @@ impl From<&Rollout> for RolloutDto {
             })
             .collect();
         RolloutDto {
-            id: r.id,
+            dry_run: false,
+            id: Some(r.id),
             kind: r.kind.clone(),
             artifact: r.artifact.clone(),
             component: r.component.clone(),
             oci_tag: r.oci_tag.clone(),
             component_paths: r.component_paths.clone(),
-            state: r.state,
+            state: Some(r.state),
             halted_reason: r.halted_reason.clone(),
             steps_applied: r.steps_applied,
             steps_total: r.steps.len(),
@@ -266,11 +272,26 @@ impl From<&Rollout> for RolloutDto {
     }
 }
 
+impl RolloutDto {
+    /// The rollout a dry run of its creation planned: nothing was stored, so no id or state.
+    pub fn planned_only(r: &Rollout) -> Self {
+        RolloutDto {
+            dry_run: true,
+            id: None,
+            state: None,
+            ..r.into()
+        }
+    }
+}
+
 impl RolloutActionDto {
     pub fn new(dry_run: bool, rollout: &Rollout, changes: &[ClusterChange]) -> Self {
         RolloutActionDto {
             dry_run,
-            rollout: rollout.into(),
+            rollout: RolloutDto {
+                dry_run,
+                ..rollout.into()
+            },
             changes: changes.iter().map(Into::into).collect(),
         }
     }

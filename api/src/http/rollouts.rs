@@ -3,7 +3,9 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::dto::Page;
 use super::extract::{caller, query, Body, WriteParams};
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::rollout_dto::{RolloutActionDto, RolloutDto, RolloutInput};
 use super::{blocking, Shared};
@@ -16,7 +18,7 @@ use crate::service::{AppState, Caller, Outcome};
 /// same plan is answered (200) and nothing is stored.
 #[utoipa::path(tag = "rollouts", params(WriteParams), request_body = RolloutInput,
     responses((status = 201, description = "The planned rollout", body = RolloutDto),
-        (status = 200, description = "Dry run: the rollout as it would be planned", body = RolloutDto),
+        (status = 200, description = "Dry run: the rollout as it would be planned, with `dry_run: true` and no `id` or `state` (nothing is stored)", body = RolloutDto),
         (status = 400, body = Problem), (status = 409, description = "Another active rollout moves a component on a cluster (named)", body = Problem),
         (status = 413, body = Problem),
         (status = 422, description = "A tier's policy refuses the tag, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
@@ -26,19 +28,26 @@ pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutI
     let caller = caller(&req);
     let spec = body.0.into();
     let outcome = blocking(move || rollouts::create(&state, &caller, spec, params.dry_run)).await?;
-    let dto = RolloutDto::from(&outcome.value);
     Ok(match outcome.dry_run {
-        true => HttpResponse::Ok().json(dto),
-        false => HttpResponse::Created().json(dto),
+        true => HttpResponse::Ok().json(RolloutDto::planned_only(&outcome.value)),
+        false => HttpResponse::Created().json(RolloutDto::from(&outcome.value)),
     })
 }
 
-/// List every rollout, newest first.
-#[utoipa::path(tag = "rollouts", responses((status = 200, body = [RolloutDto])), extensions(("x-required-role" = json!("viewer"))))]
+/// List every rollout, newest first, a page at a time.
+#[utoipa::path(tag = "rollouts", params(PageQuery),
+    responses((status = 200, description = "A page of rollouts", body = Page<RolloutDto>), (status = 422, description = "A bad `limit` or `cursor`", body = Problem)),
+    extensions(("x-required-role" = json!("viewer"))))]
 #[get("/rollouts")]
-pub async fn list_rollouts(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_rollouts(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let list = blocking(move || rollouts::list(&state)).await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(RolloutDto::from).collect::<Vec<_>>()))
+    let mut items: Vec<RolloutDto> = list.iter().map(RolloutDto::from).collect();
+    items.sort_by_key(|r| std::cmp::Reverse(r.id));
+    let key = |r: &RolloutDto| paging::descending(r.id.unwrap_or_default());
+    let page = paging::page_sorted(items, limit, "rollouts", q.cursor.as_deref(), key)?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Show a rollout's progress: state, and per wave and step the clusters, from/to and when the

@@ -5,8 +5,9 @@ use actix_web::{get, put, web, HttpRequest, HttpResponse};
 use catalog::Tier;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{TierDto, TierPolicyDto};
+use super::dto::{Page, TierDto, TierPolicyDto};
 use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, etag_of, respond_write, Shared};
 use crate::error::Error;
@@ -34,12 +35,17 @@ fn matches(req: &HttpRequest) -> impl FnOnce(&Tier) -> Result<(), Error> {
 }
 
 /// List the tiers in their order, lowest first, with their policies.
-#[utoipa::path(tag = "tiers",
-    responses((status = 200, body = [TierDto]), (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
+#[utoipa::path(tag = "tiers", params(PageQuery),
+    responses((status = 200, description = "A page of tiers", body = Page<TierDto>), (status = 409, description = "No catalog loaded", body = Problem),
+        (status = 422, description = "A bad `limit` or `cursor`", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/tiers")]
-pub async fn list_tiers(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_tiers(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let list = blocking(move || tiers::list(&state)).await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(TierDto::from).collect::<Vec<_>>()))
+    let items = list.iter().map(TierDto::from).collect();
+    let page = paging::page_positional(items, limit, "tiers", q.cursor.as_deref(), |t: &TierDto| t.name.clone())?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Show one tier and its policy.

@@ -4,8 +4,9 @@ use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{TokenCreatedDto, TokenDto, TokenInput};
-use super::extract::{caller, Body};
+use super::dto::{Page, TokenCreatedDto, TokenDto, TokenInput};
+use super::extract::{caller, query, Body};
+use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
@@ -51,11 +52,18 @@ impl TryFrom<TokenInput> for NewToken {
 }
 
 /// List the tokens: name, role, cluster and dates; never a secret.
-#[utoipa::path(tag = "tokens", responses((status = 200, body = [TokenDto])), extensions(("x-required-role" = json!("admin"))))]
+#[utoipa::path(tag = "tokens", params(PageQuery),
+    responses((status = 200, description = "A page of tokens, in name order", body = Page<TokenDto>), (status = 422, description = "A bad `limit` or `cursor`", body = Problem)),
+    extensions(("x-required-role" = json!("admin"))))]
 #[get("/tokens")]
-pub async fn list_tokens(state: Shared) -> Result<HttpResponse, Error> {
+pub async fn list_tokens(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let q: PageQuery = query(&req)?;
+    let limit = paging::limit(q.limit.as_deref())?;
     let list = blocking(move || tokens::list(&state)).await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(TokenDto::from).collect::<Vec<_>>()))
+    let mut items: Vec<TokenDto> = list.iter().map(TokenDto::from).collect();
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    let page = paging::page_sorted(items, limit, "tokens", q.cursor.as_deref(), |t| t.name.clone())?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Issue a token. The response is the only time its secret is shown; only a hash is stored.

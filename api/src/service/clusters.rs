@@ -41,7 +41,7 @@ pub struct ClusterFilter {
     pub component: Option<String>,
 }
 
-fn not_found(name: &str) -> Error {
+pub(super) fn not_found(name: &str) -> Error {
     Error::NotFound {
         kind: "cluster",
         name: name.to_owned(),
@@ -192,7 +192,7 @@ pub(super) fn create_in(
             enabled: true,
             ..Default::default()
         };
-        let assignment = assignment_row(ctx, &row, id, &spec)?;
+        let assignment = assignment_row(ctx, &row, id, &spec, None)?;
         store::put_assignment(ctx.conn, &assignment)?;
     }
     ctx.touch(&row.name);
@@ -264,11 +264,15 @@ pub fn assignments(state: &AppState, cluster: &str) -> Result<Vec<AssignmentRow>
     Ok(store::assignments(&mut conn, cluster)?)
 }
 
-fn assignment_row(
+/// Checks an assignment spec and builds its row. With `kept`, the assignment as it stands: a
+/// tag or expiry equal to the one it has is not checked again (a merge patch that leaves the
+/// tag alone must not be refused because the tier's policy tightened since it was set).
+pub(super) fn assignment_row(
     ctx: &mut Ctx<'_>,
     cluster: &ClusterRow,
     component: &str,
     spec: &AssignmentSpec,
+    kept: Option<&AssignmentRow>,
 ) -> Result<AssignmentRow, Error> {
     let c = ctx.catalog().component(component).cloned().ok_or(Error::NotFound {
         kind: "component",
@@ -280,7 +284,8 @@ fn assignment_row(
         .as_deref()
         .map(|t| field("$.oci_tag", OciTag::parse(t)))
         .transpose()?;
-    if let Some(tag) = &oci_tag {
+    let same_tag = kept.is_some_and(|k| k.oci_tag.as_deref() == oci_tag.as_ref().map(OciTag::as_str));
+    if let Some(tag) = oci_tag.as_ref().filter(|_| !same_tag) {
         check_tag_for_tier(ctx, &tier, tag, Some(c.artifact.as_str()))?;
     }
     let path = spec
@@ -302,7 +307,8 @@ fn assignment_row(
                 })
         })
         .transpose()?;
-    if let Some(at) = expires_at {
+    let same_expiry = kept.is_some_and(|k| k.expires_at == expires_at);
+    if let Some(at) = expires_at.filter(|_| !same_expiry) {
         super::time::check_expiry("$.expires_at", at, ctx.now)?;
     }
     if let Some(reason) = &spec.reason {
@@ -333,7 +339,7 @@ pub fn put_assignment(
     check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
     dry_run: bool,
 ) -> Result<Outcome<AssignmentRow>, Error> {
-    let reason = format!("{component} on {cluster} changed");
+    let reason = revision_reason(spec.reason.as_deref(), || format!("{component} on {cluster} changed"));
     state.write(caller, dry_run, &reason, |ctx| {
         put_assignment_in(ctx, cluster, component, &spec, check)
     })
@@ -350,7 +356,7 @@ pub(super) fn put_assignment_in(
     let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
     let before = store::assignment(ctx.conn, cluster, component)?;
     check(before.as_ref())?;
-    let after = assignment_row(ctx, &row, component, spec)?;
+    let after = assignment_row(ctx, &row, component, spec, None)?;
     store::put_assignment(ctx.conn, &after)?;
     ctx.touch(cluster);
     let target = format!("cluster/{cluster}/components/{component}");
@@ -389,6 +395,15 @@ pub fn delete_assignment(
         );
         Ok(())
     })
+}
+
+/// What a write's new revisions say about why they exist: the reason the person gave, else
+/// `generic` (what the write did).
+pub(super) fn revision_reason(given: Option<&str>, generic: impl FnOnce() -> String) -> String {
+    match given.map(str::trim) {
+        Some(r) if !r.is_empty() => r.to_owned(),
+        _ => generic(),
+    }
 }
 
 /// What the audit log keeps of a cluster.

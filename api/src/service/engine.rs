@@ -63,7 +63,7 @@ impl AppState {
                 publish::enqueue(self, ctx.conn, &changes, ctx.now)?;
             }
             for row in &ctx.audit {
-                store::insert_audit(ctx.conn, row)?;
+                store::insert_audit(ctx.conn, row, &concerned(&row.target, &changes))?;
             }
             kept = Some(Outcome {
                 value,
@@ -93,6 +93,16 @@ impl AppState {
             Some(_) => self.catalog(conn),
             None => Ok((0, Arc::new(Catalog::empty()))),
         }
+    }
+}
+
+/// The clusters an audit entry is filed under: the cluster its target names (`cluster/X`,
+/// `cluster/X/components/Y`), else every cluster whose effective config the write changed (a
+/// release, a rollout step, a catalog or tier change).
+fn concerned<'a>(target: &'a str, changes: &'a [ClusterChange]) -> Vec<&'a str> {
+    match target.strip_prefix("cluster/") {
+        Some(rest) => vec![rest.split('/').next().unwrap_or(rest)],
+        None => changes.iter().map(|c| c.cluster.as_str()).collect(),
     }
 }
 

@@ -154,7 +154,7 @@ pub fn delete(state: &AppState, caller: &Caller, id: i64) -> Result<Outcome<Hold
 
 fn view(h: &Hold) -> serde_json::Value {
     json!({"id": h.id, "cluster": h.cluster, "component": h.component, "reason": h.reason,
-        "expires_at": h.expires_at.map(|t| t.and_utc().to_rfc3339())})
+        "expires_at": h.expires_at.map(super::time::rfc3339)})
 }
 
 /// A component a hold kept where it was while a default moved.

@@ -50,7 +50,11 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
         Some(r) if !r.is_empty() => format!("hotfix: {r}"),
         _ => "hotfix".to_owned(),
     };
-    state.write(caller, dry_run, &format!("hotfix {tag} of {}", spec.component), |ctx| {
+    let revision_reason = match spec.reason.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => reason.clone(),
+        _ => format!("hotfix {tag} of {}", spec.component),
+    };
+    state.write(caller, dry_run, &revision_reason, |ctx| {
         let component = ctx
             .catalog()
             .component(&spec.component)

@@ -7,6 +7,7 @@
 
 mod admission;
 pub mod artifacts;
+pub mod assignments;
 pub mod clusters;
 pub mod components;
 mod diff;

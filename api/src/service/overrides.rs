@@ -1,9 +1,16 @@
-//! Stale overrides: per-cluster tags a release has caught up with, and collapsing them.
+//! Stale overrides: per-cluster tags the default has caught up with, and collapsing them.
+//!
+//! Not every such override is a leftover. A hotfix the next release superseded is (kind
+//! `superseded`); a rollback pin, a canary, or an override a hold keeps is a decision someone
+//! made (kind `deliberate`), and undoing it by tidying up would undo that decision. So a
+//! collapse takes the superseded ones, and a deliberate one only when it is named by cluster
+//! and component.
 
 use catalog::resolve::{stale_overrides, Assignment, Cluster};
 use catalog::Catalog;
 use serde_json::json;
 
+use super::holds::Holds;
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::AssignmentRow;
 use crate::db::DbConnection;
@@ -17,6 +24,24 @@ pub struct OverrideFilter {
     pub component: Option<String>,
 }
 
+/// Whether a stale override is a leftover or a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleKind {
+    /// The default caught up with it (a hotfix a release superseded, a pin nobody needs).
+    Superseded,
+    /// A rollback pin, a canary, or kept by an active hold: collapsed only when named.
+    Deliberate,
+}
+
+impl StaleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaleKind::Superseded => "superseded",
+            StaleKind::Deliberate => "deliberate",
+        }
+    }
+}
+
 /// An override whose tag is not newer than the default it overrides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaleOverride {
@@ -26,6 +51,38 @@ pub struct StaleOverride {
     pub default_tag: String,
     /// Why the override was made (hotfix, canary, …), as its author said.
     pub reason: Option<String>,
+    pub kind: StaleKind,
+    /// Why it is of its kind, in a sentence.
+    pub why: String,
+}
+
+/// Reads an override's kind from its reason and the holds in force: `rollback…` and
+/// `canary…` are deliberate, as is `hold <id>` while that hold (or any hold covering the
+/// assignment) is in force.
+fn classify(holds: &Holds, cluster: &str, component: &str, reason: Option<&str>, default: &str) -> (StaleKind, String) {
+    let reason = reason.map(str::trim).unwrap_or_default();
+    let lower = reason.to_ascii_lowercase();
+    if let Some(hold) = holds.covering(cluster, component) {
+        return (StaleKind::Deliberate, format!("kept by {}", hold.label()));
+    }
+    if lower.starts_with("rollback") {
+        return (
+            StaleKind::Deliberate,
+            format!("a rollback pin ({reason:?}); name cluster and component to collapse it"),
+        );
+    }
+    if lower.starts_with("canary") {
+        return (
+            StaleKind::Deliberate,
+            format!("a canary ({reason:?}); name cluster and component to collapse it"),
+        );
+    }
+    let why = match lower.as_str() {
+        r if r.starts_with("hold ") => format!("kept by {reason}, which has ended; the default {default} runs it"),
+        r if r.starts_with("hotfix") => format!("a hotfix the default {default} supersedes"),
+        _ => format!("the default {default} caught up with it"),
+    };
+    (StaleKind::Superseded, why)
 }
 
 /// Every stale override the filter selects, by cluster then component.
@@ -33,19 +90,41 @@ pub fn stale(state: &AppState, filter: &OverrideFilter) -> Result<Vec<StaleOverr
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
     check_filter(&mut conn, &catalog, filter, "")?;
-    Ok(find(&mut conn, &catalog, filter)?.into_iter().map(|(s, _)| s).collect())
+    let now = chrono::Utc::now().naive_utc();
+    Ok(find(&mut conn, &catalog, filter, now)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
 }
 
-/// Removes the tag and path override of every stale assignment the filter selects, in one
-/// write; the assignments stay, so their clusters follow the default again.
+/// What a collapse did: the overrides it removed, and the deliberate ones it left.
+#[derive(Debug, Clone, Default)]
+pub struct Collapsed {
+    pub collapsed: Vec<StaleOverride>,
+    pub kept: Vec<StaleOverride>,
+}
+
+/// Removes the tag and path override of every superseded assignment the filter selects (a
+/// deliberate one too when the filter names both its cluster and component), in one write;
+/// the assignments stay, so their clusters follow the default again. `reason` becomes the
+/// reason of the new revisions.
 pub fn collapse(
     state: &AppState,
     caller: &Caller,
     filter: &OverrideFilter,
+    reason: Option<&str>,
     dry_run: bool,
-) -> Result<Outcome<Vec<StaleOverride>>, Error> {
-    state.write(caller, dry_run, "stale overrides collapsed", |ctx| {
-        collapse_in(ctx, filter)
+) -> Result<Outcome<Collapsed>, Error> {
+    let named = filter.cluster.is_some() && filter.component.is_some();
+    let reason = super::clusters::revision_reason(reason, || "stale overrides collapsed".to_owned());
+    state.write(caller, dry_run, &reason, |ctx| {
+        let collapsed = collapse_matching(ctx, filter, &|s| named || s.kind == StaleKind::Superseded)?;
+        let catalog = ctx.catalog().clone();
+        let kept = find(ctx.conn, &catalog, filter, ctx.now)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        Ok(Collapsed { collapsed, kept })
     })
 }
 
@@ -61,36 +140,43 @@ pub fn collapse_in_except(
     filter: &OverrideFilter,
     keep: &dyn Fn(&str, &str) -> bool,
 ) -> Result<Vec<StaleOverride>, Error> {
-    {
-        let catalog = ctx.catalog().clone();
-        check_filter(ctx.conn, &catalog, filter, "$.")?;
-        let mut found = find(ctx.conn, &catalog, filter)?;
-        found.retain(|(s, _)| !keep(&s.cluster, &s.component));
-        for (item, before) in &found {
-            let after = AssignmentRow {
-                oci_tag: None,
-                component_path: None,
-                // Reason and expiry describe the override, which is gone.
-                reason: None,
-                expires_at: None,
-                author: ctx.caller().actor.clone(),
-                created_at: ctx.now,
-                ..before.clone()
-            };
-            store::put_assignment(ctx.conn, &after)?;
-            ctx.touch(&item.cluster);
-            ctx.audit(
-                "override.collapse",
-                &format!("cluster/{}/components/{}", item.cluster, item.component),
-                Some(&json!({
-                    "oci_tag": before.oci_tag, "component_path": before.component_path, "reason": before.reason,
-                    "default_tag": item.default_tag,
-                })),
-                Some(&json!({"oci_tag": null, "component_path": null, "reason": null})),
-            );
-        }
-        Ok(found.into_iter().map(|(s, _)| s).collect())
+    collapse_matching(ctx, filter, &|s| !keep(&s.cluster, &s.component))
+}
+
+/// Collapses every stale override the filter selects and `take` accepts.
+fn collapse_matching(
+    ctx: &mut Ctx<'_>,
+    filter: &OverrideFilter,
+    take: &dyn Fn(&StaleOverride) -> bool,
+) -> Result<Vec<StaleOverride>, Error> {
+    let catalog = ctx.catalog().clone();
+    check_filter(ctx.conn, &catalog, filter, "$.")?;
+    let mut found = find(ctx.conn, &catalog, filter, ctx.now)?;
+    found.retain(|(s, _)| take(s));
+    for (item, before) in &found {
+        let after = AssignmentRow {
+            oci_tag: None,
+            component_path: None,
+            // Reason and expiry describe the override, which is gone.
+            reason: None,
+            expires_at: None,
+            author: ctx.caller().actor.clone(),
+            created_at: ctx.now,
+            ..before.clone()
+        };
+        store::put_assignment(ctx.conn, &after)?;
+        ctx.touch(&item.cluster);
+        ctx.audit(
+            "override.collapse",
+            &format!("cluster/{}/components/{}", item.cluster, item.component),
+            Some(&json!({
+                "oci_tag": before.oci_tag, "component_path": before.component_path, "reason": before.reason,
+                "default_tag": item.default_tag, "kind": item.kind.as_str(),
+            })),
+            Some(&json!({"oci_tag": null, "component_path": null, "reason": null})),
+        );
     }
+    Ok(found.into_iter().map(|(s, _)| s).collect())
 }
 
 /// A filter naming a cluster or component that does not exist is refused: a typo would
@@ -124,7 +210,9 @@ fn find(
     conn: &mut DbConnection,
     catalog: &Catalog,
     filter: &OverrideFilter,
+    now: chrono::NaiveDateTime,
 ) -> Result<Vec<(StaleOverride, AssignmentRow)>, Error> {
+    let holds = Holds::load(conn, now)?;
     let mut out = Vec::new();
     for row in store::clusters(conn)? {
         if filter.cluster.as_ref().is_some_and(|c| c != &row.name) {
@@ -140,13 +228,23 @@ fn find(
             let Some(assignment) = rows.iter().find(|a| a.component == s.component.as_str()) else {
                 continue;
             };
+            let default_tag = s.default_tag.to_string();
+            let (kind, why) = classify(
+                &holds,
+                &row.name,
+                s.component.as_str(),
+                assignment.reason.as_deref(),
+                &default_tag,
+            );
             out.push((
                 StaleOverride {
                     cluster: row.name.clone(),
                     component: s.component.to_string(),
                     override_tag: s.override_tag.to_string(),
-                    default_tag: s.default_tag.to_string(),
+                    default_tag,
                     reason: assignment.reason.clone(),
+                    kind,
+                    why,
                 },
                 assignment.clone(),
             ));

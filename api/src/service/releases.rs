@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use catalog::{Artifact, OciTag};
 use serde_json::{json, Value};
 
-use super::holds::{keep_held, Kept};
+use super::holds::{keep_held, Holds, Kept};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::error::{Error, FieldError};
 
@@ -16,12 +16,33 @@ pub struct ReleaseSpec {
     pub oci_tag: String,
     /// `None` moves the artifact's default; `Some` moves these components' own tags instead.
     pub components: Option<Vec<ReleaseComponent>>,
+    /// Why, as the person said; the new revisions carry it.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ReleaseComponent {
     pub id: String,
     pub component_path: Option<String>,
+}
+
+/// What a release did besides its changes: the held components it kept where they were, and
+/// the components it left alone with why.
+#[derive(Debug, Clone, Default)]
+pub struct Released {
+    pub held: Vec<Kept>,
+    pub left_alone: Vec<LeftAlone>,
+}
+
+/// A component a release did not move, and why: `own_tag` (it follows a tag of its own; no
+/// cluster), `override` (a cluster's override decides its tag) or `pinned` (the cluster's pin
+/// decides it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    pub component: String,
+    pub cluster: Option<String>,
+    pub reason: &'static str,
+    pub detail: String,
 }
 
 /// Releases `spec.oci_tag`: checked against every tier's policy (a default runs everywhere),
@@ -32,7 +53,7 @@ pub fn release(
     caller: &Caller,
     spec: ReleaseSpec,
     dry_run: bool,
-) -> Result<Outcome<Vec<Kept>>, Error> {
+) -> Result<Outcome<Released>, Error> {
     let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
     if let Some(list) = &spec.components {
         if list.is_empty() {
@@ -50,7 +71,11 @@ pub fn release(
             }
         }
     }
-    let reason = format!("release {tag} of {}", spec.artifact);
+    if spec.reason.as_ref().is_some_and(|r| r.len() > 200) {
+        return Err(Error::field("$.reason", "must be at most 200 characters"));
+    }
+    let reason =
+        super::clusters::revision_reason(spec.reason.as_deref(), || format!("release {tag} of {}", spec.artifact));
     state.write(caller, dry_run, &reason, |ctx| {
         let artifact = ctx
             .catalog()
@@ -95,10 +120,11 @@ pub fn release(
         }
         // Releasing what is already the default changes nothing: no revision, no audit entry.
         if doc == current {
-            return Ok(Vec::new());
+            return Ok(Released::default());
         }
         let (moved, repathed) = moved_by(ctx, &artifact, &spec);
-        let kept = keep_held(ctx, &moved, &repathed)?;
+        let left_alone = left_alone(ctx, &artifact, &spec, &moved)?;
+        let held = keep_held(ctx, &moved, &repathed)?;
         if let Err(e) = ctx.set_catalog(doc.clone(), "api").map(drop) {
             return Err(rebase(e, &listed, &doc));
         }
@@ -109,8 +135,62 @@ pub fn release(
             Some(&view(&current)),
             Some(&view(&doc)),
         );
-        Ok(kept)
+        Ok(Released { held, left_alone })
     })
+}
+
+/// What the release leaves alone: with the artifact's default moving, the artifact's components
+/// that follow a tag of their own; and on each cluster not held, a moved component whose tag an
+/// override (not expired) or the cluster's pin decides.
+fn left_alone(
+    ctx: &mut Ctx<'_>,
+    artifact: &Artifact,
+    spec: &ReleaseSpec,
+    moved: &BTreeSet<String>,
+) -> Result<Vec<LeftAlone>, Error> {
+    let mut out = Vec::new();
+    if spec.components.is_none() {
+        for c in ctx.catalog().components().iter().filter(|c| c.artifact == artifact.id) {
+            if let Some(tag) = &c.oci_tag {
+                out.push(LeftAlone {
+                    component: c.id.to_string(),
+                    cluster: None,
+                    reason: "own_tag",
+                    detail: format!("it follows its own tag {tag}"),
+                });
+            }
+        }
+    }
+    let holds = Holds::load(ctx.conn, ctx.now)?;
+    let pins: BTreeMap<String, Option<String>> = crate::store::clusters(ctx.conn)?
+        .into_iter()
+        .map(|c| (c.name, c.oci_tag))
+        .collect();
+    for a in crate::store::all_assignments(ctx.conn)? {
+        if !a.enabled || !moved.contains(&a.component) || holds.covering(&a.cluster, &a.component).is_some() {
+            continue;
+        }
+        let live = a.expires_at.is_none_or(|at| at > ctx.now);
+        let (reason, detail) = match (&a.oci_tag, pins.get(&a.cluster).cloned().flatten()) {
+            (Some(tag), _) if live => (
+                "override",
+                match &a.reason {
+                    Some(why) => format!("its override {tag} ({why}) decides its tag"),
+                    None => format!("its override {tag} decides its tag"),
+                },
+            ),
+            (_, Some(pin)) => ("pinned", format!("the cluster's pin {pin} decides its tag")),
+            _ => continue,
+        };
+        out.push(LeftAlone {
+            component: a.component.clone(),
+            cluster: Some(a.cluster.clone()),
+            reason,
+            detail,
+        });
+    }
+    out.sort_by(|x, y| (&x.cluster, &x.component).cmp(&(&y.cluster, &y.component)));
+    Ok(out)
 }
 
 /// The components whose default tag a release moves, and those whose default path it moves.

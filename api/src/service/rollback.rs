@@ -28,15 +28,23 @@ pub struct RolledBack {
     pub previous: i64,
 }
 
-/// Rolls `cluster` back to revision `n`: see the module documentation.
+/// Rolls `cluster` back to revision `n`: see the module documentation. `why` is the person's
+/// reason, added to the overrides' and the new revision's reason.
 pub fn rollback(
     state: &AppState,
     caller: &Caller,
     cluster: &str,
     n: i64,
+    why: Option<&str>,
     dry_run: bool,
 ) -> Result<Outcome<RolledBack>, Error> {
-    let reason = format!("rollback to revision {n}");
+    // The override reason starts `rollback` whatever the person adds: that is what marks the
+    // pins deliberate (see `overrides`).
+    let reason = match why.map(str::trim) {
+        Some(w) if w.len() > 170 => return Err(Error::field("$.reason", "must be at most 170 characters")),
+        Some(w) if !w.is_empty() => format!("rollback to revision {n}: {w}"),
+        _ => format!("rollback to revision {n}"),
+    };
     state.write(caller, dry_run, &reason, |ctx| {
         let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| Error::NotFound {
             kind: "cluster",

@@ -41,6 +41,12 @@ pub fn after(now: NaiveDateTime, text: &str) -> Result<NaiveDateTime, String> {
         .ok_or_else(|| format!("{text:?} from now is past the last time this service can store"))
 }
 
+/// A time as every answer and message shows it: RFC 3339 in UTC with milliseconds,
+/// `2026-12-02T03:20:45.123Z`.
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// An expiry a request sets must lie ahead of `now`, and at most [`MAX_DURATION_DAYS`] ahead.
 pub fn check_expiry(field: &str, at: NaiveDateTime, now: NaiveDateTime) -> Result<(), Error> {
     if at <= now {
@@ -48,8 +54,8 @@ pub fn check_expiry(field: &str, at: NaiveDateTime, now: NaiveDateTime) -> Resul
             field,
             format!(
                 "{} is not in the future (now is {}); an expiry must lie ahead",
-                at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                rfc3339(at),
+                rfc3339(now)
             ),
         ));
     }

@@ -15,7 +15,8 @@ use crate::db::models::{
     NewTokenRow, TokenRow,
 };
 use crate::db::schema::{
-    api_tokens, applied_files, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters,
+    api_tokens, applied_files, artifact_tags, assignments, audit_clusters, audit_log, catalog_revisions,
+    cluster_revisions, clusters,
 };
 use crate::db::DbConnection;
 
@@ -224,17 +225,32 @@ pub fn insert_revision(conn: &mut DbConnection, row: &ClusterRevisionRow) -> Res
         .map(drop)
 }
 
-pub fn insert_audit(conn: &mut DbConnection, row: &NewAuditRow) -> Result<()> {
+/// Appends an audit entry and links it to the clusters it concerns; its id is the newest, as
+/// writers hold the write lock (`.returning()` does not compile on the multi-backend connection).
+pub fn insert_audit(conn: &mut DbConnection, row: &NewAuditRow, clusters: &[&str]) -> Result<()> {
     diesel::insert_into(audit_log::table)
         .values(row.clone())
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    if clusters.is_empty() {
+        return Ok(());
+    }
+    let id: Option<i64> = audit_log::table.select(diesel::dsl::max(audit_log::id)).first(conn)?;
+    let Some(id) = id else { return Ok(()) };
+    // One row at a time: batch inserts do not compile on the multi-backend connection.
+    for cluster in clusters {
+        diesel::insert_into(audit_clusters::table)
+            .values((audit_clusters::audit_id.eq(id), audit_clusters::cluster.eq(*cluster)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Filters for the audit log; entries come newest first, `before` is the cursor.
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
     pub target: Option<String>,
+    /// Entries that changed what this cluster runs, or were about it.
+    pub cluster: Option<String>,
     pub actor: Option<String>,
     pub since: Option<NaiveDateTime>,
     pub before: Option<i64>,
@@ -245,6 +261,12 @@ pub fn audit(conn: &mut DbConnection, q: &AuditQuery) -> Result<Vec<AuditRow>> {
     let mut query = audit_log::table.into_boxed();
     if let Some(target) = &q.target {
         query = query.filter(audit_log::target.eq(target.clone()));
+    }
+    if let Some(cluster) = &q.cluster {
+        let linked = audit_clusters::table
+            .filter(audit_clusters::cluster.eq(cluster.clone()))
+            .select(audit_clusters::audit_id);
+        query = query.filter(audit_log::id.eq_any(linked));
     }
     if let Some(actor) = &q.actor {
         query = query.filter(audit_log::actor.eq(actor.clone()));

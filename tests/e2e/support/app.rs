@@ -263,11 +263,12 @@ impl TestApp {
         }
     }
 
-    /// Exactly these headers, no token added.
+    /// Exactly these headers, no token added; a body is JSON unless they say otherwise.
     pub fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let url = format!("{}{path}", self.base);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-        if body.is_some() {
+        let typed = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             builder = builder.header("content-type", "application/json");
         }
         for (k, v) in headers {

@@ -325,7 +325,7 @@ fn component_findings(
         f.detail = match heard {
             Some(at) => format!(
                 "no event since {} (allowed: {}s)",
-                at.and_utc().to_rfc3339(),
+                crate::service::time::rfc3339(at),
                 threshold.num_seconds()
             ),
             None => format!("no event ever received (allowed: {}s)", threshold.num_seconds()),

@@ -49,9 +49,10 @@ pub struct SoakGate;
 impl StepGate for SoakGate {
     fn check(&self, _: &mut DbConnection, input: &GateInput<'_>) -> Result<Verdict, Error> {
         match soak_until(input.rollout, input.last_step)? {
-            Some(until) if input.now < until => {
-                Ok(Verdict::Wait(format!("soaking until {}", until.and_utc().to_rfc3339())))
-            }
+            Some(until) if input.now < until => Ok(Verdict::Wait(format!(
+                "soaking until {}",
+                crate::service::time::rfc3339(until)
+            ))),
             _ => Ok(Verdict::Proceed),
         }
     }

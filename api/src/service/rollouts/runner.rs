@@ -138,7 +138,8 @@ pub fn try_move(state: &AppState, gate: &dyn StepGate, id: i64, seen_applied: i6
         actor: ACTOR.into(),
         request_id: format!("runner-{id}-{seen_applied}"),
     };
-    let outcome = state.write(&caller, false, &format!("rollout {id} ({ACTOR})"), |ctx| {
+    let reason = super::steps::write_reason(state, id, format!("rollout {id} ({ACTOR})"))?;
+    let outcome = state.write(&caller, false, &reason, |ctx| {
         if !db::claim(ctx.conn, id)? {
             return Ok(None);
         }

@@ -17,7 +17,8 @@ use crate::store::rollouts as db;
 /// default moves to the rollout's tag (and paths), overrides that made stale collapse, and the
 /// pins go, so the clusters keep running the same build with catalog provenance.
 pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
-    state.write(caller, dry_run, &format!("rollout {id}"), |ctx| {
+    let reason = write_reason(state, id, format!("rollout {id}"))?;
+    state.write(caller, dry_run, &reason, |ctx| {
         let r = load(ctx.conn, id)?;
         if !r.state.may_advance() {
             let hint = match r.state {
@@ -33,6 +34,17 @@ pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Res
         check_soak(ctx, &r)?;
         step_or_complete(ctx, &r)?;
         load(ctx.conn, id)
+    })
+}
+
+/// What the revisions a rollout's write makes say: `generic` and the reason the rollout was
+/// created with, which never changes (so it is read before the write).
+pub(super) fn write_reason(state: &AppState, id: i64, generic: String) -> Result<String, Error> {
+    let mut conn = state.conn()?;
+    let given = db::get(&mut conn, id)?.and_then(|r| r.reason);
+    Ok(match given.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => format!("{generic}: {r}"),
+        _ => generic,
     })
 }
 
@@ -130,7 +142,7 @@ fn check_soak(ctx: &Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         return Err(Error::Conflict(format!(
             "rollout {} soaks until {}; advance after that",
             r.id,
-            until.and_utc().to_rfc3339()
+            crate::service::time::rfc3339(until)
         )));
     }
     Ok(())
@@ -261,7 +273,8 @@ fn transition(
     to: RolloutState,
     action: &str,
 ) -> Result<Outcome<Rollout>, Error> {
-    state.write(caller, dry_run, &format!("rollout {id} {to}"), |ctx| {
+    let reason = write_reason(state, id, format!("rollout {id} {to}"))?;
+    state.write(caller, dry_run, &reason, |ctx| {
         let r = load(ctx.conn, id)?;
         if !from.contains(&r.state) {
             return Err(Error::Conflict(format!(

@@ -1,0 +1,127 @@
+//! `/api/v1/clusters/{name}/components/{id}`: changing part of an assignment (merge patch)
+//! and removing its override (unpin) without removing the component from the cluster.
+
+use actix_web::{delete, patch, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::clusters::assignment_matches;
+use super::dto::AssignmentDto;
+use super::extract::{caller, query, Body, WriteParams};
+use super::problem::Problem;
+use super::{blocking, respond_write, Shared};
+use crate::error::Error;
+use crate::service::assignments::{self, AssignmentPatch};
+
+/// A JSON merge patch (RFC 7396) of an assignment: only the fields sent change, `null` clears
+/// one (but `enabled`, which has no "unset").
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentPatchInput {
+    /// Whether the component runs on the cluster; `null` is refused.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<bool>)]
+    pub enabled: Option<Option<bool>>,
+    /// Override of the tag (canary, hotfix, rollback, …); `null` removes it.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>, nullable = true)]
+    pub oci_tag: Option<Option<String>>,
+    /// Override of the path inside the artifact; `null` removes it.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>, nullable = true)]
+    pub component_path: Option<Option<String>>,
+    /// Why the override exists; it also becomes the reason of the cluster's new revision.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>, nullable = true, max_length = 200)]
+    pub reason: Option<Option<String>>,
+    /// RFC 3339; after it the override is ignored. `null` removes the expiry.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>, nullable = true, format = DateTime)]
+    pub expires_at: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: absent fields keep their `default` (`None`).
+fn sent<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl TryFrom<AssignmentPatchInput> for AssignmentPatch {
+    type Error = Error;
+    fn try_from(i: AssignmentPatchInput) -> Result<Self, Error> {
+        let enabled = match i.enabled {
+            Some(None) => return Err(Error::field("$.enabled", "must be true or false; it cannot be cleared")),
+            other => other.flatten(),
+        };
+        Ok(AssignmentPatch {
+            enabled,
+            oci_tag: i.oci_tag,
+            component_path: i.component_path,
+            reason: i.reason,
+            expires_at: i.expires_at,
+        })
+    }
+}
+
+/// Change only the fields sent of a component's assignment (JSON merge patch, RFC 7396): e.g.
+/// `{"oci_tag": "v1.1.0-1", "reason": "hotfix"}` pins a tag and leaves `enabled` as it is;
+/// `{"oci_tag": null}` removes the tag override. Accepts `application/merge-patch+json` or
+/// `application/json`. The cluster's new revision carries the `reason` sent.
+#[utoipa::path(tag = "clusters",
+    params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams),
+    request_body(content = AssignmentPatchInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The assignment after the patch (on a dry run, the plan: a `PlanDto`)", body = AssignmentDto),
+        (status = 400, description = "Not JSON, or a content type other than JSON or merge patch", body = Problem),
+        (status = 404, description = "No such cluster or assignment", body = Problem),
+        (status = 412, description = "If-Match does not match the assignment", body = Problem),
+        (status = 413, description = "The body is too large", body = Problem),
+        (status = 422, description = "A field is invalid or the tier's policy refuses the tag (field named)", body = Problem)),
+    extensions(("x-required-role" = json!("operator"))))]
+#[patch("/clusters/{name}/components/{id}")]
+pub async fn patch_cluster_component(
+    state: Shared,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Body<AssignmentPatchInput>,
+) -> Result<HttpResponse, Error> {
+    let params: WriteParams = query(&req)?;
+    let (cluster, component) = path.into_inner();
+    let patch = AssignmentPatch::try_from(body.0)?;
+    let (caller, check) = (caller(&req), assignment_matches(&req));
+    let outcome = blocking(move || {
+        assignments::patch_assignment(&state, &caller, &cluster, &component, patch, check, params.dry_run)
+    })
+    .await?;
+    respond_write(outcome, actix_web::http::StatusCode::OK, |a| AssignmentDto::from(a))
+}
+
+/// Unpin: remove the component's per-cluster override (tag, path, its reason and expiry). The
+/// component stays assigned, enabled or not as it was, and follows the cluster pin or the
+/// catalog default again. (`DELETE /clusters/{name}/components/{id}` removes the component
+/// from the cluster instead.)
+#[utoipa::path(tag = "clusters",
+    params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams),
+    responses((status = 200, description = "The assignment without its override (on a dry run, the plan: a `PlanDto`)", body = AssignmentDto),
+        (status = 404, description = "No such cluster, assignment, or override on it", body = Problem),
+        (status = 412, description = "If-Match does not match the assignment", body = Problem),
+        (status = 422, description = "A query parameter is invalid", body = Problem)),
+    extensions(("x-required-role" = json!("operator"))))]
+#[delete("/clusters/{name}/components/{id}/override")]
+pub async fn delete_cluster_component_override(
+    state: Shared,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let params: WriteParams = query(&req)?;
+    let (cluster, component) = path.into_inner();
+    let (caller, check) = (caller(&req), assignment_matches(&req));
+    let outcome =
+        blocking(move || assignments::remove_override(&state, &caller, &cluster, &component, check, params.dry_run))
+            .await?;
+    respond_write(outcome, actix_web::http::StatusCode::OK, |a| AssignmentDto::from(a))
+}
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(patch_cluster_component)
+        .service(delete_cluster_component_override);
+}
