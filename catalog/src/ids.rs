@@ -159,16 +159,23 @@ impl fmt::Display for ComponentPath {
 pub struct FluxDuration(String);
 
 impl FluxDuration {
+    /// The longest duration accepted: ten years, as for every other duration the service takes.
+    pub const MAX_SECONDS: f64 = 3650.0 * 86_400.0;
+
     pub fn parse(field: &'static str, value: &str) -> Result<Self, Error> {
-        if is_flux_duration(value) {
-            Ok(FluxDuration(value.to_owned()))
-        } else {
-            Err(Error::invalid(
+        if !is_flux_duration(value) {
+            return Err(Error::invalid(
                 field,
                 value,
                 "must be a duration like 30s, 10m or 1h30m (units ms, s, m, h)",
-            ))
+            ));
         }
+        let parsed = FluxDuration(value.to_owned());
+        let seconds = parsed.seconds();
+        if seconds.is_nan() || seconds > Self::MAX_SECONDS {
+            return Err(Error::invalid(field, value, "must be at most 87600h (ten years)"));
+        }
+        Ok(parsed)
     }
 
     pub fn as_str(&self) -> &str {
@@ -177,6 +184,12 @@ impl FluxDuration {
 
     /// The length of time it names (`1h30m` is 5,400 s).
     pub fn to_duration(&self) -> std::time::Duration {
+        // Bounded by `parse`; a value past what a Duration holds saturates instead of panicking.
+        std::time::Duration::try_from_secs_f64(self.seconds()).unwrap_or(std::time::Duration::MAX)
+    }
+
+    /// Its length in seconds; too many digits read as infinity, which `parse` refuses.
+    fn seconds(&self) -> f64 {
         let mut total = 0.0_f64;
         let mut number = String::new();
         let mut chars = self.0.chars().peekable();
@@ -194,10 +207,10 @@ impl FluxDuration {
                 ('m', _) => 60.0,
                 _ => 3600.0,
             };
-            total += number.parse::<f64>().unwrap_or(0.0) * unit;
+            total += number.parse::<f64>().unwrap_or(f64::INFINITY) * unit;
             number.clear();
         }
-        std::time::Duration::from_secs_f64(total)
+        total
     }
 }
 
@@ -391,6 +404,15 @@ mod tests {
         assert_eq!(d("90s"), std::time::Duration::from_secs(90));
         assert_eq!(d("1.5m"), std::time::Duration::from_secs(90));
         assert_eq!(d("250ms"), std::time::Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_flux_duration_past_ten_years_is_refused_not_a_panic() {
+        assert!(FluxDuration::parse("interval", "87600h").is_ok());
+        let err = FluxDuration::parse("interval", "87601h").unwrap_err();
+        assert!(err.to_string().contains("must be at most 87600h (ten years)"), "{err}");
+        let huge = format!("{}h", "9".repeat(400));
+        assert!(FluxDuration::parse("interval", &huge).is_err());
     }
 
     #[test]
