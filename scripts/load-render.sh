@@ -26,7 +26,7 @@ CLUSTERS
 
 start_service "$database_url"
 # Flux on a cluster reads its render with a cluster token; the load does the same.
-token=$(target/release/platform-catalog token create --database-url "$database_url" \
+token=$("$binary" token create --database-url "$database_url" \
     --name "load-$(date +%s)" --role cluster --cluster prod-load-1 2>/dev/null)
 
 url="http://127.0.0.1:$port/api/v1/clusters/prod-load-1/render"

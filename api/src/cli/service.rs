@@ -69,6 +69,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PLATFORM_CATALOG_METRICS_AUTH")]
     metrics_auth: bool,
 
+    /// Bytes of rendered configs kept in memory; past it the oldest renders are dropped and
+    /// rendered again when asked for.
+    #[arg(long, env = "PLATFORM_CATALOG_RENDER_CACHE_BYTES", default_value_t = service::DEFAULT_CACHE_BYTES)]
+    render_cache_bytes: usize,
+
     /// Refuse request bodies over this many bytes with 413.
     #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
     max_body_bytes: usize,
@@ -220,6 +225,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         tracing::warn!("--auth none: authentication is OFF; every request acts as `anonymous` with admin rights");
     }
     let state = server::open(&args.db.database_url, args.db.pool_size)?;
+    state.renders.set_budget(args.render_cache_bytes);
     state.set_registry_settings(args.registry.settings())?;
     if let Some(url) = &args.publish_to {
         let target = crate::registry::Target::parse(url, args.publish_insecure)

@@ -1,5 +1,6 @@
 //! Queries over either backend, in terms of rows. One function per question; no business rules.
 
+pub mod bulk;
 pub mod effective;
 pub mod holds;
 pub mod observed;

@@ -38,7 +38,7 @@ pub struct Desired {
 }
 
 impl Desired {
-    fn from_record(record: &EffectiveRecord) -> Desired {
+    pub(crate) fn from_record(record: &EffectiveRecord) -> Desired {
         let mut components: Vec<DesiredComponent> = record
             .components
             .iter()
@@ -51,6 +51,19 @@ impl Desired {
             .collect();
         components.sort_by(|a, b| a.id.cmp(&b.id));
         Desired { components }
+    }
+
+    /// A text equal for equal component lists: how writes share one `Desired` between the
+    /// many clusters that want the same.
+    pub(crate) fn fingerprint(&self) -> String {
+        let mut key = String::new();
+        for c in &self.components {
+            key.push_str(&format!(
+                "{}\0{}\0{}\0{}\n",
+                c.id, c.artifact, c.oci_tag, c.interval_seconds
+            ));
+        }
+        key
     }
 
     pub fn get(&self, id: &str) -> Option<&DesiredComponent> {
@@ -159,6 +172,22 @@ impl Views {
             map.clear();
         }
         map.insert(cluster.to_owned(), (revision, desired));
+        Ok(())
+    }
+
+    /// Takes in what a committed write made each cluster want, so the next drift report (and
+    /// the receiver) need not read it back.
+    pub(crate) fn remember_all<'a>(
+        &self,
+        wanted: impl Iterator<Item = (&'a str, i64, Arc<Desired>)>,
+    ) -> Result<(), Error> {
+        let mut map = self.desired.lock().map_err(poisoned)?;
+        for (cluster, revision, desired) in wanted {
+            if map.len() >= MAX_ENTRIES && !map.contains_key(cluster) {
+                map.clear();
+            }
+            map.insert(cluster.to_owned(), (revision, desired));
+        }
         Ok(())
     }
 
