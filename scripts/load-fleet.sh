@@ -86,7 +86,7 @@ run_one() {
     t1=$(now_ms)
     [ "$code" = 200 ] || { echo "the release answered $code: $(head -c 400 "$work/release.json")" >&2; exit 1; }
     local moved
-    moved=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["plan"]["changes"]))' "$work/release.json")
+    moved=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["changes"]))' "$work/release.json")
     [ "$moved" = "$n" ] || { echo "the release moved $moved clusters, not $n" >&2; exit 1; }
     figure release_s "$(secs $((t1 - t0)))" s
     for which in first again; do

@@ -21,7 +21,7 @@ use crate::db::DbConnection;
 use crate::error::Error;
 use crate::store::{
     self,
-    effective::{ComponentRecord, EffectiveRecord},
+    effective::{EffectiveRecord, PreviousComponent, PreviousRecord},
 };
 
 /// Whether a cluster of `tier` may run `tag` of `artifact`, as planners ask before a change.
@@ -64,13 +64,13 @@ impl Admission {
         &mut self,
         conn: &mut DbConnection,
         tier: &Tier,
-        before: Option<&EffectiveRecord>,
+        before: Option<&PreviousRecord<'_>>,
         after: &EffectiveRecord,
     ) -> Result<(), Error> {
         let same_tier = before.is_some_and(|b| b.tier == after.tier);
         for (i, c) in after.components.iter().enumerate() {
             let same =
-                |old: &&ComponentRecord| old.id == c.id && old.artifact == c.artifact && old.oci_tag == c.oci_tag;
+                |old: &&PreviousComponent<'_>| old.id == c.id && old.artifact == c.artifact && old.oci_tag == c.oci_tag;
             // Records list components in the catalog's order: the same place first.
             let unchanged = same_tier
                 && before.is_some_and(|b| {

@@ -227,6 +227,7 @@ pub(super) fn create_many_in(
         .collect();
     let mut rows = Vec::with_capacity(specs.len());
     let mut assignments = Vec::with_capacity(specs.len() * ids.len());
+    let mut templates: std::collections::HashMap<String, Vec<AssignmentRow>> = std::collections::HashMap::new();
     for (i, spec) in specs {
         if existing.contains(&spec.name) {
             return Err(at(
@@ -240,8 +241,21 @@ pub(super) fn create_many_in(
             enabled: true,
             ..Default::default()
         };
-        for id in &ids {
-            assignments.push(assignment_row(ctx, &row, id, &enabled).map_err(|e| at(*i, e))?);
+        // The default assignment is the same on every cluster of a tier but for the cluster's
+        // name: checked once per tier, then copied.
+        if !templates.contains_key(&row.tier) {
+            let made = ids
+                .iter()
+                .map(|id| assignment_row(ctx, &row, id, &enabled))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| at(*i, e))?;
+            templates.insert(row.tier.clone(), made);
+        }
+        for template in templates.get(&row.tier).into_iter().flatten() {
+            assignments.push(AssignmentRow {
+                cluster: row.name.clone(),
+                ..template.clone()
+            });
         }
         ctx.touch(&row.name);
         ctx.audit(

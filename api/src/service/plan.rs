@@ -19,7 +19,10 @@ use super::phases::Phases;
 use super::Ctx;
 use crate::db::models::{ClusterRevisionRow, ClusterRow};
 use crate::error::Error;
-use crate::store::{self, effective::EffectiveRecord};
+use crate::store::{
+    self,
+    effective::{EffectiveRecord, PreviousRecord},
+};
 
 /// The build and path a component runs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -57,38 +60,43 @@ pub struct ClusterChange {
     pub desired: Arc<Desired>,
 }
 
-fn tag_paths(record: Option<&EffectiveRecord>) -> BTreeMap<&str, (TagPath, &str, &str)> {
-    record
-        .map(|r| {
-            r.components
-                .iter()
-                .map(|c| {
-                    let tp = TagPath {
-                        oci_tag: c.oci_tag.clone(),
-                        component_path: c.component_path.clone(),
-                    };
-                    (c.id.as_str(), (tp, c.artifact.as_str(), c.overlay.as_str()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+fn tag_path(oci_tag: &str, component_path: &str) -> TagPath {
+    TagPath {
+        oci_tag: oci_tag.to_owned(),
+        component_path: component_path.to_owned(),
+    }
 }
 
-fn component_changes(before: Option<&EffectiveRecord>, after: &EffectiveRecord) -> Vec<ComponentChange> {
-    let (old, new) = (tag_paths(before), tag_paths(Some(after)));
+fn component_changes(before: Option<&PreviousRecord<'_>>, after: &EffectiveRecord) -> Vec<ComponentChange> {
+    let old: BTreeMap<&str, (&str, &str)> = before
+        .map(|b| {
+            b.components
+                .iter()
+                .map(|c| (&*c.id, (&*c.oci_tag, &*c.component_path)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let new: BTreeMap<&str, (&str, &str, &str, &str)> = after
+        .components
+        .iter()
+        .map(|c| {
+            let v = (&*c.oci_tag, &*c.component_path, &*c.artifact, &*c.overlay);
+            (c.id.as_str(), v)
+        })
+        .collect();
     let mut ids: Vec<&str> = old.keys().chain(new.keys()).copied().collect();
     ids.sort_unstable();
     ids.dedup();
     ids.into_iter()
-        .filter(|id| old.get(id).map(|o| &o.0) != new.get(id).map(|n| &n.0))
+        .filter(|id| old.get(id).copied() != new.get(id).map(|n| (n.0, n.1)))
         .map(|id| {
             let to = new.get(id);
             ComponentChange {
                 component: id.to_owned(),
-                from: old.get(id).map(|o| o.0.clone()),
-                to: to.map(|n| n.0.clone()),
-                artifact: to.map(|n| n.1.to_owned()).unwrap_or_default(),
-                overlay: to.map(|n| n.2.to_owned()).unwrap_or_default(),
+                from: old.get(id).map(|o| tag_path(o.0, o.1)),
+                to: to.map(|n| tag_path(n.0, n.1)),
+                artifact: to.map(|n| n.2.to_owned()).unwrap_or_default(),
+                overlay: to.map(|n| n.3.to_owned()).unwrap_or_default(),
             }
         })
         .collect()
@@ -169,11 +177,7 @@ impl Inputs {
     }
 
     /// The cluster's assignments, pins and current revision (taken: each is asked for once).
-    fn take(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        name: &str,
-    ) -> Result<Taken, Error> {
+    fn take(&mut self, ctx: &mut Ctx<'_>, name: &str) -> Result<Taken, Error> {
         if self.batch {
             return Ok((
                 self.assignments.remove(name).unwrap_or_default(),
@@ -318,12 +322,8 @@ impl Planner<'_> {
     fn store_chunk(&mut self, ctx: &mut Ctx<'_>, changed: Vec<Changed>, phases: &mut Phases) -> Result<(), Error> {
         let mut revisions = Vec::with_capacity(changed.len());
         for c in changed {
-            let before = c
-                .head
-                .as_ref()
-                .and_then(|h| h.effective.as_deref())
-                .map(EffectiveRecord::decode)
-                .transpose()?;
+            let stored = c.head.as_ref().and_then(|h| h.effective.as_deref());
+            let before = stored.map(PreviousRecord::decode).transpose()?;
             phases.mark("decode previous configs");
             let tier = self.tier(ctx, &c.record.tier)?;
             self.admission.check(ctx.conn, &tier, before.as_ref(), &c.record)?;
@@ -331,7 +331,11 @@ impl Planner<'_> {
             let next = c.head.as_ref().map(|h| h.revision).unwrap_or(0).max(c.row.revision) + 1;
             let diff = match self.store_revisions {
                 true => None,
-                false => Some(super::diff::rendered_diff(before.as_ref(), &c.record, &self.digests)?),
+                // A dry run shows the rendered diff: the whole previous config is needed.
+                false => {
+                    let full = stored.map(EffectiveRecord::decode).transpose()?;
+                    Some(super::diff::rendered_diff(full.as_ref(), &c.record, &self.digests)?)
+                }
             };
             let components = component_changes(before.as_ref(), &c.record);
             let components = match self.shared_components.get(&components) {
@@ -381,11 +385,21 @@ impl Planner<'_> {
 
     /// The cluster's desired components, shared with every cluster that wants the same.
     fn desired(&mut self, record: &EffectiveRecord) -> Arc<Desired> {
-        let desired = Desired::from_record(record);
-        let key = desired.fingerprint();
-        self.shared_desired
-            .entry(key)
-            .or_insert_with(|| Arc::new(desired))
-            .clone()
+        // Equal keys mean equal components (in the record's order): built without formatting,
+        // since a release computes one per cluster.
+        let mut key = String::with_capacity(record.components.len() * 48);
+        for c in &record.components {
+            for part in [&c.id, &c.artifact, &c.oci_tag, &c.interval] {
+                key.push_str(part);
+                key.push('\0');
+            }
+            key.push('\n');
+        }
+        if let Some(shared) = self.shared_desired.get(&key) {
+            return shared.clone();
+        }
+        let shared = Arc::new(Desired::from_record(record));
+        self.shared_desired.insert(key, shared.clone());
+        shared
     }
 }

@@ -53,19 +53,6 @@ impl Desired {
         Desired { components }
     }
 
-    /// A text equal for equal component lists: how writes share one `Desired` between the
-    /// many clusters that want the same.
-    pub(crate) fn fingerprint(&self) -> String {
-        let mut key = String::new();
-        for c in &self.components {
-            key.push_str(&format!(
-                "{}\0{}\0{}\0{}\n",
-                c.id, c.artifact, c.oci_tag, c.interval_seconds
-            ));
-        }
-        key
-    }
-
     pub fn get(&self, id: &str) -> Option<&DesiredComponent> {
         self.components
             .binary_search_by(|c| c.id.as_str().cmp(id))
