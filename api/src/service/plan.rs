@@ -155,11 +155,9 @@ impl Inputs {
             pins: HashMap::new(),
             heads: HashMap::new(),
         };
+        // Assignments (a row per cluster and component) are read chunk by chunk, in
+        // `load_chunk`: the fleet's would be the largest thing a write holds.
         if batch {
-            for row in store::all_assignments(ctx.conn)? {
-                let a = (&row).try_into()?;
-                inputs.assignments.entry(row.cluster).or_default().push(a);
-            }
             for row in store::rollouts::all_pins(ctx.conn)? {
                 let p = (&row).try_into()?;
                 inputs.pins.entry(row.cluster).or_default().push(p);
@@ -174,6 +172,19 @@ impl Inputs {
             }
         }
         Ok(inputs)
+    }
+
+    /// Reads the assignments of a chunk's clusters, in batch mode.
+    fn load_chunk(&mut self, ctx: &mut Ctx<'_>, chunk: &[ClusterRow]) -> Result<(), Error> {
+        if !self.batch {
+            return Ok(());
+        }
+        let names: Vec<&str> = chunk.iter().map(|r| r.name.as_str()).collect();
+        for row in store::bulk::assignments_of(ctx.conn, &names)? {
+            let a = (&row).try_into()?;
+            self.assignments.entry(row.cluster).or_default().push(a);
+        }
+        Ok(())
     }
 
     /// The cluster's assignments, pins and current revision (taken: each is asked for once).
@@ -254,6 +265,8 @@ fn resolve_chunk(
 ) -> Result<Vec<Changed>, Error> {
     let now = DateTime::<Utc>::from_naive_utc_and_offset(ctx.now, Utc);
     let mut changed = Vec::new();
+    inputs.load_chunk(ctx, &chunk)?;
+    phases.mark("read inputs");
     for row in chunk {
         let cluster: Cluster = (&row).try_into()?;
         let (mine, pins, head) = inputs.take(ctx, &row.name)?;

@@ -235,3 +235,12 @@ pub fn newest_revisions(conn: &mut DbConnection) -> Result<Vec<(String, Option<i
         ))
         .load(conn)
 }
+
+/// The assignments of the named clusters, by cluster then component.
+pub fn assignments_of(conn: &mut DbConnection, names: &[&str]) -> Result<Vec<AssignmentRow>> {
+    assignments::table
+        .filter(assignments::cluster.eq_any(names))
+        .order((assignments::cluster, assignments::component))
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
