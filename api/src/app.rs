@@ -20,6 +20,8 @@ pub struct AppSettings {
     /// A SQLite file path or a `postgres://` URL.
     pub database_url: String,
     pub pool_size: u32,
+    /// Bytes of rendered configs kept in memory.
+    pub render_cache_bytes: usize,
     /// Where to listen; port 0 picks a free one.
     pub bind: String,
     pub http: Settings,
@@ -63,6 +65,7 @@ impl AppSettings {
         AppSettings {
             database_url: database_url.to_owned(),
             pool_size: 8,
+            render_cache_bytes: crate::service::DEFAULT_CACHE_BYTES,
             bind: "127.0.0.1:0".into(),
             http: Settings::default(),
             registry: RegistrySettings::default(),
@@ -96,6 +99,7 @@ impl Application {
     /// so a start that fails never issues a token nobody saw.
     pub fn build(settings: AppSettings) -> Result<Application, Error> {
         let state = server::open(&settings.database_url, settings.pool_size)?;
+        state.renders.set_budget(settings.render_cache_bytes);
         state.set_registry_settings(settings.registry)?;
         state.set_publish_settings(settings.publish)?;
         let started = seed::on_start(&state, &settings.files, settings.apply_files)?;

@@ -25,6 +25,8 @@ pub struct Metrics {
     /// route pattern → latency histogram.
     latency: Mutex<BTreeMap<String, Latency>>,
     renders: AtomicU64,
+    /// Bytes the render cache holds, and its budget.
+    render_cache: (AtomicU64, AtomicU64),
 }
 
 impl Metrics {
@@ -46,6 +48,12 @@ impl Metrics {
             h.count += 1;
             h.sum += seconds;
         }
+    }
+
+    /// Records what the render cache holds after a render went in.
+    pub fn render_cache(&self, held: usize, budget: usize) {
+        self.render_cache.0.store(held as u64, Ordering::Relaxed);
+        self.render_cache.1.store(budget as u64, Ordering::Relaxed);
     }
 
     pub fn render_served(&self) {
@@ -100,6 +108,18 @@ impl Metrics {
             out,
             "platform_catalog_renders_served_total {}",
             self.renders.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP platform_catalog_render_cache_bytes Bytes of renders the cache holds, and its budget.\n");
+        out.push_str("# TYPE platform_catalog_render_cache_bytes gauge\n");
+        let _ = writeln!(
+            out,
+            "platform_catalog_render_cache_bytes{{kind=\"held\"}} {}",
+            self.render_cache.0.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "platform_catalog_render_cache_bytes{{kind=\"budget\"}} {}",
+            self.render_cache.1.load(Ordering::Relaxed)
         );
         out.push_str("# HELP platform_catalog_db_pool_connections Database connections open, idle and allowed.\n");
         out.push_str("# TYPE platform_catalog_db_pool_connections gauge\n");

@@ -71,6 +71,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PLATFORM_CATALOG_METRICS_AUTH")]
     metrics_auth: bool,
 
+    /// Bytes of rendered configs kept in memory; past it the oldest renders are dropped and
+    /// rendered again when asked for.
+    #[arg(long, env = "PLATFORM_CATALOG_RENDER_CACHE_BYTES", default_value_t = service::DEFAULT_CACHE_BYTES)]
+    render_cache_bytes: usize,
+
     /// Refuse request bodies over this many bytes with 413.
     #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
     max_body_bytes: usize,
@@ -279,6 +284,7 @@ impl ServeArgs {
         Ok(AppSettings {
             database_url: self.db.database_url.clone(),
             pool_size: self.db.pool_size,
+            render_cache_bytes: self.render_cache_bytes,
             bind: self.bind.clone(),
             http: server::Settings {
                 access: AccessSettings {

@@ -19,7 +19,10 @@ use catalog::{OciTag, Registration, Tier};
 use super::Ctx;
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::store::{self, effective::EffectiveRecord};
+use crate::store::{
+    self,
+    effective::{EffectiveRecord, PreviousComponent, PreviousRecord},
+};
 
 /// Whether a cluster of `tier` may run `tag` of `artifact`, as planners ask before a change.
 pub(super) fn admit(ctx: &mut Ctx<'_>, tier: &Tier, artifact: &str, tag: &OciTag) -> Result<(), Error> {
@@ -38,17 +41,20 @@ fn registration(conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Re
 /// The check of every changed cluster within one write; remembers each build it looked up.
 #[derive(Default)]
 pub(super) struct Admission {
-    builds: HashMap<(String, String), Registration>,
+    /// artifact → tag → what is registered: looked up without building a key per component.
+    builds: HashMap<String, HashMap<String, Registration>>,
 }
 
 impl Admission {
     fn build(&mut self, conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Registration, Error> {
-        let key = (artifact.to_owned(), tag.to_owned());
-        if let Some(known) = self.builds.get(&key) {
-            return Ok(*known);
+        if let Some(known) = self.builds.get(artifact).and_then(|tags| tag_of(tags, tag)) {
+            return Ok(known);
         }
         let found = registration(conn, artifact, tag)?;
-        self.builds.insert(key, found);
+        self.builds
+            .entry(artifact.to_owned())
+            .or_default()
+            .insert(tag.to_owned(), found);
         Ok(found)
     }
 
@@ -58,16 +64,17 @@ impl Admission {
         &mut self,
         conn: &mut DbConnection,
         tier: &Tier,
-        before: Option<&EffectiveRecord>,
+        before: Option<&PreviousRecord<'_>>,
         after: &EffectiveRecord,
     ) -> Result<(), Error> {
         let same_tier = before.is_some_and(|b| b.tier == after.tier);
-        for c in &after.components {
+        for (i, c) in after.components.iter().enumerate() {
+            let same =
+                |old: &&PreviousComponent<'_>| old.id == c.id && old.artifact == c.artifact && old.oci_tag == c.oci_tag;
+            // Records list components in the catalog's order: the same place first.
             let unchanged = same_tier
                 && before.is_some_and(|b| {
-                    b.components
-                        .iter()
-                        .any(|old| old.id == c.id && old.artifact == c.artifact && old.oci_tag == c.oci_tag)
+                    b.components.get(i).filter(same).is_some() || b.components.iter().any(|old| same(&old))
                 });
             let tag = OciTag::parse(&c.oci_tag)?;
             let build = self.build(conn, &c.artifact, &c.oci_tag)?;
@@ -79,6 +86,10 @@ impl Admission {
         }
         Ok(())
     }
+}
+
+fn tag_of(tags: &HashMap<String, Registration>, tag: &str) -> Option<Registration> {
+    tags.get(tag).copied()
 }
 
 /// Names the cluster and component in a refusal, so a change that reaches many clusters says

@@ -205,6 +205,72 @@ pub(super) fn create_in(
     Ok(row)
 }
 
+/// Creates many new clusters in one go, each running every enabled catalog component, with the
+/// same checks and audit entries as [`create_in`] but stored in a few bulk statements: how a
+/// fleet is seeded. `at` names the entry an error belongs to.
+pub(super) fn create_many_in(
+    ctx: &mut Ctx<'_>,
+    specs: &[(usize, ClusterSpec)],
+    at: impl Fn(usize, Error) -> Error,
+) -> Result<(), Error> {
+    let existing: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
+    let previous: std::collections::HashMap<String, i64> = store::bulk::newest_revisions(ctx.conn)?
+        .into_iter()
+        .map(|(name, rev)| (name, rev.unwrap_or(0)))
+        .collect();
+    let ids: Vec<String> = ctx
+        .catalog()
+        .components()
+        .iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.id.to_string())
+        .collect();
+    let mut rows = Vec::with_capacity(specs.len());
+    let mut assignments = Vec::with_capacity(specs.len() * ids.len());
+    let mut templates: std::collections::HashMap<String, Vec<AssignmentRow>> = std::collections::HashMap::new();
+    for (i, spec) in specs {
+        if existing.contains(&spec.name) {
+            return Err(at(
+                *i,
+                Error::Conflict(format!("cluster {:?} exists already", spec.name)),
+            ));
+        }
+        let revision = previous.get(&spec.name).copied().unwrap_or(0);
+        let row = cluster_row(ctx, spec, revision, ctx.now).map_err(|e| at(*i, e))?;
+        let enabled = AssignmentSpec {
+            enabled: true,
+            ..Default::default()
+        };
+        // The default assignment is the same on every cluster of a tier but for the cluster's
+        // name: checked once per tier, then copied.
+        if !templates.contains_key(&row.tier) {
+            let made = ids
+                .iter()
+                .map(|id| assignment_row(ctx, &row, id, &enabled, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| at(*i, e))?;
+            templates.insert(row.tier.clone(), made);
+        }
+        for template in templates.get(&row.tier).into_iter().flatten() {
+            assignments.push(AssignmentRow {
+                cluster: row.name.clone(),
+                ..template.clone()
+            });
+        }
+        ctx.touch(&row.name);
+        ctx.audit(
+            "cluster.create",
+            &format!("cluster/{}", row.name),
+            None::<&serde_json::Value>,
+            Some(&audit_view(&row)),
+        );
+        rows.push(row);
+    }
+    store::bulk::insert_clusters(ctx.conn, &rows)?;
+    store::bulk::insert_assignments(ctx.conn, &assignments)?;
+    Ok(())
+}
+
 /// Replaces a cluster's settings; `check` is the `If-Match` guard.
 pub fn update(
     state: &AppState,

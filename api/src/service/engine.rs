@@ -15,11 +15,15 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::phases::Phases;
 use super::{json_text, plan, publish, AppState, Caller, ClusterChange};
 use crate::db::models::{CatalogRevisionRow, NewAuditRow};
 use crate::db::{self, DbConnection};
 use crate::error::Error;
 use crate::store::{self, effective::sha256_hex};
+
+/// Writes changing more clusters than this log where their time went.
+const LOG_PHASES_FROM: usize = 100;
 
 /// A hook called inside every write's transaction, after the change and before anything is
 /// committed, with the write's reason. Tests use it to make a write fail (or panic) midway.
@@ -35,6 +39,7 @@ impl AppState {
         reason: &str,
         change: impl FnOnce(&mut Ctx<'_>) -> Result<T, Error>,
     ) -> Result<Outcome<T>, Error> {
+        let mut phases = Phases::default();
         let mut conn = self.conn()?;
         let mut kept: Option<Outcome<T>> = None;
         let fault = self.write_fault()?;
@@ -50,21 +55,26 @@ impl AppState {
                 touched: Touched::Some(BTreeSet::new()),
                 audit: Vec::new(),
             };
+            phases.mark("lock and catalog");
             let value = change(&mut ctx)?;
             if let Some(fault) = &fault {
                 fault(reason);
             }
             ctx.commit_catalog()?;
-            let changes = plan::recompute(&mut ctx, reason, !dry_run)?;
+            phases.mark("change");
+            let changes = plan::recompute(&mut ctx, reason, !dry_run, &mut phases)?;
             if self.verifies_paths() {
                 super::verify::check_changes(self, &mut ctx, &changes)?;
+                phases.mark("verify paths");
             }
             if !dry_run {
                 publish::enqueue(self, ctx.conn, &changes, ctx.now)?;
+                phases.mark("outbox");
             }
             for row in &ctx.audit {
                 store::insert_audit(ctx.conn, row, &concerned(&row.target, &changes))?;
             }
+            phases.mark("audit");
             kept = Some(Outcome {
                 value,
                 changes,
@@ -76,13 +86,31 @@ impl AppState {
             }
             Ok(())
         });
+        phases.mark("commit");
         if result.is_ok() {
             self.renders.forget_current();
+            if let Some(outcome) = &kept {
+                self.remember_desired(&outcome.changes);
+            }
+            phases.mark("cache refresh");
+        }
+        if kept.as_ref().is_some_and(|k| k.changes.len() > LOG_PHASES_FROM) {
+            tracing::info!(reason, clusters = kept.as_ref().map_or(0, |k| k.changes.len()), phases = %phases.summary(), "large write");
         }
         match (result, kept) {
             (Ok(()) | Err(Error::RolledBack), Some(outcome)) => Ok(outcome),
             (Err(e), _) => Err(e),
             (Ok(()), None) => Err(Error::Internal("a write finished without an outcome".into())),
+        }
+    }
+
+    /// Hands drift what each changed cluster now wants, so its next report reads nothing back.
+    fn remember_desired(&self, changes: &[ClusterChange]) {
+        let wanted = changes
+            .iter()
+            .map(|c| (c.cluster.as_str(), c.to_revision, c.desired.clone()));
+        if let Err(e) = self.observed.views.remember_all(wanted) {
+            tracing::warn!(error = %e, "drift's cache of desired components was not refreshed");
         }
     }
 

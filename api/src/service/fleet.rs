@@ -67,11 +67,11 @@ pub fn import(state: &AppState, caller: &Caller, doc: ClustersDocument) -> Resul
 /// says, inside a write; what already matches is left alone (no audit entry, no new revision).
 /// Clusters and overrides the document does not name are never removed.
 pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(usize, usize), Error> {
-    let (mut created, mut updated) = (0, 0);
-    for (i, entry) in doc.clusters.iter().enumerate() {
-        let at = |e: Error| match e {
+    let at = |i: usize, e: Error| {
+        let name = doc.clusters.get(i).map_or("", |c| c.name.as_str());
+        match e {
             Error::Validation { detail, errors } => Error::Validation {
-                detail: format!("clusters[{i}] ({}): {detail}", entry.name),
+                detail: format!("clusters[{i}] ({name}): {detail}"),
                 errors: errors
                     .into_iter()
                     .map(|mut f| {
@@ -81,25 +81,31 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
                     .collect(),
             },
             other => other,
-        };
-        let spec = ClusterSpec {
-            name: entry.name.clone(),
-            tier: entry.tier.clone(),
-            labels: entry.labels.clone(),
-            enabled: entry.enabled,
-            flux_namespace: entry.flux_namespace.clone(),
-            oci_tag: entry.oci_tag.clone(),
-        };
-        match store::cluster(ctx.conn, &entry.name)? {
-            Some(row) => {
+        }
+    };
+    // New clusters (the first entry of each name the store does not hold) are created together:
+    // a seeded fleet is a few bulk statements, not a few per cluster.
+    let stored: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
+    let mut seen = std::collections::HashSet::new();
+    let new: Vec<(usize, ClusterSpec)> = doc
+        .clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !stored.contains(&e.name) && seen.insert(e.name.as_str()))
+        .map(|(i, e)| (i, spec_of(e)))
+        .collect();
+    clusters::create_many_in(ctx, &new, at)?;
+    let created = new.len();
+    let mut new = new.iter().map(|(i, _)| *i).peekable();
+    let mut updated = 0;
+    for (i, entry) in doc.clusters.iter().enumerate() {
+        let just_created = new.next_if_eq(&i).is_some();
+        if !just_created {
+            if let Some(row) = store::cluster(ctx.conn, &entry.name)? {
                 if !settings_differ(&row, entry)?.is_empty() {
-                    clusters::update_in(ctx, &spec, |_| Ok(())).map_err(at)?;
+                    clusters::update_in(ctx, &spec_of(entry), |_| Ok(())).map_err(|e| at(i, e))?;
                     updated += 1;
                 }
-            }
-            None => {
-                clusters::create_in(ctx, &spec, None).map_err(at)?;
-                created += 1;
             }
         }
         for (component, a) in &entry.components {
@@ -114,10 +120,21 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
                 reason: a.reason.clone(),
                 expires_at: a.expires_at.clone(),
             };
-            clusters::put_assignment_in(ctx, &entry.name, component, &spec, |_| Ok(())).map_err(at)?;
+            clusters::put_assignment_in(ctx, &entry.name, component, &spec, |_| Ok(())).map_err(|e| at(i, e))?;
         }
     }
     Ok((created, updated))
+}
+
+fn spec_of(entry: &ClusterEntry) -> ClusterSpec {
+    ClusterSpec {
+        name: entry.name.clone(),
+        tier: entry.tier.clone(),
+        labels: entry.labels.clone(),
+        enabled: entry.enabled,
+        flux_namespace: entry.flux_namespace.clone(),
+        oci_tag: entry.oci_tag.clone(),
+    }
 }
 
 /// What applying the document would change in the store, one line each (empty: nothing).

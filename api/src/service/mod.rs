@@ -20,6 +20,7 @@ pub mod holds;
 pub mod hotfixes;
 pub mod observed;
 pub mod overrides;
+mod phases;
 mod plan;
 pub mod publish;
 pub mod releases;
@@ -48,7 +49,7 @@ use crate::registry::{Registry, RegistrySettings};
 use crate::store;
 pub use engine::{Ctx, Outcome, WriteFault};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
-pub use render::{RenderCache, Rendered};
+pub use render::{RenderCache, Rendered, DEFAULT_CACHE_BYTES};
 
 /// Who is asking, for the audit log.
 #[derive(Clone, Debug)]
@@ -189,6 +190,8 @@ pub fn current_render(state: &AppState, cluster: &str) -> Result<Arc<Rendered>, 
     })?;
     let rendered = state.renders.get(&mut conn, cluster, row.revision)?;
     state.renders.remember_current(cluster, row.revision);
+    let (held, budget) = state.renders.usage();
+    state.metrics.render_cache(held, budget);
     Ok(rendered)
 }
 

@@ -1,7 +1,10 @@
 //! Rendered revisions, cached: a revision never changes, so it is rendered once and served
-//! from memory after that.
+//! from memory after that, within a budget of bytes (`--render-cache-bytes`): a fleet whose
+//! renders do not all fit keeps the most recently rendered, and renders the others again on
+//! demand (a few milliseconds each).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
@@ -34,21 +37,75 @@ pub struct Rendered {
     pub input_count: usize,
 }
 
-/// Renders by (cluster, revision); bounded so a large fleet cannot exhaust memory.
-type Entries = HashMap<(String, i64), Arc<Rendered>>;
+impl Rendered {
+    /// The bytes this render holds in memory, bodies and tags.
+    fn size(&self) -> usize {
+        self.yaml.len()
+            + self.json.len()
+            + self.inputs.len()
+            + self.yaml_etag.len()
+            + self.json_etag.len()
+            + self.inputs_etag.len()
+            + std::mem::size_of::<Rendered>()
+    }
+}
+
+/// Renders by (cluster, revision), at most `budget` bytes of them; the oldest go first.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<(String, i64), Arc<Rendered>>,
+    /// Keys in the order they came in.
+    order: VecDeque<(String, i64)>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn insert(&mut self, key: (String, i64), rendered: Arc<Rendered>, budget: usize) {
+        let size = rendered.size() + key.0.len();
+        if size > budget || self.map.contains_key(&key) {
+            return;
+        }
+        while self.bytes.saturating_add(size) > budget {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(gone) = self.map.remove(&old) {
+                self.bytes = self.bytes.saturating_sub(gone.size() + old.0.len());
+            }
+        }
+        self.bytes = self.bytes.saturating_add(size);
+        self.order.push_back(key.clone());
+        self.map.insert(key, rendered);
+    }
+}
+
+/// The default budget: about 1,400 renders of a 50-component cluster.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long a cluster's current revision is trusted without asking the database. Writes made
 /// by this process forget it at once; a write by another replica shows after at most this long.
 const CURRENT_FOR: Duration = Duration::from_secs(1);
 
-#[derive(Default)]
 pub struct RenderCache {
     entries: Mutex<Entries>,
+    budget: AtomicUsize,
+    /// What the cached renders hold now, for the metrics.
+    held: AtomicUsize,
     /// cluster → (current revision, when it was read).
     current: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
-const CACHE_LIMIT: usize = 20_000;
+impl Default for RenderCache {
+    fn default() -> Self {
+        RenderCache {
+            entries: Mutex::default(),
+            budget: AtomicUsize::new(DEFAULT_CACHE_BYTES),
+            held: AtomicUsize::new(0),
+            current: Mutex::default(),
+        }
+    }
+}
+
+/// Current revisions remembered at most (a few dozen bytes each).
+const CURRENT_LIMIT: usize = 100_000;
 
 fn etag(body: &str) -> String {
     format!("\"{}\"", &sha256_hex(body.as_bytes())[..32])
@@ -58,7 +115,7 @@ impl RenderCache {
     /// The render of `cluster` at `revision`, from the cache or rendered now.
     pub fn get(&self, conn: &mut DbConnection, cluster: &str, revision: i64) -> Result<Arc<Rendered>, Error> {
         let key = (cluster.to_owned(), revision);
-        if let Some(hit) = self.lock()?.get(&key) {
+        if let Some(hit) = self.lock()?.map.get(&key) {
             return Ok(hit.clone());
         }
         let row = store::revision(conn, cluster, revision)?.ok_or(Error::NotFound {
@@ -106,10 +163,8 @@ impl RenderCache {
             input_count: config.components.len(),
         });
         let mut entries = self.lock()?;
-        if entries.len() >= CACHE_LIMIT {
-            entries.clear();
-        }
-        entries.insert(key, rendered.clone());
+        entries.insert(key, rendered.clone(), self.budget.load(Ordering::Relaxed));
+        self.held.store(entries.bytes, Ordering::Relaxed);
         Ok(rendered)
     }
 
@@ -121,13 +176,28 @@ impl RenderCache {
             let (revision, read_at) = current.get(cluster)?;
             (read_at.elapsed() < CURRENT_FOR).then_some(*revision)?
         };
-        self.entries.lock().ok()?.get(&(cluster.to_owned(), revision)).cloned()
+        self.entries
+            .lock()
+            .ok()?
+            .map
+            .get(&(cluster.to_owned(), revision))
+            .cloned()
+    }
+
+    /// Sets the budget in bytes; renders over it are dropped, oldest first, as new ones come.
+    pub fn set_budget(&self, bytes: usize) {
+        self.budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// (bytes held, budget).
+    pub fn usage(&self) -> (usize, usize) {
+        (self.held.load(Ordering::Relaxed), self.budget.load(Ordering::Relaxed))
     }
 
     /// Records a cluster's current revision as just read from the database.
     pub fn remember_current(&self, cluster: &str, revision: i64) {
         if let Ok(mut current) = self.current.lock() {
-            if current.len() >= CACHE_LIMIT {
+            if current.len() >= CURRENT_LIMIT {
                 current.clear();
             }
             current.insert(cluster.to_owned(), (revision, Instant::now()));
@@ -161,4 +231,43 @@ pub(super) fn digest_map(conn: &mut DbConnection) -> Result<HashMap<(ArtifactId,
         }
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(revision: i64, body: usize) -> Arc<Rendered> {
+        Arc::new(Rendered {
+            revision,
+            yaml: Bytes::from(vec![b'a'; body]),
+            yaml_etag: String::new(),
+            json: Bytes::new(),
+            json_etag: String::new(),
+            inputs: Bytes::new(),
+            inputs_etag: String::new(),
+            input_count: 0,
+        })
+    }
+
+    #[test]
+    fn the_cache_keeps_the_newest_renders_within_its_byte_budget() {
+        let one = rendered(1, 1000).size() + 2;
+        let mut entries = Entries::default();
+        for (i, name) in ["c1", "c2", "c3"].iter().enumerate() {
+            entries.insert((name.to_string(), 1), rendered(i as i64, 1000), one * 2);
+        }
+        let mut kept: Vec<&str> = entries.map.keys().map(|(n, _)| n.as_str()).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec!["c2", "c3"]);
+        assert_eq!(entries.bytes, one * 2);
+    }
+
+    #[test]
+    fn a_render_larger_than_the_whole_budget_is_served_but_not_kept() {
+        let mut entries = Entries::default();
+        entries.insert(("c1".into(), 1), rendered(1, 1000), 500);
+        assert!(entries.map.is_empty());
+        assert_eq!(entries.bytes, 0);
+    }
 }

@@ -20,13 +20,11 @@ use crate::store;
 fn required(changes: &[ClusterChange]) -> BTreeMap<(String, String), BTreeSet<String>> {
     let mut need: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for change in changes {
-        for cc in change.components.iter().filter(|c| c.to.is_some()) {
-            let Some(rec) = change.after.components.iter().find(|r| r.id == cc.component) else {
-                continue;
-            };
-            need.entry((rec.artifact.clone(), rec.oci_tag.clone()))
+        for cc in change.components.iter() {
+            let Some(to) = &cc.to else { continue };
+            need.entry((cc.artifact.clone(), to.oci_tag.clone()))
                 .or_default()
-                .insert(format!("{}/kustomization.yaml", rec.overlay.trim_start_matches("./")));
+                .insert(format!("{}/kustomization.yaml", cc.overlay.trim_start_matches("./")));
         }
     }
     need

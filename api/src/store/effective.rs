@@ -7,6 +7,8 @@ use catalog::ids::{
 };
 use catalog::resolve::{EffectiveComponent, EffectiveConfig, Provenance, Sourced};
 use catalog::OciTag;
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -176,6 +178,34 @@ impl EffectiveRecord {
     }
 
     pub fn decode(json: &str) -> Result<Self, Error> {
+        serde_json::from_str(json).map_err(|e| Error::Internal(format!("a stored revision is not readable: {e}")))
+    }
+}
+
+/// What a write needs of a cluster's previous config, read without copying its strings: a
+/// fleet-wide write reads thousands of them.
+#[derive(Debug, Deserialize)]
+pub struct PreviousRecord<'a> {
+    #[serde(borrow)]
+    pub tier: Cow<'a, str>,
+    #[serde(borrow)]
+    pub components: Vec<PreviousComponent<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviousComponent<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub artifact: Cow<'a, str>,
+    #[serde(borrow)]
+    pub oci_tag: Cow<'a, str>,
+    #[serde(borrow)]
+    pub component_path: Cow<'a, str>,
+}
+
+impl<'a> PreviousRecord<'a> {
+    pub fn decode(json: &'a str) -> Result<Self, Error> {
         serde_json::from_str(json).map_err(|e| Error::Internal(format!("a stored revision is not readable: {e}")))
     }
 }

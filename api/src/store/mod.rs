@@ -1,5 +1,6 @@
 //! Queries over either backend, in terms of rows. One function per question; no business rules.
 
+pub mod bulk;
 pub mod effective;
 pub mod holds;
 pub mod observed;
@@ -236,13 +237,7 @@ pub fn insert_audit(conn: &mut DbConnection, row: &NewAuditRow, clusters: &[&str
     }
     let id: Option<i64> = audit_log::table.select(diesel::dsl::max(audit_log::id)).first(conn)?;
     let Some(id) = id else { return Ok(()) };
-    // One row at a time: batch inserts do not compile on the multi-backend connection.
-    for cluster in clusters {
-        diesel::insert_into(audit_clusters::table)
-            .values((audit_clusters::audit_id.eq(id), audit_clusters::cluster.eq(*cluster)))
-            .execute(conn)?;
-    }
-    Ok(())
+    bulk::insert_audit_links(conn, id, clusters)
 }
 
 /// Filters for the audit log; entries come newest first, `before` is the cursor.

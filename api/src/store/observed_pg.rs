@@ -1,4 +1,4 @@
-//! PostgreSQL's statements for a batch of events: each column bound as one array and unnested,
+//! PostgreSQL's statements for a batch of rows (events here, revisions in `bulk`): each column bound as one array and unnested,
 //! so a statement's text is the same for any batch size. PostgreSQL then parses and plans it
 //! once per connection and runs it in one round trip, where a multi-row `VALUES` list is a new
 //! statement (prepared, then run) every time.
@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use chrono::NaiveDateTime;
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::db::models_observed::{NewFluxEventRow, ObservedRow};
@@ -63,23 +63,25 @@ pub fn upsert_observed(conn: &mut PgConnection, rows: &[ObservedRow]) -> QueryRe
 }
 
 /// One column of a batch, bound as one array.
-enum Column<'a> {
+pub(super) enum Column<'a> {
     Text(Vec<&'a str>),
     Optional(Vec<Option<&'a str>>),
+    BigInt(Vec<i64>),
+    Bool(Vec<bool>),
     Time(Vec<NaiveDateTime>),
     OptionalTime(Vec<Option<NaiveDateTime>>),
 }
 
-fn text<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> Column<'a> {
+pub(super) fn text<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> Column<'a> {
     Column::Text(rows.iter().map(f).collect())
 }
 
-fn optional<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> Column<'a> {
+pub(super) fn optional<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> Column<'a> {
     Column::Optional(rows.iter().map(f).collect())
 }
 
 /// What a statement does with the unnested rows: the SQL around `SELECT * FROM unnest(…)`.
-trait Shape: 'static {
+pub(super) trait Shape: 'static {
     const BEFORE: &'static str;
     fn after() -> &'static str;
 }
@@ -108,13 +110,13 @@ impl Shape for UpsertObserved {
 }
 
 /// A statement of shape `S` over the rows in `columns`.
-struct Unnest<'a, S> {
+pub(super) struct Unnest<'a, S> {
     columns: Vec<Column<'a>>,
     shape: PhantomData<S>,
 }
 
 impl<'a, S> Unnest<'a, S> {
-    fn new(columns: Vec<Column<'a>>) -> Self {
+    pub(super) fn new(columns: Vec<Column<'a>>) -> Self {
         Unnest {
             columns,
             shape: PhantomData,
@@ -145,6 +147,8 @@ impl<S: Shape> QueryFragment<Pg> for Unnest<'_, S> {
             match column {
                 Column::Text(v) => out.push_bind_param::<Array<Text>, _>(v)?,
                 Column::Optional(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v)?,
+                Column::BigInt(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
+                Column::Bool(v) => out.push_bind_param::<Array<Bool>, _>(v)?,
                 Column::Time(v) => out.push_bind_param::<Array<Timestamp>, _>(v)?,
                 Column::OptionalTime(v) => out.push_bind_param::<Array<Nullable<Timestamp>>, _>(v)?,
             }

@@ -38,7 +38,7 @@ pub struct Desired {
 }
 
 impl Desired {
-    fn from_record(record: &EffectiveRecord) -> Desired {
+    pub(crate) fn from_record(record: &EffectiveRecord) -> Desired {
         let mut components: Vec<DesiredComponent> = record
             .components
             .iter()
@@ -159,6 +159,22 @@ impl Views {
             map.clear();
         }
         map.insert(cluster.to_owned(), (revision, desired));
+        Ok(())
+    }
+
+    /// Takes in what a committed write made each cluster want, so the next drift report (and
+    /// the receiver) need not read it back.
+    pub(crate) fn remember_all<'a>(
+        &self,
+        wanted: impl Iterator<Item = (&'a str, i64, Arc<Desired>)>,
+    ) -> Result<(), Error> {
+        let mut map = self.desired.lock().map_err(poisoned)?;
+        for (cluster, revision, desired) in wanted {
+            if map.len() >= MAX_ENTRIES && !map.contains_key(cluster) {
+                map.clear();
+            }
+            map.insert(cluster.to_owned(), (revision, desired));
+        }
         Ok(())
     }
 
