@@ -8,7 +8,7 @@
 #   SIZES="1000 5000 10000 20000"           one run per size instead, then a CSV of all of them
 #                                           and an SVG chart at $SVG (default docs/fleet-growth.svg)
 #
-# Goals (issue 15, 10,000 x 40 on 2 cores): start < 15 s, release < 3 s, first drift < 300 ms,
+# Goals (10,000 x 40 on 2 cores): start < 15 s, release < 3 s, first drift < 300 ms,
 # peak RSS < 300 MB. Prints each figure, then one CSV line per figure:
 #   csv,backend,clusters,components,figure,value,unit
 # Builds the release binary; everything stays on this machine and stops by itself.
