@@ -210,3 +210,20 @@ both!(
         assert_eq!(app.get("/api/v1/clusters?tier=prod&limit=1").status, 200);
     }
 );
+
+#[test]
+fn every_response_of_every_operation_has_a_description() {
+    let doc: Value =
+        serde_json::from_str(&platform_catalog::http::openapi().to_json().expect("the document")).expect("JSON");
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                if response["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "responses without a description: {missing:?}");
+}

@@ -129,7 +129,85 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     access::document(&mut doc);
     problems_as_problem_json(&mut doc);
+    describe_statuses(&mut doc);
+    dry_runs_may_answer_a_plan(&mut doc);
     doc
+}
+
+/// A write that takes `?dry_run=true` answers its plan (`PlanDto`) instead of the resource on a
+/// dry run: its 200 says "the resource or the plan".
+fn dry_runs_may_answer_a_plan(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+    use utoipa::openapi::{path::ParameterIn, Ref, RefOr};
+    let plan = Ref::from_schema_name("PlanDto");
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let takes_dry_run = op.parameters.iter().flatten().any(
+                |p| matches!(p, RefOr::T(p) if p.name == "dry_run" && matches!(p.parameter_in, ParameterIn::Query)),
+            );
+            if !takes_dry_run {
+                continue;
+            }
+            let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+                continue;
+            };
+            let Some(RefOr::T(content)) = ok.content.get_mut("application/json") else {
+                continue;
+            };
+            let Some(RefOr::Ref(own)) = content.schema.clone() else {
+                continue;
+            };
+            if own.ref_location == plan.ref_location {
+                continue;
+            }
+            let either = AnyOfBuilder::new().item(own).item(plan.clone()).build();
+            content.schema = Some(RefOr::T(Schema::AnyOf(either)));
+        }
+    }
+}
+
+/// What each status means across the API, for responses whose operation says no more.
+fn status_meaning(status: &str) -> Option<&'static str> {
+    Some(match status {
+        "200" => "OK: the resource as it is now (on `?dry_run=true`, the plan of what would change)",
+        "201" => "Created: the new resource",
+        "202" => "Accepted and stored",
+        "204" => "Done; no body",
+        "304" => "Unchanged since the `If-None-Match` ETag",
+        "400" => "Malformed: not JSON, or a query parameter the operation does not take",
+        "404" => "Not found: the problem names what does not exist",
+        "409" => "Conflicts with stored state: the problem says with what (exists already, in use, an active rollout)",
+        "412" => "`If-Match` names a version that is no longer current: read it again",
+        "413" => "The body is over the size limit",
+        "422" => "A field breaks a rule: each is named in `errors` with the rule",
+        "503" => "A service this call needs (the database, a registry) is unavailable: the problem names it",
+        _ => return None,
+    })
+}
+
+/// Gives every response without a description the API-wide meaning of its status.
+fn describe_statuses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else { continue };
+                if response.description.is_empty() {
+                    if let Some(meaning) = status_meaning(status) {
+                        response.description = meaning.to_owned();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Error bodies are `application/problem+json`; utoipa writes every body as JSON, so move
