@@ -91,10 +91,12 @@ pub struct ClusterQuery {
     /// Only clusters of this tier.
     tier: Option<String>,
     /// Only clusters with this label, as `key=value`.
+    #[param(pattern = r"^[^=]+=.*$")]
     label: Option<String>,
     /// Only clusters that run this component.
     component: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -24,11 +24,14 @@ pub struct DriftQuery {
     pub cluster: Option<String>,
     pub component: Option<String>,
     /// `version_mismatch`, `digest_mismatch`, `failed`, `silent`, `mixed_versions` or `unmanaged`.
+    #[param(pattern = r"^(version_mismatch|digest_mismatch|failed|silent|mixed_versions|unmanaged)$")]
     pub kind: Option<String>,
     /// Silence allowed before `silent` (e.g. `30m`); default twice the component's interval
     /// plus five minutes.
+    #[param(pattern = r"^[1-9][0-9]{0,9}[smhdw]$")]
     pub silent_after: Option<String>,
     /// 1 to 500, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -120,6 +120,7 @@ pub async fn delete_event_secret(
 #[serde(deny_unknown_fields)]
 pub struct EventListQuery {
     /// 1 to 500, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -186,8 +186,8 @@ fn status_meaning(status: &str) -> Option<&'static str> {
     })
 }
 
-/// Gives every response without a description the API-wide meaning of its status.
-fn describe_statuses(doc: &mut utoipa::openapi::OpenApi) {
+/// Calls `f` with the status and the response of every operation's inline responses.
+fn each_response(doc: &mut utoipa::openapi::OpenApi, mut f: impl FnMut(&str, &mut utoipa::openapi::Response)) {
     use utoipa::openapi::RefOr;
     for item in doc.paths.paths.values_mut() {
         let ops = [
@@ -199,43 +199,39 @@ fn describe_statuses(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for op in ops.into_iter().flatten() {
             for (status, response) in op.responses.responses.iter_mut() {
-                let RefOr::T(response) = response else { continue };
-                if response.description.is_empty() {
-                    if let Some(meaning) = status_meaning(status) {
-                        response.description = meaning.to_owned();
-                    }
+                if let RefOr::T(response) = response {
+                    f(status, response);
                 }
             }
         }
     }
 }
 
+/// Gives every response without a description the API-wide meaning of its status.
+fn describe_statuses(doc: &mut utoipa::openapi::OpenApi) {
+    each_response(doc, |status, response| {
+        if response.description.is_empty() {
+            if let Some(meaning) = status_meaning(status) {
+                response.description = meaning.to_owned();
+            }
+        }
+    });
+}
+
 /// Error bodies are `application/problem+json`; utoipa writes every body as JSON, so move
 /// each response whose schema is `Problem` to the right media type.
 fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
-    for item in doc.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
-            for response in op.responses.responses.values_mut() {
-                let RefOr::T(response) = response else { continue };
-                let is_problem = response.content.get("application/json").is_some_and(|c| {
-                    matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
-                });
-                if is_problem {
-                    if let Some(content) = response.content.shift_remove("application/json") {
-                        response.content.insert(problem::PROBLEM_JSON.to_owned(), content);
-                    }
-                }
+    each_response(doc, |_, response| {
+        let is_problem = response.content.get("application/json").is_some_and(|c| {
+            matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
+        });
+        if is_problem {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response.content.insert(problem::PROBLEM_JSON.to_owned(), content);
             }
         }
-    }
+    });
 }
 
 /// Registers every route on an app, with the shared state, the body limit (bodies over
