@@ -365,6 +365,15 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
             op.responses.responses.entry("400".into()).or_insert_with(|| {
                 problem("Malformed: a query parameter the operation does not take, or a body that is not JSON")
             });
+            let takes_query = op.parameters.iter().flatten().any(
+                |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)),
+            );
+            if takes_query {
+                op.responses
+                    .responses
+                    .entry("422".into())
+                    .or_insert_with(|| problem("A query parameter's value breaks its rule: the problem names it"));
+            }
             let role = op
                 .extensions
                 .as_ref()
