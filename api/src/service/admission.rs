@@ -76,7 +76,10 @@ impl Admission {
                 && before.is_some_and(|b| {
                     b.components.get(i).filter(same).is_some() || b.components.iter().any(|old| same(&old))
                 });
-            let tag = OciTag::parse(&c.oci_tag)?;
+            // Resolution only yields tags that parsed once; one that no longer does is our fault.
+            let tag = OciTag::parse(&c.oci_tag).map_err(|e| {
+                Error::Internal(format!("cluster {} resolves to an unreadable tag: {e}", after.cluster))
+            })?;
             let build = self.build(conn, &c.artifact, &c.oci_tag)?;
             let verdict = match unchanged {
                 true => tier.policy.servable(&tier.name, &tag, &c.artifact, build),

@@ -2,7 +2,7 @@
 //! (unpinning) while the component stays on the cluster as it was.
 
 use super::clusters::{assignment_row, audit_assignment, not_found, revision_reason, AssignmentSpec};
-use super::{AppState, Caller, Outcome};
+use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::AssignmentRow;
 use crate::error::Error;
 use crate::store;
@@ -16,6 +16,21 @@ pub struct AssignmentPatch {
     pub component_path: Option<Option<String>>,
     pub reason: Option<Option<String>>,
     pub expires_at: Option<Option<String>>,
+}
+
+/// The assignment once its override is gone (unpinned or collapsed): the tag and path follow
+/// the catalog again, and the reason and expiry, which described the override, go with it. The
+/// enabled state stays as it was.
+pub(super) fn without_override(ctx: &Ctx<'_>, before: &AssignmentRow) -> AssignmentRow {
+    AssignmentRow {
+        oci_tag: None,
+        component_path: None,
+        reason: None,
+        expires_at: None,
+        author: ctx.caller().actor.clone(),
+        created_at: ctx.now,
+        ..before.clone()
+    }
 }
 
 fn missing(cluster: &str, component: &str) -> Error {
@@ -95,15 +110,7 @@ pub fn remove_override(
             });
         }
         check(Some(&before))?;
-        let after = AssignmentRow {
-            oci_tag: None,
-            component_path: None,
-            reason: None,
-            expires_at: None,
-            author: ctx.caller().actor.clone(),
-            created_at: ctx.now,
-            ..before.clone()
-        };
+        let after = without_override(ctx, &before);
         store::put_assignment(ctx.conn, &after)?;
         ctx.touch(cluster);
         ctx.audit(

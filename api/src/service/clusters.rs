@@ -195,13 +195,7 @@ pub(super) fn create_in(
         let assignment = assignment_row(ctx, &row, id, &spec, None)?;
         store::put_assignment(ctx.conn, &assignment)?;
     }
-    ctx.touch(&row.name);
-    ctx.audit(
-        "cluster.create",
-        &format!("cluster/{}", row.name),
-        None::<&serde_json::Value>,
-        Some(&audit_view(&row)),
-    );
+    created(ctx, &row);
     Ok(row)
 }
 
@@ -257,13 +251,7 @@ pub(super) fn create_many_in(
                 ..template.clone()
             });
         }
-        ctx.touch(&row.name);
-        ctx.audit(
-            "cluster.create",
-            &format!("cluster/{}", row.name),
-            None::<&serde_json::Value>,
-            Some(&audit_view(&row)),
-        );
+        created(ctx, &row);
         rows.push(row);
     }
     store::bulk::insert_clusters(ctx.conn, &rows)?;
@@ -470,6 +458,17 @@ pub(super) fn revision_reason(given: Option<&str>, generic: impl FnOnce() -> Str
         Some(r) if !r.is_empty() => r.to_owned(),
         _ => generic(),
     }
+}
+
+/// A new cluster is re-resolved at the end of the write, and audited.
+fn created(ctx: &mut Ctx<'_>, row: &ClusterRow) {
+    ctx.touch(&row.name);
+    ctx.audit(
+        "cluster.create",
+        &format!("cluster/{}", row.name),
+        None::<&serde_json::Value>,
+        Some(&audit_view(row)),
+    );
 }
 
 /// What the audit log keeps of a cluster.

@@ -154,16 +154,7 @@ fn collapse_matching(
     let mut found = find(ctx.conn, &catalog, filter, ctx.now)?;
     found.retain(|(s, _)| take(s));
     for (item, before) in &found {
-        let after = AssignmentRow {
-            oci_tag: None,
-            component_path: None,
-            // Reason and expiry describe the override, which is gone.
-            reason: None,
-            expires_at: None,
-            author: ctx.caller().actor.clone(),
-            created_at: ctx.now,
-            ..before.clone()
-        };
+        let after = super::assignments::without_override(ctx, before);
         store::put_assignment(ctx.conn, &after)?;
         ctx.touch(&item.cluster);
         ctx.audit(
