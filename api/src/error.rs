@@ -13,6 +13,85 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Which field of a command a refusal is about, in the command's own terms: its field names
+/// (which are the request's), list positions and map keys, e.g. `components[2]` or
+/// `labels["team"]`. The service names fields this way; the HTTP layer shows them as JSONPath
+/// into the request body (`$.components[2]`), the CLI as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field(Vec<Step>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Name(std::borrow::Cow<'static, str>),
+    Index(usize),
+    Key(String),
+}
+
+impl Field {
+    /// The command as a whole (a refusal of no one field).
+    pub fn whole() -> Field {
+        Field(Vec::new())
+    }
+
+    /// A field of the command.
+    pub fn new(name: &'static str) -> Field {
+        Field(vec![Step::Name(name.into())])
+    }
+
+    /// A field inside this one.
+    pub fn field(mut self, name: &'static str) -> Field {
+        self.0.push(Step::Name(name.into()));
+        self
+    }
+
+    /// A field inside this one whose name is data (a map keyed by ids, shown as `.id`).
+    pub fn named(mut self, name: impl Into<String>) -> Field {
+        self.0.push(Step::Name(name.into().into()));
+        self
+    }
+
+    /// An entry of this list.
+    pub fn index(mut self, i: usize) -> Field {
+        self.0.push(Step::Index(i));
+        self
+    }
+
+    /// An entry of this map, shown as `["key"]`.
+    pub fn key(mut self, key: &str) -> Field {
+        self.0.push(Step::Key(key.to_owned()));
+        self
+    }
+
+    /// This field as part of `outer` (an entry of a document that holds many commands).
+    pub fn within(self, outer: Field) -> Field {
+        Field(outer.0.into_iter().chain(self.0).collect())
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                Step::Name(n) if i == 0 => write!(f, "{n}")?,
+                Step::Name(n) => write!(f, ".{n}")?,
+                Step::Index(n) => write!(f, "[{n}]")?,
+                Step::Key(k) => write!(f, "[{k:?}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<&'static str> for Field {
+    fn from(name: &'static str) -> Field {
+        Field::new(name)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The command line asks for something that cannot be done as asked.
@@ -37,6 +116,11 @@ pub enum Error {
     /// A request body or parameter that is malformed or breaks a rule.
     #[error("{detail}")]
     Validation { detail: String, errors: Vec<FieldError> },
+
+    /// The service refused the value of one field of a command (unknown tier, a tag the policy
+    /// refuses to compare with, …); the field is named in the command's terms (see [`Field`]).
+    #[error("{field}: {message}")]
+    Refused { field: Field, message: String },
 
     /// A request body that is not JSON at all.
     #[error("{0}")]
@@ -103,6 +187,7 @@ impl Error {
             | Error::Catalog(_)
             | Error::InvalidCatalog(_)
             | Error::Validation { .. }
+            | Error::Refused { .. }
             | Error::BadRequest(_)
             | Error::NotFound { .. }
             | Error::Conflict(_)
@@ -119,7 +204,15 @@ impl Error {
         }
     }
 
-    /// A validation error about one field.
+    /// The service's refusal of one field of a command.
+    pub fn refused(field: impl Into<Field>, message: impl Into<String>) -> Error {
+        Error::Refused {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A validation error about one field, at a place in the request (`$.oci_tag`, `limit`).
     pub fn field(path: impl Into<String>, message: impl Into<String>) -> Error {
         let (path, message) = (path.into(), message.into());
         Error::Validation {

@@ -335,3 +335,80 @@ both!(
         }
     }
 );
+
+/// The problem document a stale `If-Match` gets.
+fn stale(sent: &str, current: &str) -> serde_json::Value {
+    json!({
+        "type": "urn:platform-catalog:problem:precondition-failed",
+        "title": "Precondition Failed",
+        "status": 412,
+        "detail": format!("If-Match {sent} does not match the current version {current}; read it again and retry"),
+    })
+}
+
+both!(
+    an_assignment_put_is_guarded_by_the_version_its_etag_names,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let path = "/api/v1/clusters/qa-eu-1/components/grafana";
+        let put = |tag: &str, if_match: &[(&str, &str)]| {
+            app.request("PUT", path, Some(&json!({"oci_tag": tag}).to_string()), if_match)
+        };
+        let first = put("v1.1.0-1", &[]);
+        assert_eq!(first.status, 200, "{}", first.body);
+        let read = first.header("etag").unwrap().to_owned();
+        let second = put("v1.1.0-rc1", &[("if-match", &read)]);
+        assert_eq!(second.status, 200, "{}", second.body);
+        let current = second.header("etag").unwrap().to_owned();
+        assert_ne!(read, current);
+
+        let refused = put("v1.1.0-1", &[("if-match", &read)]);
+        assert_eq!(refused.status, 412, "{}", refused.body);
+        assert_eq!(refused.json(), stale(&read, &current));
+        let kept = app.get("/api/v1/clusters/qa-eu-1/components").json();
+        let grafana = kept
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["component"] == "grafana")
+            .unwrap();
+        assert_eq!(grafana["oci_tag"], "v1.1.0-rc1", "the refused write changed nothing");
+
+        // A version of an assignment that is not there is refused too; `*` expects any.
+        assert_eq!(app.delete(path).status, 204);
+        let absent = put("v1.1.0-1", &[("if-match", &current)]);
+        assert_eq!(absent.status, 412, "{}", absent.body);
+        assert_eq!(
+            absent.json()["detail"],
+            format!("If-Match {current}: the assignment does not exist")
+        );
+        assert_eq!(put("v1.1.0-1", &[("if-match", "*")]).status, 200);
+    }
+);
+
+both!(
+    a_cluster_delete_is_guarded_by_the_version_its_etag_names,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let path = "/api/v1/clusters/dev-eu-1";
+        let read = app.get(path).header("etag").unwrap().to_owned();
+        let changed = app.patch(path, &json!({"labels": {"team": "core"}}));
+        assert_eq!(changed.status, 200, "{}", changed.body);
+        let current = app.get(path).header("etag").unwrap().to_owned();
+        assert_eq!(
+            changed.header("etag"),
+            Some(current.as_str()),
+            "a write answers the ETag a read shows"
+        );
+
+        let refused = app.request("DELETE", path, None, &[("if-match", &read)]);
+        assert_eq!(refused.status, 412, "{}", refused.body);
+        assert_eq!(refused.json(), stale(&read, &current));
+        assert_eq!(app.get(path).status, 200, "the refused delete removed nothing");
+
+        let weak = format!("\"other\", W/{current}");
+        let deleted = app.request("DELETE", path, None, &[("if-match", &weak)]);
+        assert_eq!(deleted.status, 204, "{}", deleted.body);
+        assert_eq!(app.get(path).status, 404);
+    }
+);

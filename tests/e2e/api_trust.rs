@@ -64,8 +64,11 @@ both!(
         // same database.
         assert_eq!(stored_labels(&app.database_url, "qa-eu-1"), json!({"region": "kept"}));
         let restarted = platform_catalog::server::open(&app.database_url, 2).expect("a restart");
-        let row = platform_catalog::service::clusters::get(&restarted, "qa-eu-1").expect("the cluster");
-        assert_eq!(row.labels, r#"{"region":"kept"}"#);
+        let cluster = platform_catalog::service::clusters::get(&restarted, "qa-eu-1").expect("the cluster");
+        assert_eq!(
+            cluster.labels,
+            std::collections::BTreeMap::from([("region".to_owned(), "kept".to_owned())])
+        );
         assert_eq!(
             audit_actions(&app, "cluster/qa-eu-1"),
             vec!["cluster.update", "cluster.create"],

@@ -6,13 +6,14 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::clusters::assignment_matches;
+use super::clusters::assignment_in_path;
 use super::dto::AssignmentDto;
 use super::extract::{caller, query, Body, WriteParams};
 use super::problem::Problem;
 use super::{blocking, respond_write, Shared};
 use crate::error::Error;
-use crate::service::assignments::{self, AssignmentPatch};
+use crate::service::assignments::{self, AssignmentPatch, PatchAssignment};
+use crate::service::clusters::{parse_expiry, parse_reason};
 
 /// A JSON merge patch (RFC 7396) of an assignment: only the fields sent change, `null` clears
 /// one (but `enabled`, which has no "unset").
@@ -46,6 +47,18 @@ fn sent<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<O
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Parses a value a merge patch sets, leaving "not sent" and "cleared" as they are.
+fn sent_map<T, U>(
+    sent: Option<Option<T>>,
+    parse: impl FnOnce(T) -> Result<U, Error>,
+) -> Result<Option<Option<U>>, Error> {
+    Ok(match sent {
+        Some(Some(v)) => Some(Some(parse(v)?)),
+        Some(None) => Some(None),
+        None => None,
+    })
+}
+
 impl TryFrom<AssignmentPatchInput> for AssignmentPatch {
     type Error = Error;
     fn try_from(i: AssignmentPatchInput) -> Result<Self, Error> {
@@ -53,12 +66,17 @@ impl TryFrom<AssignmentPatchInput> for AssignmentPatch {
             Some(None) => return Err(Error::field("$.enabled", "must be true or false; it cannot be cleared")),
             other => other.flatten(),
         };
+        let refused = |field: &'static str, e: catalog::Error| Error::refused(field, e.to_string());
         Ok(AssignmentPatch {
             enabled,
-            oci_tag: i.oci_tag,
-            component_path: i.component_path,
-            reason: i.reason,
-            expires_at: i.expires_at,
+            oci_tag: sent_map(i.oci_tag, |t| {
+                catalog::OciTag::parse(&t).map_err(|e| refused("oci_tag", e))
+            })?,
+            component_path: sent_map(i.component_path, |p| {
+                catalog::ComponentPath::parse(&p).map_err(|e| refused("component_path", e))
+            })?,
+            expires_at: sent_map(i.expires_at, |t| parse_expiry(&t))?,
+            reason: sent_map(i.reason, parse_reason)?,
         })
     }
 }
@@ -86,12 +104,12 @@ pub async fn patch_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
-    let patch = AssignmentPatch::try_from(body.0)?;
-    let (caller, check) = (caller(&req), assignment_matches(&req));
-    let outcome = blocking(move || {
-        assignments::patch_assignment(&state, &caller, &cluster, &component, patch, check, params.dry_run)
-    })
-    .await?;
+    let command = PatchAssignment {
+        key: assignment_in_path(&req, &cluster, &component, "assignment")?,
+        patch: AssignmentPatch::try_from(body.0)?,
+    };
+    let caller = caller(&req);
+    let outcome = blocking(move || assignments::patch_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::OK, |a| AssignmentDto::from(a))
 }
 
@@ -114,10 +132,11 @@ pub async fn delete_cluster_component_override(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
-    let (caller, check) = (caller(&req), assignment_matches(&req));
-    let outcome =
-        blocking(move || assignments::remove_override(&state, &caller, &cluster, &component, check, params.dry_run))
-            .await?;
+    let (caller, command) = (
+        caller(&req),
+        assignment_in_path(&req, &cluster, &component, "assignment")?,
+    );
+    let outcome = blocking(move || assignments::remove_override(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::OK, |a| AssignmentDto::from(a))
 }
 

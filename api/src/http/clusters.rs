@@ -8,80 +8,98 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, Page, PlanDto};
-use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
+use super::extract::{caller, expected, query, Body, WriteParams};
 use super::paging;
 use super::problem::Problem;
-use super::{blocking, etag_of, respond_write, Shared};
-use crate::db::models::{AssignmentRow, ClusterRow};
-use crate::error::Error;
-use crate::service::clusters::{self, AssignmentSpec, ClusterFilter, ClusterSpec};
+use super::{blocking, respond_write, Shared};
+use crate::error::{Error, Field};
+use crate::service::clusters::{
+    self, AssignmentKey, AssignmentSettings, AssignmentView, ClusterFilter, ClusterSettings, ClusterView,
+    CreateCluster, DeleteCluster, PutAssignment, UpdateCluster,
+};
+use catalog::{ClusterName, ComponentId};
 
-impl TryFrom<&ClusterRow> for ClusterDto {
-    type Error = Error;
-    fn try_from(r: &ClusterRow) -> Result<Self, Error> {
-        Ok(ClusterDto {
-            name: r.name.clone(),
-            tier: r.tier.clone(),
-            labels: crate::service::domain::labels_of(r)?,
-            enabled: r.enabled,
-            flux_namespace: r.flux_namespace.clone(),
-            oci_tag: r.oci_tag.clone(),
-            revision: r.revision,
-            updated_at: r
-                .updated_at
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        })
-    }
-}
-
-impl From<&AssignmentRow> for AssignmentDto {
-    fn from(r: &AssignmentRow) -> Self {
-        AssignmentDto {
-            cluster: r.cluster.clone(),
-            component: r.component.clone(),
-            enabled: r.enabled,
-            oci_tag: r.oci_tag.clone(),
-            component_path: r.component_path.clone(),
-            reason: r.reason.clone(),
-            author: r.author.clone(),
-            created_at: r
-                .created_at
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            expires_at: r
-                .expires_at
-                .map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+impl From<&ClusterView> for ClusterDto {
+    fn from(v: &ClusterView) -> Self {
+        ClusterDto {
+            name: v.name.clone(),
+            tier: v.tier.clone(),
+            labels: v.labels.clone(),
+            enabled: v.enabled,
+            flux_namespace: v.flux_namespace.clone(),
+            oci_tag: v.oci_tag.clone(),
+            revision: v.revision,
+            updated_at: crate::service::time::rfc3339(v.updated_at),
         }
     }
 }
 
-fn spec(name: String, input: ClusterInput) -> ClusterSpec {
-    ClusterSpec {
-        name,
-        tier: input.tier,
-        labels: input.labels,
-        enabled: input.enabled,
-        flux_namespace: input.flux_namespace,
-        oci_tag: input.oci_tag,
+impl From<&AssignmentView> for AssignmentDto {
+    fn from(v: &AssignmentView) -> Self {
+        AssignmentDto {
+            cluster: v.cluster.clone(),
+            component: v.component.clone(),
+            enabled: v.enabled,
+            oci_tag: v.oci_tag.clone(),
+            component_path: v.component_path.clone(),
+            reason: v.reason.clone(),
+            author: v.author.clone(),
+            created_at: crate::service::time::rfc3339(v.created_at),
+            expires_at: v.expires_at.map(crate::service::time::rfc3339),
+        }
     }
 }
 
-/// The `If-Match` guard for a cluster: its ETag is that of the cluster as shown.
-fn cluster_matches(req: &HttpRequest) -> impl Fn(&ClusterRow) -> Result<(), Error> {
-    let expected = if_match(req);
-    move |row| check_if_match(expected.as_deref(), &etag_of(&ClusterDto::try_from(row)?))
+impl TryFrom<(String, &ClusterInput)> for ClusterSettings {
+    type Error = Error;
+    fn try_from((name, i): (String, &ClusterInput)) -> Result<Self, Error> {
+        ClusterSettings::parse(
+            &name,
+            &i.tier,
+            i.labels.clone(),
+            i.enabled,
+            i.flux_namespace.as_deref(),
+            i.oci_tag.as_deref(),
+        )
+    }
 }
 
-pub(super) fn assignment_matches(req: &HttpRequest) -> impl Fn(Option<&AssignmentRow>) -> Result<(), Error> {
-    let expected = if_match(req);
-    move |row| match (row, expected.as_deref()) {
-        (Some(row), e) => check_if_match(e, &etag_of(&AssignmentDto::from(row))),
-        (None, None | Some("*")) => Ok(()),
-        (None, Some(e)) => Err(Error::PreconditionFailed(format!(
-            "If-Match {e}: the assignment does not exist"
-        ))),
+impl TryFrom<AssignmentInput> for AssignmentSettings {
+    type Error = Error;
+    fn try_from(i: AssignmentInput) -> Result<Self, Error> {
+        AssignmentSettings::parse(
+            i.enabled,
+            i.oci_tag.as_deref(),
+            i.component_path.as_deref(),
+            i.reason,
+            i.expires_at.as_deref(),
+        )
     }
+}
+
+/// The cluster a path names. A name that does not parse names no cluster: 404 like any other.
+pub(super) fn cluster_in_path(name: &str) -> Result<ClusterName, Error> {
+    ClusterName::parse(name).map_err(|_| clusters::not_found(name))
+}
+
+/// The assignment a path names, at the version `If-Match` expects. An id that does not parse
+/// names nothing stored: 404 as for any other, naming the `missing` kind (the component when
+/// the write may create the assignment, else the assignment).
+pub(super) fn assignment_in_path(
+    req: &HttpRequest,
+    cluster: &str,
+    component: &str,
+    missing: &'static str,
+) -> Result<AssignmentKey, Error> {
+    let name = match missing {
+        "component" => component.to_owned(),
+        _ => format!("{cluster}/{component}"),
+    };
+    Ok(AssignmentKey {
+        cluster: cluster_in_path(cluster)?,
+        component: ComponentId::parse(component).map_err(|_| Error::NotFound { kind: missing, name })?,
+        expected: expected(req),
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -123,15 +141,11 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
         label,
         component: q.component,
     };
-    let rows = blocking(move || clusters::list(&state, &filter)).await?;
-    let mut rest = rows
+    let views = blocking(move || clusters::list(&state, &filter)).await?;
+    let mut rest = views
         .iter()
-        .filter(|r| after.as_ref().is_none_or(|a| r.name.as_str() > a.as_str()));
-    let items = rest
-        .by_ref()
-        .take(limit)
-        .map(ClusterDto::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter(|v| after.as_ref().is_none_or(|a| v.name.as_str() > a.as_str()));
+    let items: Vec<ClusterDto> = rest.by_ref().take(limit).map(ClusterDto::from).collect();
     let next_cursor = match (rest.next(), items.last()) {
         (Some(_), Some(last)) => Some(paging::encode_name_cursor("clusters", &last.name)),
         _ => None,
@@ -148,16 +162,23 @@ pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterI
     let params: WriteParams = query(&req)?;
     let mut input = body.0;
     let name = input.name.take().ok_or_else(|| Error::field("$.name", "is required"))?;
-    let components = input.components.take();
-    let caller = caller(&req);
-    let outcome =
-        blocking(move || clusters::create(&state, &caller, spec(name, input), components, params.dry_run)).await?;
-    let dto = if outcome.dry_run {
-        None
-    } else {
-        Some(ClusterDto::try_from(&outcome.value)?)
+    let command = CreateCluster {
+        settings: ClusterSettings::try_from((name, &input))?,
+        components: input.components.as_deref().map(component_ids).transpose()?,
     };
-    respond_write(outcome, StatusCode::CREATED, |_| dto)
+    let caller = caller(&req);
+    let outcome = blocking(move || clusters::create(&state, &caller, command, params.dry_run)).await?;
+    respond_write(outcome, StatusCode::CREATED, |v| ClusterDto::from(v))
+}
+
+/// The components a new cluster is to run; an id that does not parse is no catalog component.
+fn component_ids(ids: &[String]) -> Result<Vec<ComponentId>, Error> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            ComponentId::parse(id).map_err(|_| clusters::unknown_component(Field::new("components").index(i), id))
+        })
+        .collect()
 }
 
 /// Show one cluster.
@@ -165,9 +186,10 @@ pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterI
     responses((status = 200, body = ClusterDto, headers(("ETag" = String))), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}")]
 pub async fn get_cluster(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
-    let row = blocking(move || clusters::get(&state, &name)).await?;
-    let dto = ClusterDto::try_from(&row)?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag_of(&dto))).json(dto))
+    let view = blocking(move || clusters::get(&state, &name)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", view.version()))
+        .json(ClusterDto::from(&view)))
 }
 
 async fn write_cluster(
@@ -189,14 +211,13 @@ async fn write_cluster(
             "set assignments with PUT /api/v1/clusters/{name}/components/{id}",
         ));
     }
-    let (caller, check) = (caller(&req), cluster_matches(&req));
-    let outcome = blocking(move || clusters::update(&state, &caller, spec(name, input), check, params.dry_run)).await?;
-    let dto = if outcome.dry_run {
-        None
-    } else {
-        Some(ClusterDto::try_from(&outcome.value)?)
+    let command = UpdateCluster {
+        settings: ClusterSettings::try_from((name, &input))?,
+        expected: expected(&req),
     };
-    respond_write(outcome, StatusCode::OK, |_| dto)
+    let caller = caller(&req);
+    let outcome = blocking(move || clusters::update(&state, &caller, command, params.dry_run)).await?;
+    respond_write(outcome, StatusCode::OK, |v| ClusterDto::from(v))
 }
 
 /// Replace a cluster's settings.
@@ -234,7 +255,7 @@ pub async fn patch_cluster(
         let (state, name) = (state.clone(), name.clone());
         blocking(move || clusters::get(&state, &name)).await?
     };
-    let mut doc = serde_json::to_value(ClusterDto::try_from(&current)?).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut doc = serde_json::to_value(ClusterDto::from(&current)).map_err(|e| Error::Internal(e.to_string()))?;
     for read_only in ["revision", "updated_at"] {
         if body.0.get(read_only).is_some() {
             return Err(Error::field(format!("$.{read_only}"), "is read-only"));
@@ -252,8 +273,12 @@ pub async fn patch_cluster(
 #[delete("/clusters/{name}")]
 pub async fn delete_cluster(state: Shared, req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let (caller, check) = (caller(&req), cluster_matches(&req));
-    let outcome = blocking(move || clusters::delete(&state, &caller, &name, check, params.dry_run)).await?;
+    let command = DeleteCluster {
+        name: cluster_in_path(&name)?,
+        expected: expected(&req),
+    };
+    let caller = caller(&req);
+    let outcome = blocking(move || clusters::delete(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::NO_CONTENT, |_| ())
 }
 
@@ -262,8 +287,8 @@ pub async fn delete_cluster(state: Shared, req: HttpRequest, name: web::Path<Str
     responses((status = 200, body = [AssignmentDto]), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters/{name}/components")]
 pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
-    let rows = blocking(move || clusters::assignments(&state, &name)).await?;
-    Ok(HttpResponse::Ok().json(rows.iter().map(AssignmentDto::from).collect::<Vec<_>>()))
+    let views = blocking(move || clusters::assignments(&state, &name)).await?;
+    Ok(HttpResponse::Ok().json(views.iter().map(AssignmentDto::from).collect::<Vec<_>>()))
 }
 
 /// Assign a component to a cluster, with optional overrides of tag and path. PUT replaces the
@@ -284,18 +309,12 @@ pub async fn put_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
-    let i = body.0;
-    let spec = AssignmentSpec {
-        enabled: i.enabled,
-        oci_tag: i.oci_tag,
-        component_path: i.component_path,
-        reason: i.reason,
-        expires_at: i.expires_at,
+    let command = PutAssignment {
+        key: assignment_in_path(&req, &cluster, &component, "component")?,
+        settings: AssignmentSettings::try_from(body.0)?,
     };
-    let (caller, check) = (caller(&req), assignment_matches(&req));
-    let outcome =
-        blocking(move || clusters::put_assignment(&state, &caller, &cluster, &component, spec, check, params.dry_run))
-            .await?;
+    let caller = caller(&req);
+    let outcome = blocking(move || clusters::put_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |a| AssignmentDto::from(a))
 }
 
@@ -311,10 +330,11 @@ pub async fn delete_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
-    let (caller, check) = (caller(&req), assignment_matches(&req));
-    let outcome =
-        blocking(move || clusters::delete_assignment(&state, &caller, &cluster, &component, check, params.dry_run))
-            .await?;
+    let (caller, command) = (
+        caller(&req),
+        assignment_in_path(&req, &cluster, &component, "assignment")?,
+    );
+    let outcome = blocking(move || clusters::delete_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::NO_CONTENT, |_| ())
 }
 
@@ -328,4 +348,51 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(list_cluster_components)
         .service(put_cluster_component)
         .service(delete_cluster_component);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::http::etag_of;
+
+    fn at(ms: u32) -> chrono::NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, 2)
+            .and_then(|d| d.and_hms_milli_opt(3, 20, 45, ms))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_cluster_version_is_the_etag_of_the_cluster_as_shown() {
+        let view = ClusterView {
+            name: "prod-eu-1".into(),
+            tier: "prod".into(),
+            labels: [("region".to_owned(), "eu-west-1".to_owned())].into(),
+            enabled: true,
+            flux_namespace: "flux-system".into(),
+            oci_tag: Some("v1.2.0".into()),
+            revision: 7,
+            updated_at: at(123),
+        };
+        assert_eq!(view.version(), etag_of(&ClusterDto::from(&view)));
+    }
+
+    #[test]
+    fn an_assignment_version_is_the_etag_of_the_assignment_as_shown() {
+        let mut view = AssignmentView {
+            cluster: "prod-eu-1".into(),
+            component: "grafana".into(),
+            enabled: false,
+            oci_tag: None,
+            component_path: Some("observability/grafana/7.3.9".into()),
+            reason: Some("canary".into()),
+            author: "alice".into(),
+            created_at: at(5),
+            expires_at: Some(at(999)),
+        };
+        assert_eq!(view.version(), etag_of(&AssignmentDto::from(&view)));
+        view.expires_at = None;
+        assert_eq!(view.version(), etag_of(&AssignmentDto::from(&view)));
+    }
 }

@@ -1,34 +1,33 @@
 //! `/api/v1/components`: the catalog's components.
 
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
-use catalog::Component;
+use catalog::ComponentId;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ComponentDto, ComponentInput, Page, PlanDto};
-use super::extract::{check_if_match, if_match, query, Body, WriteParams};
+use super::extract::{expected, query, Body, WriteParams};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
-use super::{blocking, etag_of, respond_write, Shared};
+use super::{blocking, respond_write, Shared};
 use crate::error::Error;
-use crate::service::components;
+use crate::service::components::{self, ComponentView, DeleteComponent, PatchComponent, ReplaceComponent};
 
-impl From<&Component> for ComponentDto {
-    fn from(c: &Component) -> Self {
-        let k = &c.kustomization;
+impl From<&ComponentView> for ComponentDto {
+    fn from(v: &ComponentView) -> Self {
         ComponentDto {
-            id: c.id.to_string(),
-            category: c.category.clone(),
-            artifact: c.artifact.to_string(),
-            component_path: c.component_path.to_string(),
-            oci_tag: c.oci_tag.as_ref().map(ToString::to_string),
-            target_namespace: k.target_namespace.as_ref().map(ToString::to_string),
-            depends_on: c.depends_on.iter().map(ToString::to_string).collect(),
-            interval: k.interval.to_string(),
-            timeout: k.timeout.to_string(),
-            prune: k.prune,
-            wait: k.wait,
-            enabled: c.enabled,
+            id: v.id.clone(),
+            category: v.category.clone(),
+            artifact: v.artifact.clone(),
+            component_path: v.component_path.clone(),
+            oci_tag: v.oci_tag.clone(),
+            target_namespace: v.target_namespace.clone(),
+            depends_on: v.depends_on.clone(),
+            interval: v.interval.clone(),
+            timeout: v.timeout.clone(),
+            prune: v.prune,
+            wait: v.wait,
+            enabled: v.enabled,
         }
     }
 }
@@ -37,9 +36,9 @@ fn input_document(input: &ComponentInput) -> Value {
     serde_json::to_value(input).unwrap_or(Value::Null)
 }
 
-fn matches(req: &HttpRequest) -> impl Fn(&Component) -> Result<(), Error> {
-    let expected = if_match(req);
-    move |current| check_if_match(expected.as_deref(), &etag_of(&ComponentDto::from(current)))
+/// The component a path names. An id that does not parse names no component: 404 like any other.
+fn component_in_path(id: &str) -> Result<ComponentId, Error> {
+    ComponentId::parse(id).map_err(|_| components::not_found(id))
 }
 
 /// List the catalog's components, in id order.
@@ -50,7 +49,7 @@ fn matches(req: &HttpRequest) -> impl Fn(&Component) -> Result<(), Error> {
 pub async fn list_components(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: PageQuery = query(&req)?;
     let limit = paging::limit(q.limit.as_deref())?;
-    let (_, list) = blocking(move || components::list(&state)).await?;
+    let list = blocking(move || components::list(&state)).await?;
     let mut items: Vec<ComponentDto> = list.iter().map(ComponentDto::from).collect();
     items.sort_by(|a, b| a.id.cmp(&b.id));
     let page = paging::page_sorted(items, limit, "components", q.cursor.as_deref(), |c| c.id.clone())?;
@@ -63,9 +62,10 @@ pub async fn list_components(state: Shared, req: HttpRequest) -> Result<HttpResp
     responses((status = 200, body = ComponentDto, headers(("ETag" = String))), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/components/{id}")]
 pub async fn get_component(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
-    let c = blocking(move || components::get(&state, &id)).await?;
-    let dto = ComponentDto::from(&c);
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag_of(&dto))).json(dto))
+    let view = blocking(move || components::get(&state, &id)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", view.version()))
+        .json(ComponentDto::from(&view)))
 }
 
 /// Add a component to the catalog (a new catalog revision; every cluster re-resolves).
@@ -98,8 +98,19 @@ pub async fn replace_component(
     body: Body<ComponentInput>,
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let (caller, check, doc) = (super::extract::caller(&req), matches(&req), input_document(&body.0));
-    let outcome = blocking(move || components::replace(&state, &caller, &id, doc, check, params.dry_run)).await?;
+    if body.0.id != *id {
+        return Err(Error::field(
+            "$.id",
+            format!("must be {:?}, the id in the path", id.as_str()),
+        ));
+    }
+    let command = ReplaceComponent {
+        id: component_in_path(&id)?,
+        document: input_document(&body.0),
+        expected: expected(&req),
+    };
+    let caller = super::extract::caller(&req);
+    let outcome = blocking(move || components::replace(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::OK, |c| ComponentDto::from(c))
 }
 
@@ -117,8 +128,16 @@ pub async fn patch_component(
     body: Body<Value>,
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let (caller, check) = (super::extract::caller(&req), matches(&req));
-    let outcome = blocking(move || components::patch(&state, &caller, &id, body.0, check, params.dry_run)).await?;
+    let Value::Object(patch) = body.0 else {
+        return Err(Error::field("$", "a merge patch must be a JSON object"));
+    };
+    let command = PatchComponent {
+        id: component_in_path(&id)?,
+        patch,
+        expected: expected(&req),
+    };
+    let caller = super::extract::caller(&req);
+    let outcome = blocking(move || components::patch(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::OK, |c| ComponentDto::from(c))
 }
 
@@ -129,9 +148,13 @@ pub async fn patch_component(
 #[delete("/components/{id}")]
 pub async fn delete_component(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let (caller, check) = (super::extract::caller(&req), matches(&req));
-    let outcome =
-        blocking(move || components::delete(&state, &caller, &id, check, params.force, params.dry_run)).await?;
+    let command = DeleteComponent {
+        id: component_in_path(&id)?,
+        expected: expected(&req),
+        force: params.force,
+    };
+    let caller = super::extract::caller(&req);
+    let outcome = blocking(move || components::delete(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::NO_CONTENT, |_| ())
 }
 
@@ -142,4 +165,29 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(replace_component)
         .service(patch_component)
         .service(delete_component);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::etag_of;
+
+    #[test]
+    fn a_component_version_is_the_etag_of_the_component_as_shown() {
+        let view = ComponentView {
+            id: "grafana".into(),
+            category: "observability".into(),
+            artifact: "platform".into(),
+            component_path: "observability/grafana/7.3.9".into(),
+            oci_tag: None,
+            target_namespace: Some("monitoring".into()),
+            depends_on: vec!["loki".into()],
+            interval: "10m".into(),
+            timeout: "5m".into(),
+            prune: true,
+            wait: false,
+            enabled: true,
+        };
+        assert_eq!(view.version(), etag_of(&ComponentDto::from(&view)));
+    }
 }

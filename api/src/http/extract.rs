@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 
 use crate::error::{Error, FieldError};
 use crate::service::tokens::Principal;
-use crate::service::Caller;
+use crate::service::{Caller, Expected};
 
 /// The largest JSON body accepted by default (`--max-body-bytes`).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -224,15 +224,9 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
-/// Refuses the write when `If-Match` names another version than `current`.
-pub fn check_if_match(expected: Option<&str>, current: &str) -> Result<(), Error> {
-    match expected {
-        None | Some("*") => Ok(()),
-        Some(tags) if tags.split(',').any(|t| t.trim().trim_start_matches("W/") == current) => Ok(()),
-        Some(tags) => Err(Error::PreconditionFailed(format!(
-            "If-Match {tags} does not match the current version {current}; read it again and retry"
-        ))),
-    }
+/// The version a write expects its resource at: the one `If-Match` names, any without it.
+pub fn expected(req: &HttpRequest) -> Expected {
+    Expected::from_if_match(if_match(req).as_deref())
 }
 
 /// A request's id: the caller's `X-Request-Id` when it sends a usable one, else one made here.

@@ -56,8 +56,7 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + 
 
 /// A resource's ETag: a hash of how the API shows it.
 pub fn etag_of(value: &impl Serialize) -> String {
-    let json = serde_json::to_vec(value).unwrap_or_default();
-    format!("\"{}\"", &crate::store::effective::sha256_hex(&json)[..32])
+    crate::service::version_of(value)
 }
 
 /// The response to a write: the plan on a dry run, else the resource (with its ETag).

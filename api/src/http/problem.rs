@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{Error, FieldError};
+use crate::error::{Error, Field, FieldError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -43,11 +43,23 @@ impl From<&FieldError> for ProblemField {
     }
 }
 
+/// Where a field of a command is in the request body, as JSONPath: a command's fields are
+/// named as the request's, so `components[2]` is `$.components[2]`.
+pub fn json_path(field: &Field) -> String {
+    if field.is_whole() {
+        "$".to_owned()
+    } else {
+        format!("$.{field}")
+    }
+}
+
 impl Error {
     fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) | Error::Usage(_) => StatusCode::BAD_REQUEST,
-            Error::Validation { .. } | Error::InvalidCatalog(_) | Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Validation { .. } | Error::Refused { .. } | Error::InvalidCatalog(_) | Error::Invalid(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::Catalog(e) => match e {
                 catalog::Error::Unknown { .. } => StatusCode::NOT_FOUND,
                 catalog::Error::DigestUnresolved { .. } => StatusCode::CONFLICT,
@@ -71,7 +83,7 @@ impl Error {
     fn slug(&self) -> &'static str {
         match self {
             Error::BadRequest(_) | Error::Usage(_) | Error::Read { .. } => "malformed-request",
-            Error::Validation { .. } | Error::Invalid(_) => "invalid-request",
+            Error::Validation { .. } | Error::Refused { .. } | Error::Invalid(_) => "invalid-request",
             Error::InvalidCatalog(_) => "invalid-catalog",
             Error::Catalog(catalog::Error::PolicyRefused { .. }) => "tag-policy",
             Error::Catalog(catalog::Error::DigestUnresolved { .. }) => "digest-unresolved",
@@ -92,6 +104,10 @@ impl Error {
     fn fields(&self) -> Vec<ProblemField> {
         match self {
             Error::Validation { errors, .. } => errors.iter().map(ProblemField::from).collect(),
+            Error::Refused { field, message } => vec![ProblemField {
+                path: json_path(field),
+                message: message.clone(),
+            }],
             Error::InvalidCatalog(report) => report
                 .errors()
                 .map(|d| ProblemField {
@@ -122,6 +138,7 @@ impl Error {
                         report.errors().count()
                     )
                 }
+                Error::Refused { field, message } => format!("{}: {message}", json_path(field)),
                 other => other.to_string(),
             }
         };

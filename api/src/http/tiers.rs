@@ -2,36 +2,30 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, put, web, HttpRequest, HttpResponse};
-use catalog::Tier;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{Page, TierDto, TierPolicyDto};
-use super::extract::{caller, check_if_match, if_match, query, Body, WriteParams};
+use super::extract::{caller, expected, query, Body, WriteParams};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
-use super::{blocking, etag_of, respond_write, Shared};
+use super::{blocking, respond_write, Shared};
 use crate::error::Error;
-use crate::service::tiers::{self, PolicySpec};
+use crate::service::tiers::{self, PolicySpec, TierView};
 
-impl From<&Tier> for TierDto {
-    fn from(t: &Tier) -> Self {
+impl From<&TierView> for TierDto {
+    fn from(t: &TierView) -> Self {
         let p = &t.policy;
         TierDto {
-            name: t.name.to_string(),
+            name: t.name.clone(),
             policy: TierPolicyDto {
                 allow_mutable: p.allow_mutable,
                 allow_prerelease: p.allow_prerelease,
                 pin_digest: p.pin_digest,
                 require_known_tag: p.require_known_tag,
-                pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
+                pattern: p.pattern.clone(),
             },
         }
     }
-}
-
-fn matches(req: &HttpRequest) -> impl FnOnce(&Tier) -> Result<(), Error> {
-    let expected = if_match(req);
-    move |current| check_if_match(expected.as_deref(), &etag_of(&TierDto::from(current)))
 }
 
 /// List the tiers in their order, lowest first, with their policies.
@@ -54,9 +48,10 @@ pub async fn list_tiers(state: Shared, req: HttpRequest) -> Result<HttpResponse,
         (status = 409, description = "No catalog loaded", body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/tiers/{name}")]
 pub async fn get_tier(state: Shared, name: web::Path<String>) -> Result<HttpResponse, Error> {
-    let tier = blocking(move || tiers::get(&state, &name)).await?;
-    let dto = TierDto::from(&tier);
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag_of(&dto))).json(dto))
+    let view = blocking(move || tiers::get(&state, &name)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", view.version()))
+        .json(TierDto::from(&view)))
 }
 
 /// Replace a tier's policy (a new catalog revision). Refused when a default tag, or a pin or
@@ -74,7 +69,7 @@ pub async fn replace_tier(
     body: Body<TierPolicyDto>,
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let (caller, check) = (caller(&req), matches(&req));
+    let (caller, expected) = (caller(&req), expected(&req));
     let p = body.0;
     let spec = PolicySpec {
         allow_mutable: p.allow_mutable,
@@ -83,10 +78,32 @@ pub async fn replace_tier(
         require_known_tag: p.require_known_tag,
         pattern: p.pattern,
     };
-    let outcome = blocking(move || tiers::put_policy(&state, &caller, &name, spec, check, params.dry_run)).await?;
+    let outcome = blocking(move || tiers::put_policy(&state, &caller, &name, spec, expected, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |t| TierDto::from(t))
 }
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_tiers).service(get_tier).service(replace_tier);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::etag_of;
+    use crate::service::tiers::PolicyView;
+
+    #[test]
+    fn a_tier_version_is_the_etag_of_the_tier_as_shown() {
+        let view = TierView {
+            name: "prod".into(),
+            policy: PolicyView {
+                allow_mutable: false,
+                allow_prerelease: false,
+                pin_digest: true,
+                require_known_tag: true,
+                pattern: Some("^v".into()),
+            },
+        };
+        assert_eq!(view.version(), etag_of(&TierDto::from(&view)));
+    }
 }

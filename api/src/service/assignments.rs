@@ -1,22 +1,18 @@
 //! Changing part of an assignment: a merge patch of its fields, and removing its override
 //! (unpinning) while the component stays on the cluster as it was.
 
-use super::clusters::{assignment_row, audit_assignment, not_found, revision_reason, AssignmentSpec};
+use catalog::ids::ComponentPath;
+use catalog::OciTag;
+
+pub use super::cluster_model::{AssignmentPatch, PatchAssignment};
+use super::clusters::{
+    assignment_row, audit_assignment, check_assignment, not_found, revision_reason, AssignmentKey, AssignmentSettings,
+    AssignmentView,
+};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::AssignmentRow;
 use crate::error::Error;
 use crate::store;
-
-/// The fields a merge patch of an assignment sends: `None` leaves a field as it is,
-/// `Some(None)` clears it, `Some(Some(v))` sets it.
-#[derive(Debug, Clone, Default)]
-pub struct AssignmentPatch {
-    pub enabled: Option<bool>,
-    pub oci_tag: Option<Option<String>>,
-    pub component_path: Option<Option<String>>,
-    pub reason: Option<Option<String>>,
-    pub expires_at: Option<Option<String>>,
-}
 
 /// The assignment once its override is gone (unpinned or collapsed): the tag and path follow
 /// the catalog again, and the reason and expiry, which described the override, go with it. The
@@ -40,43 +36,44 @@ fn missing(cluster: &str, component: &str) -> Error {
     }
 }
 
-fn time(t: chrono::NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// The spec of the assignment as it stands, with the patch applied.
-fn patched(before: &AssignmentRow, patch: &AssignmentPatch) -> AssignmentSpec {
-    let pick = |sent: &Option<Option<String>>, kept: Option<String>| match sent {
-        Some(value) => value.clone(),
-        None => kept,
-    };
-    AssignmentSpec {
-        enabled: patch.enabled.unwrap_or(before.enabled),
-        oci_tag: pick(&patch.oci_tag, before.oci_tag.clone()),
-        component_path: pick(&patch.component_path, before.component_path.clone()),
-        reason: pick(&patch.reason, before.reason.clone()),
-        expires_at: pick(&patch.expires_at, before.expires_at.map(time)),
+/// The settings of the assignment as it stands, with the patch applied.
+fn patched(before: &AssignmentRow, patch: &AssignmentPatch) -> Result<AssignmentSettings, Error> {
+    fn pick<T: Clone>(sent: &Option<Option<T>>, kept: Option<T>) -> Option<T> {
+        match sent {
+            Some(value) => value.clone(),
+            None => kept,
+        }
     }
+    let stored = |what: &str, e: catalog::Error| Error::Internal(format!("stored {what} no longer parses: {e}"));
+    let tag = before.oci_tag.as_deref().map(OciTag::parse).transpose();
+    let path = before.component_path.as_deref().map(ComponentPath::parse).transpose();
+    Ok(AssignmentSettings {
+        enabled: patch.enabled.unwrap_or(before.enabled),
+        oci_tag: pick(&patch.oci_tag, tag.map_err(|e| stored("override tag", e))?),
+        component_path: pick(&patch.component_path, path.map_err(|e| stored("override path", e))?),
+        reason: pick(&patch.reason, before.reason.clone()),
+        expires_at: pick(&patch.expires_at, before.expires_at),
+    })
 }
 
-/// Changes only the fields `patch` sends of an existing assignment; `check` is the `If-Match`
-/// guard. The new revisions carry the reason sent, if any.
+/// Changes only the fields the patch sends of an existing assignment, if it is at the version
+/// the command expects. The new revisions carry the reason sent, if any.
 pub fn patch_assignment(
     state: &AppState,
     caller: &Caller,
-    cluster: &str,
-    component: &str,
-    patch: AssignmentPatch,
-    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
+    command: PatchAssignment,
     dry_run: bool,
-) -> Result<Outcome<AssignmentRow>, Error> {
-    let given = patch.reason.clone().flatten();
+) -> Result<Outcome<AssignmentView>, Error> {
+    let key = &command.key;
+    let (cluster, component) = (key.cluster.as_str(), key.component.as_str());
+    let given = command.patch.reason.clone().flatten();
     let reason = revision_reason(given.as_deref(), || format!("{component} on {cluster} changed"));
     state.write(caller, dry_run, &reason, |ctx| {
         let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
         let before = store::assignment(ctx.conn, cluster, component)?.ok_or_else(|| missing(cluster, component))?;
-        check(Some(&before))?;
-        let after = assignment_row(ctx, &row, component, &patched(&before, &patch), Some(&before))?;
+        check_assignment(&key.expected, Some(&before))?;
+        let settings = patched(&before, &command.patch)?;
+        let after = assignment_row(ctx, &row, &key.component, &settings, Some(&before))?;
         store::put_assignment(ctx.conn, &after)?;
         ctx.touch(cluster);
         ctx.audit(
@@ -85,7 +82,7 @@ pub fn patch_assignment(
             Some(&audit_assignment(&before)),
             Some(&audit_assignment(&after)),
         );
-        Ok(after)
+        Ok(AssignmentView::from(&after))
     })
 }
 
@@ -94,11 +91,10 @@ pub fn patch_assignment(
 pub fn remove_override(
     state: &AppState,
     caller: &Caller,
-    cluster: &str,
-    component: &str,
-    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
+    command: AssignmentKey,
     dry_run: bool,
-) -> Result<Outcome<AssignmentRow>, Error> {
+) -> Result<Outcome<AssignmentView>, Error> {
+    let (cluster, component) = (command.cluster.as_str(), command.component.as_str());
     let reason = format!("override of {component} on {cluster} removed");
     state.write(caller, dry_run, &reason, |ctx| {
         store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
@@ -109,7 +105,7 @@ pub fn remove_override(
                 name: format!("{cluster}/{component}"),
             });
         }
-        check(Some(&before))?;
+        check_assignment(&command.expected, Some(&before))?;
         let after = without_override(ctx, &before);
         store::put_assignment(ctx.conn, &after)?;
         ctx.touch(cluster);
@@ -119,6 +115,6 @@ pub fn remove_override(
             Some(&audit_assignment(&before)),
             Some(&audit_assignment(&after)),
         );
-        Ok(after)
+        Ok(AssignmentView::from(&after))
     })
 }

@@ -1,37 +1,16 @@
 //! Clusters and their component assignments.
 
-use std::collections::BTreeMap;
+use catalog::{ComponentId, OciTag};
+use chrono::NaiveDateTime;
 
-use catalog::ids::{ComponentPath, Namespace};
-use catalog::resolve::Cluster;
-use catalog::{ClusterName, OciTag, TierName};
-use chrono::{DateTime, NaiveDateTime, Utc};
-
+pub use super::cluster_model::{
+    parse_expiry, parse_reason, AssignmentKey, AssignmentSettings, AssignmentView, ClusterSettings, ClusterView,
+    CreateCluster, DeleteCluster, Labels, PutAssignment, UpdateCluster,
+};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::{AssignmentRow, ClusterRow};
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::store;
-
-/// A cluster as a caller asks for it, before checks.
-#[derive(Debug, Clone)]
-pub struct ClusterSpec {
-    pub name: String,
-    pub tier: String,
-    pub labels: BTreeMap<String, String>,
-    pub enabled: bool,
-    pub flux_namespace: Option<String>,
-    pub oci_tag: Option<String>,
-}
-
-/// An assignment as a caller asks for it, before checks.
-#[derive(Debug, Clone, Default)]
-pub struct AssignmentSpec {
-    pub enabled: bool,
-    pub oci_tag: Option<String>,
-    pub component_path: Option<String>,
-    pub reason: Option<String>,
-    pub expires_at: Option<String>,
-}
 
 /// Filters for listing clusters.
 #[derive(Debug, Default, Clone)]
@@ -41,18 +20,14 @@ pub struct ClusterFilter {
     pub component: Option<String>,
 }
 
-pub(super) fn not_found(name: &str) -> Error {
+pub fn not_found(name: &str) -> Error {
     Error::NotFound {
         kind: "cluster",
         name: name.to_owned(),
     }
 }
 
-fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
-    r.map_err(|e| Error::field(path, e.to_string()))
-}
-
-pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterRow>, Error> {
+pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterView>, Error> {
     let mut conn = state.conn()?;
     let mut rows = store::clusters(&mut conn)?;
     if let Some(tier) = &filter.tier {
@@ -71,54 +46,36 @@ pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterRow>,
         let users = store::clusters_using(&mut conn, component)?;
         rows.retain(|r| users.contains(&r.name));
     }
-    Ok(rows)
+    rows.iter().map(ClusterView::try_from).collect()
 }
 
-pub fn get(state: &AppState, name: &str) -> Result<ClusterRow, Error> {
+pub fn get(state: &AppState, name: &str) -> Result<ClusterView, Error> {
     let mut conn = state.conn()?;
-    store::cluster(&mut conn, name)?.ok_or_else(|| not_found(name))
+    ClusterView::try_from(&store::cluster(&mut conn, name)?.ok_or_else(|| not_found(name))?)
 }
 
-/// Checks a cluster spec against the catalog and builds its row.
+/// Checks cluster settings against the catalog and builds the cluster's row.
 fn cluster_row(
     ctx: &mut Ctx<'_>,
-    spec: &ClusterSpec,
+    settings: &ClusterSettings,
     revision: i64,
     created_at: NaiveDateTime,
 ) -> Result<ClusterRow, Error> {
-    let name = field("$.name", ClusterName::parse(&spec.name))?;
-    let tier = field("$.tier", TierName::parse(&spec.tier))?;
-    let tier_def = ctx
+    let tier = ctx
         .catalog()
-        .tier(tier.as_str())
-        .map_err(|e| Error::field("$.tier", e.to_string()))?
+        .tier(settings.tier.as_str())
+        .map_err(|e| Error::refused("tier", e.to_string()))?
         .clone();
-    let namespace = field(
-        "$.flux_namespace",
-        Namespace::parse(
-            spec.flux_namespace
-                .as_deref()
-                .unwrap_or(Cluster::DEFAULT_FLUX_NAMESPACE),
-        ),
-    )?;
-    for (key, value) in &spec.labels {
-        catalog::ids::check_label(key, value).map_err(|m| Error::field(format!("$.labels[{key:?}]"), m))?;
-    }
-    let oci_tag = spec
-        .oci_tag
-        .as_deref()
-        .map(|t| field("$.oci_tag", OciTag::parse(t)))
-        .transpose()?;
-    if let Some(tag) = &oci_tag {
-        check_tag_for_tier(ctx, &tier_def, tag, None)?;
+    if let Some(tag) = &settings.oci_tag {
+        check_tag_for_tier(ctx, &tier, tag, None)?;
     }
     Ok(ClusterRow {
-        name: name.to_string(),
-        tier: tier.to_string(),
-        labels: serde_json::to_string(&spec.labels).map_err(|e| Error::Internal(e.to_string()))?,
-        enabled: spec.enabled,
-        flux_namespace: namespace.to_string(),
-        oci_tag: oci_tag.map(|t| t.to_string()),
+        name: settings.name.to_string(),
+        tier: settings.tier.to_string(),
+        labels: serde_json::to_string(settings.labels.as_map()).map_err(|e| Error::Internal(e.to_string()))?,
+        enabled: settings.enabled,
+        flux_namespace: settings.flux_namespace.to_string(),
+        oci_tag: settings.oci_tag.as_ref().map(ToString::to_string),
         revision,
         created_at,
         updated_at: ctx.now,
@@ -147,56 +104,48 @@ fn check_tag_for_tier(
 pub fn create(
     state: &AppState,
     caller: &Caller,
-    spec: ClusterSpec,
-    components: Option<Vec<String>>,
+    command: CreateCluster,
     dry_run: bool,
-) -> Result<Outcome<ClusterRow>, Error> {
-    let reason = format!("cluster {} created", spec.name);
+) -> Result<Outcome<ClusterView>, Error> {
+    let reason = format!("cluster {} created", command.settings.name);
     state.write(caller, dry_run, &reason, |ctx| {
-        create_in(ctx, &spec, components.as_deref())
+        ClusterView::try_from(&create_in(ctx, &command)?)
     })
 }
 
 /// Creates a cluster inside a write.
-pub(super) fn create_in(
-    ctx: &mut Ctx<'_>,
-    spec: &ClusterSpec,
-    components: Option<&[String]>,
-) -> Result<ClusterRow, Error> {
-    if store::cluster(ctx.conn, &spec.name)?.is_some() {
-        return Err(Error::Conflict(format!("cluster {:?} exists already", spec.name)));
+fn create_in(ctx: &mut Ctx<'_>, command: &CreateCluster) -> Result<ClusterRow, Error> {
+    let name = command.settings.name.as_str();
+    if store::cluster(ctx.conn, name)?.is_some() {
+        return Err(Error::Conflict(format!("cluster {name:?} exists already")));
     }
-    let previous = store::latest_revision(ctx.conn, &spec.name)?
-        .map(|r| r.revision)
-        .unwrap_or(0);
-    let row = cluster_row(ctx, spec, previous, ctx.now)?;
+    let previous = store::latest_revision(ctx.conn, name)?.map(|r| r.revision).unwrap_or(0);
+    let row = cluster_row(ctx, &command.settings, previous, ctx.now)?;
     store::insert_cluster(ctx.conn, &row)?;
-    let ids: Vec<String> = match components {
-        Some(ids) => ids.to_vec(),
+    let ids: Vec<ComponentId> = match &command.components {
+        Some(ids) => ids.clone(),
         None => ctx
             .catalog()
             .components()
             .iter()
             .filter(|c| c.enabled)
-            .map(|c| c.id.to_string())
+            .map(|c| c.id.clone())
             .collect(),
     };
     for (i, id) in ids.iter().enumerate() {
-        if ctx.catalog().component(id).is_none() {
-            return Err(Error::field(
-                format!("$.components[{i}]"),
-                format!("unknown component {id:?}"),
-            ));
+        if ctx.catalog().component(id.as_str()).is_none() {
+            return Err(unknown_component(Field::new("components").index(i), id.as_str()));
         }
-        let spec = AssignmentSpec {
-            enabled: true,
-            ..Default::default()
-        };
-        let assignment = assignment_row(ctx, &row, id, &spec, None)?;
+        let assignment = assignment_row(ctx, &row, id, &AssignmentSettings::enabled(), None)?;
         store::put_assignment(ctx.conn, &assignment)?;
     }
     created(ctx, &row);
     Ok(row)
+}
+
+/// A component the catalog does not have, named at `field` of a command.
+pub fn unknown_component(field: Field, id: &str) -> Error {
+    Error::refused(field, format!("unknown component {id:?}"))
 }
 
 /// Creates many new clusters in one go, each running every enabled catalog component, with the
@@ -204,7 +153,7 @@ pub(super) fn create_in(
 /// fleet is seeded. `at` names the entry an error belongs to.
 pub(super) fn create_many_in(
     ctx: &mut Ctx<'_>,
-    specs: &[(usize, ClusterSpec)],
+    specs: &[(usize, ClusterSettings)],
     at: impl Fn(usize, Error) -> Error,
 ) -> Result<(), Error> {
     let existing: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
@@ -212,29 +161,24 @@ pub(super) fn create_many_in(
         .into_iter()
         .map(|(name, rev)| (name, rev.unwrap_or(0)))
         .collect();
-    let ids: Vec<String> = ctx
+    let ids: Vec<ComponentId> = ctx
         .catalog()
         .components()
         .iter()
         .filter(|c| c.enabled)
-        .map(|c| c.id.to_string())
+        .map(|c| c.id.clone())
         .collect();
     let mut rows = Vec::with_capacity(specs.len());
     let mut assignments = Vec::with_capacity(specs.len() * ids.len());
     let mut templates: std::collections::HashMap<String, Vec<AssignmentRow>> = std::collections::HashMap::new();
-    for (i, spec) in specs {
-        if existing.contains(&spec.name) {
-            return Err(at(
-                *i,
-                Error::Conflict(format!("cluster {:?} exists already", spec.name)),
-            ));
+    for (i, settings) in specs {
+        let name = settings.name.as_str();
+        if existing.contains(name) {
+            return Err(at(*i, Error::Conflict(format!("cluster {name:?} exists already"))));
         }
-        let revision = previous.get(&spec.name).copied().unwrap_or(0);
-        let row = cluster_row(ctx, spec, revision, ctx.now).map_err(|e| at(*i, e))?;
-        let enabled = AssignmentSpec {
-            enabled: true,
-            ..Default::default()
-        };
+        let revision = previous.get(name).copied().unwrap_or(0);
+        let row = cluster_row(ctx, settings, revision, ctx.now).map_err(|e| at(*i, e))?;
+        let enabled = AssignmentSettings::enabled();
         // The default assignment is the same on every cluster of a tier but for the cluster's
         // name: checked once per tier, then copied.
         if !templates.contains_key(&row.tier) {
@@ -259,27 +203,25 @@ pub(super) fn create_many_in(
     Ok(())
 }
 
-/// Replaces a cluster's settings; `check` is the `If-Match` guard.
+/// Replaces a cluster's settings, if it is at the version the command expects.
 pub fn update(
     state: &AppState,
     caller: &Caller,
-    spec: ClusterSpec,
-    check: impl Fn(&ClusterRow) -> Result<(), Error>,
+    command: UpdateCluster,
     dry_run: bool,
-) -> Result<Outcome<ClusterRow>, Error> {
-    let reason = format!("cluster {} changed", spec.name);
-    state.write(caller, dry_run, &reason, |ctx| update_in(ctx, &spec, check))
+) -> Result<Outcome<ClusterView>, Error> {
+    let reason = format!("cluster {} changed", command.settings.name);
+    state.write(caller, dry_run, &reason, |ctx| {
+        ClusterView::try_from(&update_in(ctx, &command)?)
+    })
 }
 
 /// Replaces a cluster's settings inside a write.
-pub(super) fn update_in(
-    ctx: &mut Ctx<'_>,
-    spec: &ClusterSpec,
-    check: impl Fn(&ClusterRow) -> Result<(), Error>,
-) -> Result<ClusterRow, Error> {
-    let before = store::cluster(ctx.conn, &spec.name)?.ok_or_else(|| not_found(&spec.name))?;
-    check(&before)?;
-    let row = cluster_row(ctx, spec, before.revision, before.created_at)?;
+pub(super) fn update_in(ctx: &mut Ctx<'_>, command: &UpdateCluster) -> Result<ClusterRow, Error> {
+    let name = command.settings.name.as_str();
+    let before = store::cluster(ctx.conn, name)?.ok_or_else(|| not_found(name))?;
+    command.expected.check(&ClusterView::try_from(&before)?.version())?;
+    let row = cluster_row(ctx, &command.settings, before.revision, before.created_at)?;
     store::update_cluster(ctx.conn, &row)?;
     ctx.touch(&row.name);
     ctx.audit(
@@ -291,16 +233,12 @@ pub(super) fn update_in(
     Ok(row)
 }
 
-pub fn delete(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    check: impl FnOnce(&ClusterRow) -> Result<(), Error>,
-    dry_run: bool,
-) -> Result<Outcome<()>, Error> {
+/// Removes a cluster, if it is at the version the command expects.
+pub fn delete(state: &AppState, caller: &Caller, command: DeleteCluster, dry_run: bool) -> Result<Outcome<()>, Error> {
+    let name = command.name.as_str();
     state.write(caller, dry_run, &format!("cluster {name} deleted"), |ctx| {
         let before = store::cluster(ctx.conn, name)?.ok_or_else(|| not_found(name))?;
-        check(&before)?;
+        command.expected.check(&ClusterView::try_from(&before)?.version())?;
         store::delete_cluster(ctx.conn, name)?;
         ctx.audit(
             "cluster.delete",
@@ -312,74 +250,59 @@ pub fn delete(
     })
 }
 
-pub fn assignments(state: &AppState, cluster: &str) -> Result<Vec<AssignmentRow>, Error> {
+pub fn assignments(state: &AppState, cluster: &str) -> Result<Vec<AssignmentView>, Error> {
     let mut conn = state.conn()?;
     store::cluster(&mut conn, cluster)?.ok_or_else(|| not_found(cluster))?;
-    Ok(store::assignments(&mut conn, cluster)?)
+    Ok(store::assignments(&mut conn, cluster)?
+        .iter()
+        .map(AssignmentView::from)
+        .collect())
 }
 
-/// Checks an assignment spec and builds its row. With `kept`, the assignment as it stands: a
+/// Refuses a write when the assignment (or its absence) is not at the version expected.
+pub(super) fn check_assignment(expected: &super::Expected, current: Option<&AssignmentRow>) -> Result<(), Error> {
+    let version = current.map(|row| AssignmentView::from(row).version());
+    expected.check_optional(version.as_deref(), "assignment")
+}
+
+/// Checks assignment settings and builds the assignment's row. With `kept`, the assignment as it stands: a
 /// tag or expiry equal to the one it has is not checked again (a merge patch that leaves the
 /// tag alone must not be refused because the tier's policy tightened since it was set).
 pub(super) fn assignment_row(
     ctx: &mut Ctx<'_>,
     cluster: &ClusterRow,
-    component: &str,
-    spec: &AssignmentSpec,
+    component: &ComponentId,
+    settings: &AssignmentSettings,
     kept: Option<&AssignmentRow>,
 ) -> Result<AssignmentRow, Error> {
-    let c = ctx.catalog().component(component).cloned().ok_or(Error::NotFound {
-        kind: "component",
-        name: component.to_owned(),
-    })?;
+    let c = ctx
+        .catalog()
+        .component(component.as_str())
+        .cloned()
+        .ok_or(Error::NotFound {
+            kind: "component",
+            name: component.to_string(),
+        })?;
     let tier = ctx.catalog().tier(&cluster.tier)?.clone();
-    let oci_tag = spec
-        .oci_tag
-        .as_deref()
-        .map(|t| field("$.oci_tag", OciTag::parse(t)))
-        .transpose()?;
-    let same_tag = kept.is_some_and(|k| k.oci_tag.as_deref() == oci_tag.as_ref().map(OciTag::as_str));
-    if let Some(tag) = oci_tag.as_ref().filter(|_| !same_tag) {
+    let oci_tag = settings.oci_tag.as_ref();
+    let same_tag = kept.is_some_and(|k| k.oci_tag.as_deref() == oci_tag.map(OciTag::as_str));
+    if let Some(tag) = oci_tag.filter(|_| !same_tag) {
         check_tag_for_tier(ctx, &tier, tag, Some(c.artifact.as_str()))?;
     }
-    let path = spec
-        .component_path
-        .as_deref()
-        .map(|p| field("$.component_path", ComponentPath::parse(p)))
-        .transpose()?;
-    let expires_at = spec
-        .expires_at
-        .as_deref()
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|d| d.with_timezone(&Utc).naive_utc())
-                .map_err(|e| {
-                    Error::field(
-                        "$.expires_at",
-                        format!("must be an RFC 3339 time like 2026-12-01T00:00:00Z: {e}"),
-                    )
-                })
-        })
-        .transpose()?;
-    let same_expiry = kept.is_some_and(|k| k.expires_at == expires_at);
-    if let Some(at) = expires_at.filter(|_| !same_expiry) {
-        super::time::check_expiry("$.expires_at", at, ctx.now)?;
-    }
-    if let Some(reason) = &spec.reason {
-        if reason.len() > 200 {
-            return Err(Error::field("$.reason", "must be at most 200 characters"));
-        }
+    let same_expiry = kept.is_some_and(|k| k.expires_at == settings.expires_at);
+    if let Some(at) = settings.expires_at.filter(|_| !same_expiry) {
+        super::time::check_expiry("expires_at", at, ctx.now)?;
     }
     Ok(AssignmentRow {
         cluster: cluster.name.clone(),
         component: c.id.to_string(),
-        enabled: spec.enabled,
-        oci_tag: oci_tag.map(|t| t.to_string()),
-        component_path: path.map(|p| p.to_string()),
-        reason: spec.reason.clone(),
+        enabled: settings.enabled,
+        oci_tag: oci_tag.map(ToString::to_string),
+        component_path: settings.component_path.as_ref().map(ToString::to_string),
+        reason: settings.reason.clone(),
         author: ctx.caller().actor.clone(),
         created_at: ctx.now,
-        expires_at,
+        expires_at: settings.expires_at,
     })
 }
 
@@ -387,30 +310,26 @@ pub(super) fn assignment_row(
 pub fn put_assignment(
     state: &AppState,
     caller: &Caller,
-    cluster: &str,
-    component: &str,
-    spec: AssignmentSpec,
-    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
+    command: PutAssignment,
     dry_run: bool,
-) -> Result<Outcome<AssignmentRow>, Error> {
-    let reason = revision_reason(spec.reason.as_deref(), || format!("{component} on {cluster} changed"));
+) -> Result<Outcome<AssignmentView>, Error> {
+    let (cluster, component) = (&command.key.cluster, &command.key.component);
+    let reason = revision_reason(command.settings.reason.as_deref(), || {
+        format!("{component} on {cluster} changed")
+    });
     state.write(caller, dry_run, &reason, |ctx| {
-        put_assignment_in(ctx, cluster, component, &spec, check)
+        Ok(AssignmentView::from(&put_assignment_in(ctx, &command)?))
     })
 }
 
 /// Sets a component's assignment on a cluster inside a write.
-pub(super) fn put_assignment_in(
-    ctx: &mut Ctx<'_>,
-    cluster: &str,
-    component: &str,
-    spec: &AssignmentSpec,
-    check: impl Fn(Option<&AssignmentRow>) -> Result<(), Error>,
-) -> Result<AssignmentRow, Error> {
+pub(super) fn put_assignment_in(ctx: &mut Ctx<'_>, command: &PutAssignment) -> Result<AssignmentRow, Error> {
+    let key = &command.key;
+    let (cluster, component) = (key.cluster.as_str(), key.component.as_str());
     let row = store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
     let before = store::assignment(ctx.conn, cluster, component)?;
-    check(before.as_ref())?;
-    let after = assignment_row(ctx, &row, component, spec, None)?;
+    check_assignment(&key.expected, before.as_ref())?;
+    let after = assignment_row(ctx, &row, &key.component, &command.settings, None)?;
     store::put_assignment(ctx.conn, &after)?;
     ctx.touch(cluster);
     let target = format!("cluster/{cluster}/components/{component}");
@@ -423,21 +342,21 @@ pub(super) fn put_assignment_in(
     Ok(after)
 }
 
+/// Removes a component from a cluster, if its assignment is at the version expected.
 pub fn delete_assignment(
     state: &AppState,
     caller: &Caller,
-    cluster: &str,
-    component: &str,
-    check: impl FnOnce(Option<&AssignmentRow>) -> Result<(), Error>,
+    command: AssignmentKey,
     dry_run: bool,
 ) -> Result<Outcome<()>, Error> {
+    let (cluster, component) = (command.cluster.as_str(), command.component.as_str());
     state.write(caller, dry_run, &format!("{component} removed from {cluster}"), |ctx| {
         store::cluster(ctx.conn, cluster)?.ok_or_else(|| not_found(cluster))?;
         let before = store::assignment(ctx.conn, cluster, component)?.ok_or(Error::NotFound {
             kind: "assignment",
             name: format!("{cluster}/{component}"),
         })?;
-        check(Some(&before))?;
+        check_assignment(&command.expected, Some(&before))?;
         store::delete_assignment(ctx.conn, cluster, component)?;
         ctx.touch(cluster);
         let target = format!("cluster/{cluster}/components/{component}");

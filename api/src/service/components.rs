@@ -2,25 +2,106 @@
 
 use catalog::document::component_document;
 use catalog::Component;
+use serde::Serialize;
 use serde_json::Value;
 
-use super::{AppState, Caller, Ctx, Outcome};
+use super::{AppState, Caller, Ctx, Expected, Outcome};
 use crate::error::{Error, FieldError};
 use crate::store;
 
-pub fn list(state: &AppState) -> Result<(i64, Vec<Component>), Error> {
-    let mut conn = state.conn()?;
-    let (revision, catalog) = state.catalog(&mut conn)?;
-    Ok((revision, catalog.components().to_vec()))
+/// A component with every setting resolved, as the service shows it. It serializes as the API
+/// shows it, field for field, so its [`version`](Self::version) is the ETag clients hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComponentView {
+    pub id: String,
+    pub category: String,
+    pub artifact: String,
+    pub component_path: String,
+    pub oci_tag: Option<String>,
+    pub target_namespace: Option<String>,
+    pub depends_on: Vec<String>,
+    pub interval: String,
+    pub timeout: String,
+    pub prune: bool,
+    pub wait: bool,
+    pub enabled: bool,
 }
 
-pub fn get(state: &AppState, id: &str) -> Result<Component, Error> {
+impl ComponentView {
+    /// The component's version, which `If-Match` names.
+    pub fn version(&self) -> String {
+        super::version_of(self)
+    }
+}
+
+impl From<&Component> for ComponentView {
+    fn from(c: &Component) -> Self {
+        let k = &c.kustomization;
+        ComponentView {
+            id: c.id.to_string(),
+            category: c.category.clone(),
+            artifact: c.artifact.to_string(),
+            component_path: c.component_path.to_string(),
+            oci_tag: c.oci_tag.as_ref().map(ToString::to_string),
+            target_namespace: k.target_namespace.as_ref().map(ToString::to_string),
+            depends_on: c.depends_on.iter().map(ToString::to_string).collect(),
+            interval: k.interval.to_string(),
+            timeout: k.timeout.to_string(),
+            prune: k.prune,
+            wait: k.wait,
+            enabled: c.enabled,
+        }
+    }
+}
+
+/// Replace a component with `document` (the COMPONENTS.yaml fields, its `id` the component's),
+/// if it is at the version expected.
+#[derive(Clone, Debug)]
+pub struct ReplaceComponent {
+    pub id: catalog::ComponentId,
+    pub document: Value,
+    pub expected: Expected,
+}
+
+/// Apply a JSON merge patch (RFC 7396, an object) to a component's document, if it is at the
+/// version expected.
+#[derive(Clone, Debug)]
+pub struct PatchComponent {
+    pub id: catalog::ComponentId,
+    pub patch: serde_json::Map<String, Value>,
+    pub expected: Expected,
+}
+
+/// Remove a component, if it is at the version expected; `force` also removes it from the
+/// clusters that run it.
+#[derive(Clone, Debug)]
+pub struct DeleteComponent {
+    pub id: catalog::ComponentId,
+    pub expected: Expected,
+    pub force: bool,
+}
+
+pub fn list(state: &AppState) -> Result<Vec<ComponentView>, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
-    catalog.component(id).cloned().ok_or_else(|| not_found(id))
+    Ok(catalog.components().iter().map(ComponentView::from).collect())
 }
 
-fn not_found(id: &str) -> Error {
+pub fn get(state: &AppState, id: &str) -> Result<ComponentView, Error> {
+    let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
+    catalog
+        .component(id)
+        .map(ComponentView::from)
+        .ok_or_else(|| not_found(id))
+}
+
+/// Refuses a write when the component is not at the version expected.
+fn check(expected: &Expected, current: &Component) -> Result<(), Error> {
+    expected.check(&ComponentView::from(current).version())
+}
+
+pub fn not_found(id: &str) -> Error {
     Error::NotFound {
         kind: "component",
         name: id.to_owned(),
@@ -28,7 +109,7 @@ fn not_found(id: &str) -> Error {
 }
 
 /// Adds a component. `doc` is the component's document (the COMPONENTS.yaml fields).
-pub fn create(state: &AppState, caller: &Caller, doc: Value, dry_run: bool) -> Result<Outcome<Component>, Error> {
+pub fn create(state: &AppState, caller: &Caller, doc: Value, dry_run: bool) -> Result<Outcome<ComponentView>, Error> {
     let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
     state.write(caller, dry_run, &format!("component {id} created"), |ctx| {
         if ctx.catalog().component(&id).is_some() {
@@ -43,44 +124,36 @@ pub fn create(state: &AppState, caller: &Caller, doc: Value, dry_run: bool) -> R
             None::<&Value>,
             Some(&component_document(&component)),
         );
-        Ok(component)
+        Ok(ComponentView::from(&component))
     })
 }
 
-/// Replaces a component with `doc`; `check` refuses when the current one is not what the
-/// caller read (`If-Match`).
+/// Replaces a component with the command's document.
 pub fn replace(
     state: &AppState,
     caller: &Caller,
-    id: &str,
-    doc: Value,
-    check: impl Fn(&Component) -> Result<(), Error>,
+    command: ReplaceComponent,
     dry_run: bool,
-) -> Result<Outcome<Component>, Error> {
-    if doc.get("id").and_then(Value::as_str) != Some(id) {
-        return Err(Error::field("$.id", format!("must be {id:?}, the id in the path")));
-    }
-    update(state, caller, id, check, dry_run, |_| Ok(doc.clone()))
+) -> Result<Outcome<ComponentView>, Error> {
+    let ReplaceComponent { id, document, expected } = command;
+    update(state, caller, id.as_str(), &expected, dry_run, |_| Ok(document.clone()))
 }
 
-/// Applies a JSON merge patch (RFC 7396) to a component.
+/// Applies the command's merge patch to a component's document.
 pub fn patch(
     state: &AppState,
     caller: &Caller,
-    id: &str,
-    patch: Value,
-    check: impl Fn(&Component) -> Result<(), Error>,
+    command: PatchComponent,
     dry_run: bool,
-) -> Result<Outcome<Component>, Error> {
-    if !patch.is_object() {
-        return Err(Error::field("$", "a merge patch must be a JSON object"));
-    }
-    update(state, caller, id, check, dry_run, |before| {
+) -> Result<Outcome<ComponentView>, Error> {
+    let PatchComponent { id, patch, expected } = command;
+    let patch = Value::Object(patch);
+    update(state, caller, id.as_str(), &expected, dry_run, |before| {
         let mut doc = component_document(before);
         super::merge_patch(&mut doc, &patch);
-        if doc.get("id").and_then(Value::as_str) != Some(id) {
-            return Err(Error::field(
-                "$.id",
+        if doc.get("id").and_then(Value::as_str) != Some(id.as_str()) {
+            return Err(Error::refused(
+                "id",
                 "a component's id cannot change; create a new one instead",
             ));
         }
@@ -94,13 +167,13 @@ fn update(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    check: impl Fn(&Component) -> Result<(), Error>,
+    expected: &Expected,
     dry_run: bool,
     new_doc: impl Fn(&Component) -> Result<Value, Error>,
-) -> Result<Outcome<Component>, Error> {
+) -> Result<Outcome<ComponentView>, Error> {
     state.write(caller, dry_run, &format!("component {id} changed"), |ctx| {
         let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
-        check(&before)?;
+        check(expected, &before)?;
         let doc = new_doc(&before)?;
         let after = put_component(ctx, id, doc, Some(&before))?;
         if (&after.oci_tag, &after.component_path) != (&before.oci_tag, &before.component_path) {
@@ -112,7 +185,7 @@ fn update(
             Some(&component_document(&before)),
             Some(&component_document(&after)),
         );
-        Ok(after)
+        Ok(ComponentView::from(&after))
     })
 }
 
@@ -121,16 +194,15 @@ fn update(
 pub fn delete(
     state: &AppState,
     caller: &Caller,
-    id: &str,
-    check: impl FnOnce(&Component) -> Result<(), Error>,
-    force: bool,
+    command: DeleteComponent,
     dry_run: bool,
 ) -> Result<Outcome<()>, Error> {
+    let id = command.id.as_str();
     state.write(caller, dry_run, &format!("component {id} deleted"), |ctx| {
         let before = ctx.catalog().component(id).cloned().ok_or_else(|| not_found(id))?;
-        check(&before)?;
+        check(&command.expected, &before)?;
         let users = store::clusters_using(ctx.conn, id)?;
-        if !users.is_empty() && !force {
+        if !users.is_empty() && !command.force {
             return Err(Error::Conflict(format!(
                 "component {id} is still used by {} cluster(s) ({}); add ?force=true to remove it from them too",
                 users.len(),

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::clusters::{self, AssignmentSpec, ClusterSpec};
-use super::{AppState, Caller, Ctx};
+use catalog::{ClusterName, ComponentId};
+
+use super::clusters::{self, AssignmentKey, AssignmentSettings, ClusterSettings, PutAssignment, UpdateCluster};
+use super::{AppState, Caller, Ctx, Expected};
 use crate::db::models::{AssignmentRow, ClusterRow};
 use crate::db::DbConnection;
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::store;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +57,33 @@ fn yes() -> bool {
     true
 }
 
+impl TryFrom<&ClusterEntry> for ClusterSettings {
+    type Error = Error;
+    fn try_from(e: &ClusterEntry) -> Result<Self, Error> {
+        ClusterSettings::parse(
+            &e.name,
+            &e.tier,
+            e.labels.clone(),
+            e.enabled,
+            e.flux_namespace.as_deref(),
+            e.oci_tag.as_deref(),
+        )
+    }
+}
+
+impl TryFrom<&AssignmentEntry> for AssignmentSettings {
+    type Error = Error;
+    fn try_from(a: &AssignmentEntry) -> Result<Self, Error> {
+        AssignmentSettings::parse(
+            a.enabled,
+            a.oci_tag.as_deref(),
+            a.component_path.as_deref(),
+            a.reason.clone(),
+            a.expires_at.as_deref(),
+        )
+    }
+}
+
 /// Creates or updates each cluster of the document in one write; returns how many were
 /// created and updated.
 pub fn import(state: &AppState, caller: &Caller, doc: ClustersDocument) -> Result<(usize, usize), Error> {
@@ -70,15 +99,9 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
     let at = |i: usize, e: Error| {
         let name = doc.clusters.get(i).map_or("", |c| c.name.as_str());
         match e {
-            Error::Validation { detail, errors } => Error::Validation {
-                detail: format!("clusters[{i}] ({name}): {detail}"),
-                errors: errors
-                    .into_iter()
-                    .map(|mut f| {
-                        f.path = f.path.replacen('$', &format!("$.clusters[{i}]"), 1);
-                        f
-                    })
-                    .collect(),
+            Error::Refused { field, message } => Error::Refused {
+                field: field.within(Field::new("clusters").index(i)),
+                message: format!("{message} (cluster {name})"),
             },
             other => other,
         }
@@ -87,13 +110,13 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
     // a seeded fleet is a few bulk statements, not a few per cluster.
     let stored: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
     let mut seen = std::collections::HashSet::new();
-    let new: Vec<(usize, ClusterSpec)> = doc
+    let new: Vec<(usize, ClusterSettings)> = doc
         .clusters
         .iter()
         .enumerate()
         .filter(|(_, e)| !stored.contains(&e.name) && seen.insert(e.name.as_str()))
-        .map(|(i, e)| (i, spec_of(e)))
-        .collect();
+        .map(|(i, e)| ClusterSettings::try_from(e).map(|s| (i, s)).map_err(|e| at(i, e)))
+        .collect::<Result<_, _>>()?;
     clusters::create_many_in(ctx, &new, at)?;
     let created = new.len();
     let mut new = new.iter().map(|(i, _)| *i).peekable();
@@ -103,7 +126,11 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
         if !just_created {
             if let Some(row) = store::cluster(ctx.conn, &entry.name)? {
                 if !settings_differ(&row, entry)?.is_empty() {
-                    clusters::update_in(ctx, &spec_of(entry), |_| Ok(())).map_err(|e| at(i, e))?;
+                    let command = UpdateCluster {
+                        settings: ClusterSettings::try_from(entry).map_err(|e| at(i, e))?,
+                        expected: Expected::Any,
+                    };
+                    clusters::update_in(ctx, &command).map_err(|e| at(i, e))?;
                     updated += 1;
                 }
             }
@@ -113,28 +140,32 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
             if stored.as_ref().is_some_and(|s| assignment_differs(s, a).is_empty()) {
                 continue;
             }
-            let spec = AssignmentSpec {
-                enabled: a.enabled,
-                oci_tag: a.oci_tag.clone(),
-                component_path: a.component_path.clone(),
-                reason: a.reason.clone(),
-                expires_at: a.expires_at.clone(),
-            };
-            clusters::put_assignment_in(ctx, &entry.name, component, &spec, |_| Ok(())).map_err(|e| at(i, e))?;
+            let command = put_command(entry, component, a).map_err(|e| at(i, e))?;
+            clusters::put_assignment_in(ctx, &command).map_err(|e| at(i, e))?;
         }
     }
     Ok((created, updated))
 }
 
-fn spec_of(entry: &ClusterEntry) -> ClusterSpec {
-    ClusterSpec {
-        name: entry.name.clone(),
-        tier: entry.tier.clone(),
-        labels: entry.labels.clone(),
-        enabled: entry.enabled,
-        flux_namespace: entry.flux_namespace.clone(),
-        oci_tag: entry.oci_tag.clone(),
-    }
+/// The command an entry's assignment is; a name or id that does not parse names nothing stored.
+fn put_command(entry: &ClusterEntry, component: &str, a: &AssignmentEntry) -> Result<PutAssignment, Error> {
+    let key = AssignmentKey {
+        cluster: ClusterName::parse(&entry.name).map_err(|_| clusters::not_found(&entry.name))?,
+        component: ComponentId::parse(component).map_err(|_| Error::NotFound {
+            kind: "component",
+            name: component.to_owned(),
+        })?,
+        expected: Expected::Any,
+    };
+    Ok(PutAssignment {
+        key,
+        settings: AssignmentSettings::try_from(a).map_err(|e| match e {
+            Error::Refused { field, message } => {
+                Error::refused(field.within(Field::new("components").named(component)), message)
+            }
+            other => other,
+        })?,
+    })
 }
 
 /// What applying the document would change in the store, one line each (empty: nothing).

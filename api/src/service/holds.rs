@@ -110,7 +110,7 @@ pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outco
     }
     state.write(caller, false, "hold created", |ctx| {
         if let Some(at) = spec.expires_at {
-            super::time::check_expiry("$.expires_at", at.naive_utc(), ctx.now)?;
+            super::time::check_expiry("expires_at", at.naive_utc(), ctx.now)?;
         }
         if let Some(name) = &spec.cluster {
             if store::cluster(ctx.conn, name)?.is_none() {

@@ -8,6 +8,7 @@
 mod admission;
 pub mod artifacts;
 pub mod assignments;
+mod cluster_model;
 pub mod clusters;
 pub mod components;
 mod diff;
@@ -33,6 +34,7 @@ pub mod tiers;
 pub mod time;
 pub mod tokens;
 pub mod verify;
+pub mod version;
 
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +52,7 @@ use crate::store;
 pub use engine::{Ctx, Outcome, WriteFault};
 pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered, DEFAULT_CACHE_BYTES};
+pub use version::{version_of, Expected};
 
 /// Who is asking, for the audit log.
 #[derive(Clone, Debug)]

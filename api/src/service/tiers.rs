@@ -5,9 +5,49 @@ use catalog::{Catalog, OciTag, Tier};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{AppState, Caller, Ctx, Outcome};
+use super::{AppState, Caller, Ctx, Expected, Outcome};
 use crate::error::{Error, FieldError};
 use crate::store;
+
+/// A tier and its policy as the service shows it. It serializes as the API shows it, field for
+/// field, so its [`version`](Self::version) is the ETag clients hold.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TierView {
+    pub name: String,
+    pub policy: PolicyView,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PolicyView {
+    pub allow_mutable: bool,
+    pub allow_prerelease: bool,
+    pub pin_digest: bool,
+    pub require_known_tag: bool,
+    pub pattern: Option<String>,
+}
+
+impl TierView {
+    /// The tier's version, which `If-Match` names.
+    pub fn version(&self) -> String {
+        super::version_of(self)
+    }
+}
+
+impl From<&Tier> for TierView {
+    fn from(t: &Tier) -> Self {
+        let p = &t.policy;
+        TierView {
+            name: t.name.to_string(),
+            policy: PolicyView {
+                allow_mutable: p.allow_mutable,
+                allow_prerelease: p.allow_prerelease,
+                pin_digest: p.pin_digest,
+                require_known_tag: p.require_known_tag,
+                pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
+            },
+        }
+    }
+}
 
 /// A tier policy as a caller asks for it, before checks.
 #[derive(Debug, Clone)]
@@ -20,32 +60,32 @@ pub struct PolicySpec {
 }
 
 /// Tiers in their order, lowest first.
-pub fn list(state: &AppState) -> Result<Vec<Tier>, Error> {
+pub fn list(state: &AppState) -> Result<Vec<TierView>, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
-    Ok(catalog.tiers().to_vec())
+    Ok(catalog.tiers().iter().map(TierView::from).collect())
 }
 
-pub fn get(state: &AppState, name: &str) -> Result<Tier, Error> {
+pub fn get(state: &AppState, name: &str) -> Result<TierView, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
-    Ok(catalog.tier(name)?.clone())
+    Ok(TierView::from(catalog.tier(name)?))
 }
 
 /// Replaces a tier's policy. Refused (422, naming the policy field) when the catalog's default
-/// tags, or the pins and overrides of the tier's clusters, would break it. `check` is the
-/// `If-Match` guard.
+/// tags, or the pins and overrides of the tier's clusters, would break it, and when the tier is
+/// not at the version `expected`.
 pub fn put_policy(
     state: &AppState,
     caller: &Caller,
     name: &str,
     spec: PolicySpec,
-    check: impl FnOnce(&Tier) -> Result<(), Error>,
+    expected: Expected,
     dry_run: bool,
-) -> Result<Outcome<Tier>, Error> {
+) -> Result<Outcome<TierView>, Error> {
     state.write(caller, dry_run, &format!("tier {name} policy changed"), |ctx| {
         let before = ctx.catalog().tier(name)?.clone();
-        check(&before)?;
+        expected.check(&TierView::from(&before).version())?;
         let current = ctx.catalog().to_document();
         let mut doc = current.clone();
         let index = ctx
@@ -62,7 +102,7 @@ pub fn put_policy(
         slot.insert("policy".into(), policy_document(&spec));
         // The same policy again is no change: no catalog revision, no audit entry.
         if doc == current {
-            return Ok(before);
+            return Ok(TierView::from(&before));
         }
         if let Err(e) = ctx.set_catalog(doc.clone(), "api").map(drop) {
             return Err(rebase(e, index, &doc));
@@ -75,7 +115,7 @@ pub fn put_policy(
             Some(&tier_view(&before)),
             Some(&tier_view(&after)),
         );
-        Ok(after)
+        Ok(TierView::from(&after))
     })
 }
 

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::error::Error;
+use crate::error::{Error, Field};
 
 /// The longest duration any setting or request may name (soaks, expiries, thresholds): ten
 /// years. Longer ones are refused where they enter, so no time computed from one can overflow.
@@ -48,9 +48,9 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
 }
 
 /// An expiry a request sets must lie ahead of `now`, and at most [`MAX_DURATION_DAYS`] ahead.
-pub fn check_expiry(field: &str, at: NaiveDateTime, now: NaiveDateTime) -> Result<(), Error> {
+pub fn check_expiry(field: impl Into<Field>, at: NaiveDateTime, now: NaiveDateTime) -> Result<(), Error> {
     if at <= now {
-        return Err(Error::field(
+        return Err(Error::refused(
             field,
             format!(
                 "{} is not in the future (now is {}); an expiry must lie ahead",
@@ -60,7 +60,7 @@ pub fn check_expiry(field: &str, at: NaiveDateTime, now: NaiveDateTime) -> Resul
         ));
     }
     if at - now > Duration::days(MAX_DURATION_DAYS) {
-        return Err(Error::field(
+        return Err(Error::refused(
             field,
             format!("is more than the maximum of {MAX_DURATION_DAYS}d (ten years) ahead"),
         ));
@@ -101,13 +101,13 @@ mod tests {
             .unwrap()
             .naive_utc();
         let past = now - Duration::hours(1);
-        let err = check_expiry("$.expires_at", past, now).unwrap_err();
+        let err = check_expiry("expires_at", past, now).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "$.expires_at: 2026-12-01T23:00:00.000Z is not in the future (now is 2026-12-02T00:00:00.000Z); \
+            "expires_at: 2026-12-01T23:00:00.000Z is not in the future (now is 2026-12-02T00:00:00.000Z); \
              an expiry must lie ahead"
         );
-        assert!(check_expiry("$.expires_at", now + Duration::days(1), now).is_ok());
-        assert!(check_expiry("$.expires_at", now + Duration::days(3651), now).is_err());
+        assert!(check_expiry("expires_at", now + Duration::days(1), now).is_ok());
+        assert!(check_expiry("expires_at", now + Duration::days(3651), now).is_err());
     }
 }

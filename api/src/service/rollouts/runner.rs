@@ -94,6 +94,7 @@ fn refused(e: &Error) -> bool {
             | Error::Catalog(_)
             | Error::InvalidCatalog(_)
             | Error::Validation { .. }
+            | Error::Refused { .. }
             | Error::NotFound { .. }
     )
 }
