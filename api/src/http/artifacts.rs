@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use catalog::tag::TagKind;
-use catalog::OciTag;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -13,9 +12,8 @@ use super::extract::{caller, query, Body, WriteParams};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, etag_of, respond_write, Shared};
-use crate::db::models::ArtifactTagRow;
 use crate::error::Error;
-use crate::service::artifacts::{self, ArtifactSummary, Registered};
+use crate::service::artifacts::{self, ArtifactSummary, ArtifactTagView, RegisterTag, Registered};
 use crate::service::sync;
 
 impl From<&ArtifactSummary> for ArtifactDto {
@@ -32,21 +30,20 @@ impl From<&ArtifactSummary> for ArtifactDto {
     }
 }
 
-impl From<&ArtifactTagRow> for TagDto {
-    fn from(r: &ArtifactTagRow) -> Self {
-        // Stored tags were parsed when registered; one that no longer parses orders nowhere.
-        let kind = match OciTag::parse(&r.tag).ok().and_then(|t| t.version().map(|v| v.kind())) {
+impl From<&ArtifactTagView> for TagDto {
+    fn from(v: &ArtifactTagView) -> Self {
+        let kind = match v.kind {
             Some(TagKind::Release) => TagKindDto::Release,
             Some(TagKind::Hotfix) => TagKindDto::Hotfix,
             Some(TagKind::PreRelease) => TagKindDto::Prerelease,
             None => TagKindDto::Mutable,
         };
         TagDto {
-            tag: r.tag.clone(),
-            digest: r.digest.clone(),
-            registered_at: rfc3339(r.registered_at),
+            tag: v.tag.clone(),
+            digest: v.digest.clone(),
+            registered_at: rfc3339(v.registered_at),
             kind,
-            first_seen_at: r.first_seen_at.map(rfc3339),
+            first_seen_at: v.first_seen_at.map(rfc3339),
             moved: None,
         }
     }
@@ -115,18 +112,8 @@ pub async fn register_artifact_tag(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let caller = caller(&req);
-    let input = body.0;
-    let outcome = blocking(move || {
-        artifacts::register_tag(
-            &state,
-            &caller,
-            &id,
-            &input.tag,
-            input.digest.as_deref(),
-            params.dry_run,
-        )
-    })
-    .await?;
+    let command = RegisterTag::parse(&id, &body.0.tag, body.0.digest.as_deref())?;
+    let outcome = blocking(move || artifacts::register_tag(&state, &caller, command, params.dry_run)).await?;
     let status = match outcome.value.0 {
         Registered::Created => StatusCode::CREATED,
         Registered::DigestAdded | Registered::Unchanged => StatusCode::OK,
@@ -147,7 +134,7 @@ pub async fn list_artifact_tags(state: Shared, req: HttpRequest, id: web::Path<S
     let limit = paging::limit(q.limit.as_deref())?;
     let cursor = q.cursor.clone();
     let (rows, moves) = blocking(move || {
-        let rows = artifacts::tags(&state, &id, q.tier.as_deref())?;
+        let rows = artifacts::tags(&state, &id, q.tier.as_deref()).map_err(super::extract::in_query)?;
         Ok((rows, sync::moves(&state, &id)?))
     })
     .await?;

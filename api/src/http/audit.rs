@@ -12,9 +12,8 @@ use super::extract::query;
 use super::paging;
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::db::models::AuditRow;
 use crate::error::Error;
-use crate::service::history;
+use crate::service::history::{self, AuditEntry};
 use crate::store::AuditQuery;
 
 const CURSOR_KIND: &str = "audit";
@@ -63,24 +62,17 @@ pub struct AuditListQuery {
     cursor: Option<String>,
 }
 
-/// Entries were written as JSON; one that is not is shown as the text it is rather than lost.
-fn json_or_text(stored: &Option<String>) -> Option<Value> {
-    stored
-        .as_deref()
-        .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
-}
-
-impl From<&AuditRow> for AuditEntryDto {
-    fn from(r: &AuditRow) -> Self {
+impl From<&AuditEntry> for AuditEntryDto {
+    fn from(e: &AuditEntry) -> Self {
         AuditEntryDto {
-            id: r.id,
-            at: r.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            actor: r.actor.clone(),
-            action: r.action.clone(),
-            target: r.target.clone(),
-            before: json_or_text(&r.before),
-            after: json_or_text(&r.after),
-            request_id: r.request_id.clone(),
+            id: e.id,
+            at: crate::service::time::rfc3339(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target: e.target.clone(),
+            before: e.before.clone(),
+            after: e.after.clone(),
+            request_id: e.request_id.clone(),
         }
     }
 }

@@ -209,6 +209,15 @@ fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, Error> {
     })
 }
 
+/// A refusal of a command built from the query string: its field is a parameter, and is named
+/// as one (`cluster`, not `$.cluster`).
+pub fn in_query(e: Error) -> Error {
+    match e {
+        Error::Refused { field, message } => Error::field(field.to_string(), message),
+        other => other,
+    }
+}
+
 /// The first `name` in a serde message like "unknown field `colour`, expected …".
 fn backticked(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;

@@ -7,11 +7,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::models_observed::{FluxEventRow, ObservedRow};
 use crate::error::Error;
 use crate::service::observed::drift::Finding;
-use crate::service::observed::status::{ClusterStatus, ComponentStatus};
-use crate::service::observed::{FluxEvent, Severity};
+use crate::service::observed::status::{ClusterStatus, ComponentStatus, ObservedView};
+use crate::service::observed::{FluxEvent, FluxEventView, Severity};
 
 fn time(t: NaiveDateTime) -> String {
     crate::service::time::rfc3339(t)
@@ -148,8 +147,8 @@ pub struct FluxEventDto {
     pub received_at: String,
 }
 
-impl From<&FluxEventRow> for FluxEventDto {
-    fn from(r: &FluxEventRow) -> Self {
+impl From<&FluxEventView> for FluxEventDto {
+    fn from(r: &FluxEventView) -> Self {
         FluxEventDto {
             id: r.id,
             kind: r.kind.clone(),
@@ -194,8 +193,8 @@ pub struct ObservedObjectDto {
     pub received_at: String,
 }
 
-impl From<&ObservedRow> for ObservedObjectDto {
-    fn from(r: &ObservedRow) -> Self {
+impl From<&ObservedView> for ObservedObjectDto {
+    fn from(r: &ObservedView) -> Self {
         ObservedObjectDto {
             kind: r.kind.clone(),
             namespace: r.namespace.clone(),

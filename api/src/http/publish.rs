@@ -8,9 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::artifacts::rfc3339;
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::db::registry_rows::PublishJobRow;
 use crate::error::Error;
-use crate::service::publish;
+use crate::service::publish::{self, Publication};
 
 /// One cluster revision's publication as a Flux artifact.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -39,20 +38,20 @@ pub struct PublicationDto {
     pub done_at: Option<String>,
 }
 
-impl From<&PublishJobRow> for PublicationDto {
-    fn from(r: &PublishJobRow) -> Self {
+impl From<&Publication> for PublicationDto {
+    fn from(p: &Publication) -> Self {
         PublicationDto {
-            revision: r.revision,
-            repository: format!("{}/{}", r.target, r.cluster),
-            tag: publish::revision_tag(r.revision),
-            channel: r.channel.clone(),
-            state: r.state.clone(),
-            attempts: r.attempts,
-            last_error: r.last_error.clone(),
-            next_attempt_at: (r.state == "pending").then(|| rfc3339(r.next_attempt_at)),
-            digest: r.digest.clone(),
-            created_at: rfc3339(r.created_at),
-            done_at: r.done_at.map(rfc3339),
+            revision: p.revision,
+            repository: p.repository.clone(),
+            tag: p.tag.clone(),
+            channel: p.channel.clone(),
+            state: p.state.clone(),
+            attempts: p.attempts,
+            last_error: p.last_error.clone(),
+            next_attempt_at: p.next_attempt_at.map(rfc3339),
+            digest: p.digest.clone(),
+            created_at: rfc3339(p.created_at),
+            done_at: p.done_at.map(rfc3339),
         }
     }
 }

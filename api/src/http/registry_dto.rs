@@ -4,8 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::artifacts::rfc3339;
-use crate::db::registry_rows::SyncRow;
-use crate::service::sync::{MovedTag, SyncReport};
+use crate::service::sync::{MovedTag, SyncReport, SyncStatus};
 
 /// A tag that moved in the registry after the catalog pinned its digest.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,8 +45,8 @@ pub struct SyncStatusDto {
     pub duration_ms: i64,
 }
 
-impl From<&SyncRow> for SyncStatusDto {
-    fn from(r: &SyncRow) -> Self {
+impl From<&SyncStatus> for SyncStatusDto {
+    fn from(r: &SyncStatus) -> Self {
         SyncStatusDto {
             last_attempt_at: rfc3339(r.last_attempt_at),
             last_success_at: r.last_success_at.map(rfc3339),

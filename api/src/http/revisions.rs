@@ -122,11 +122,11 @@ fn rfc3339(t: chrono::NaiveDateTime) -> String {
 impl From<&Revision> for RevisionSummaryDto {
     fn from(r: &Revision) -> Self {
         RevisionSummaryDto {
-            revision: r.row.revision,
-            created_at: rfc3339(r.row.created_at),
-            actor: r.row.actor.clone(),
-            reason: r.row.reason.clone(),
-            catalog_revision: r.row.catalog_revision,
+            revision: r.revision,
+            created_at: rfc3339(r.created_at),
+            actor: r.actor.clone(),
+            reason: r.reason.clone(),
+            catalog_revision: r.catalog_revision,
             components: r
                 .record
                 .components
@@ -159,7 +159,7 @@ pub async fn list_cluster_revisions(
         rows,
         limit,
         CURSOR_KIND,
-        |r| r.row.revision,
+        |r| r.revision,
         |r| RevisionSummaryDto::from(r),
     );
     Ok(HttpResponse::Ok().json(page))
@@ -185,13 +185,13 @@ pub async fn get_cluster_revision(state: Shared, path: web::Path<(String, String
     let detail = blocking(move || history::revision(&state, &name, n)).await?;
     let (r, rendered) = (&detail.revision, &detail.rendered);
     let dto = RevisionDto {
-        cluster: r.row.cluster.clone(),
-        revision: r.row.revision,
-        created_at: rfc3339(r.row.created_at),
-        actor: r.row.actor.clone(),
-        reason: r.row.reason.clone(),
-        catalog_revision: r.row.catalog_revision,
-        effective: EffectiveDto::new(r.row.revision, &r.record),
+        cluster: r.cluster.clone(),
+        revision: r.revision,
+        created_at: rfc3339(r.created_at),
+        actor: r.actor.clone(),
+        reason: r.reason.clone(),
+        catalog_revision: r.catalog_revision,
+        effective: EffectiveDto::new(r.revision, &r.record),
         render: RevisionRenderDto {
             yaml: String::from_utf8_lossy(&rendered.yaml).into_owned(),
             etag: rendered.yaml_etag.clone(),

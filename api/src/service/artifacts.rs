@@ -1,13 +1,13 @@
 //! Artifacts and their registered builds (tags with digests).
 
 use catalog::ids::Digest;
-use catalog::tag::Version;
+use catalog::tag::{TagKind, Version};
 use catalog::{Artifact, OciTag};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::ArtifactTagRow;
-use crate::db::registry_rows::SyncRow;
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::store;
@@ -26,7 +26,7 @@ pub enum Registered {
 pub struct ArtifactSummary {
     pub artifact: Artifact,
     pub tag_count: i64,
-    pub sync: Option<SyncRow>,
+    pub sync: Option<super::sync::SyncStatus>,
 }
 
 /// The catalog's artifacts, in declared order.
@@ -40,7 +40,7 @@ pub fn list(state: &AppState) -> Result<Vec<ArtifactSummary>, Error> {
             Ok(ArtifactSummary {
                 artifact: a.clone(),
                 tag_count: store::tag_count(&mut conn, a.id.as_str())?,
-                sync: store::registry::sync_status(&mut conn, a.id.as_str())?,
+                sync: sync_status(&mut conn, a.id.as_str())?,
             })
         })
         .collect()
@@ -56,12 +56,18 @@ pub fn get(state: &AppState, id: &str) -> Result<ArtifactSummary, Error> {
         .cloned()
         .ok_or_else(|| not_found(id))?;
     let tag_count = store::tag_count(&mut conn, id)?;
-    let sync = store::registry::sync_status(&mut conn, id)?;
+    let sync = sync_status(&mut conn, id)?;
     Ok(ArtifactSummary {
         artifact,
         tag_count,
         sync,
     })
+}
+
+fn sync_status(conn: &mut DbConnection, id: &str) -> Result<Option<super::sync::SyncStatus>, Error> {
+    Ok(store::registry::sync_status(conn, id)?
+        .as_ref()
+        .map(super::sync::SyncStatus::from))
 }
 
 fn not_found(id: &str) -> Error {
@@ -71,8 +77,51 @@ fn not_found(id: &str) -> Error {
     }
 }
 
-fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
-    r.map_err(|e| Error::field(path, e.to_string()))
+/// A registered build of an artifact as the service shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactTagView {
+    pub tag: String,
+    pub digest: Option<String>,
+    pub registered_at: NaiveDateTime,
+    /// When a registry sync first saw the tag; `None` for tags only registered through the API.
+    pub first_seen_at: Option<NaiveDateTime>,
+    /// How the tag orders; `None` for a moving tag (or a stored one that no longer parses,
+    /// which orders nowhere either).
+    pub kind: Option<TagKind>,
+}
+
+impl From<&ArtifactTagRow> for ArtifactTagView {
+    fn from(r: &ArtifactTagRow) -> Self {
+        ArtifactTagView {
+            tag: r.tag.clone(),
+            digest: r.digest.clone(),
+            registered_at: r.registered_at,
+            first_seen_at: r.first_seen_at,
+            kind: OciTag::parse(&r.tag).ok().and_then(|t| t.version().map(|v| v.kind())),
+        }
+    }
+}
+
+/// Register a build (a tag, with its digest when known) of an artifact.
+#[derive(Debug, Clone)]
+pub struct RegisterTag {
+    pub artifact: String,
+    pub tag: OciTag,
+    pub digest: Option<Digest>,
+}
+
+impl RegisterTag {
+    /// Parses a registration as a request or a file states it; a refusal names the field.
+    pub fn parse(artifact: &str, tag: &str, digest: Option<&str>) -> Result<RegisterTag, Error> {
+        let refused = |field: &'static str, e: catalog::Error| Error::refused(field, e.to_string());
+        Ok(RegisterTag {
+            artifact: artifact.to_owned(),
+            tag: OciTag::parse(tag).map_err(|e| refused("tag", e))?,
+            digest: digest
+                .map(|d| Digest::parse(d).map_err(|e| refused("digest", e)))
+                .transpose()?,
+        })
+    }
 }
 
 /// Registers a built tag with its digest. Tags are immutable: the same tag with another digest
@@ -81,16 +130,14 @@ fn field<T>(path: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
 pub fn register_tag(
     state: &AppState,
     caller: &Caller,
-    artifact: &str,
-    tag: &str,
-    digest: Option<&str>,
+    command: RegisterTag,
     dry_run: bool,
-) -> Result<Outcome<(Registered, ArtifactTagRow)>, Error> {
-    let tag = field("$.tag", OciTag::parse(tag))?;
-    let digest = digest.map(|d| field("$.digest", Digest::parse(d))).transpose()?;
+) -> Result<Outcome<(Registered, ArtifactTagView)>, Error> {
+    let RegisterTag { artifact, tag, digest } = command;
     let reason = format!("tag {tag} registered for {artifact}");
     state.write(caller, dry_run, &reason, |ctx| {
-        register_tag_in(ctx, artifact, &tag, digest.as_ref())
+        let (registered, row) = register_tag_in(ctx, &artifact, &tag, digest.as_ref())?;
+        Ok((registered, ArtifactTagView::from(&row)))
     })
 }
 
@@ -153,7 +200,7 @@ fn view(row: &ArtifactTagRow) -> serde_json::Value {
 
 /// Registered tags of an artifact, newest first in the catalog's order; moving tags (which
 /// cannot be ordered) come last, by name.
-pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<ArtifactTagRow>, Error> {
+pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<ArtifactTagView>, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
     if !catalog.artifacts().iter().any(|a| a.id.as_str() == artifact) {
@@ -165,7 +212,7 @@ pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<
             catalog
                 .tier(t)
                 .cloned()
-                .map_err(|e| Error::field("tier", e.to_string()))
+                .map_err(|e| Error::refused("tier", e.to_string()))
         })
         .transpose()?;
     let mut rows: Vec<(Option<Version>, ArtifactTagRow)> = Vec::new();
@@ -184,7 +231,7 @@ pub fn tags(state: &AppState, artifact: &str, tier: Option<&str>) -> Result<Vec<
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.tag.cmp(&b.tag),
     });
-    Ok(rows.into_iter().map(|(_, r)| r).collect())
+    Ok(rows.iter().map(|(_, r)| ArtifactTagView::from(r)).collect())
 }
 
 /// A tags file: builds to register, as CI would through the API.
@@ -215,14 +262,9 @@ pub(super) fn import_tags_in(ctx: &mut Ctx<'_>, doc: &TagsDocument) -> Result<us
     let mut created = 0;
     for (i, t) in doc.tags.iter().enumerate() {
         let at = |e: Error| Error::Invalid(format!("tags[{i}] ({} {}): {e}", t.artifact, t.tag));
-        let tag = field("$.tag", OciTag::parse(&t.tag)).map_err(at)?;
-        let digest = t
-            .digest
-            .as_deref()
-            .map(|d| field("$.digest", Digest::parse(d)))
-            .transpose()
-            .map_err(at)?;
-        let (registered, _) = register_tag_in(ctx, &t.artifact, &tag, digest.as_ref()).map_err(at)?;
+        let command = RegisterTag::parse(&t.artifact, &t.tag, t.digest.as_deref()).map_err(at)?;
+        let (registered, _) =
+            register_tag_in(ctx, &command.artifact, &command.tag, command.digest.as_ref()).map_err(at)?;
         created += usize::from(registered == Registered::Created);
     }
     Ok(created)

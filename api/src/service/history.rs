@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
 use super::{AppState, Rendered};
 use crate::db::models::{AuditRow, ClusterRevisionRow};
 use crate::db::DbConnection;
@@ -14,8 +17,30 @@ use crate::store::{self, effective::EffectiveRecord, AuditQuery};
 
 /// One stored revision with its effective config decoded.
 pub struct Revision {
-    pub row: ClusterRevisionRow,
+    pub cluster: String,
+    pub revision: i64,
+    pub created_at: NaiveDateTime,
+    pub actor: String,
+    /// Why the revision exists.
+    pub reason: String,
+    /// The catalog revision it was resolved against.
+    pub catalog_revision: i64,
     pub record: EffectiveRecord,
+}
+
+impl TryFrom<ClusterRevisionRow> for Revision {
+    type Error = Error;
+    fn try_from(row: ClusterRevisionRow) -> Result<Self, Error> {
+        Ok(Revision {
+            record: EffectiveRecord::decode(&row.effective)?,
+            cluster: row.cluster,
+            revision: row.revision,
+            created_at: row.created_at,
+            actor: row.actor,
+            reason: row.reason,
+            catalog_revision: row.catalog_revision,
+        })
+    }
 }
 
 /// One revision with its render.
@@ -41,10 +66,7 @@ pub fn revisions(state: &AppState, cluster: &str, before: Option<i64>, limit: i6
     known_cluster(&mut conn, cluster)?;
     store::revisions(&mut conn, cluster, before, limit)?
         .into_iter()
-        .map(|row| {
-            let record = EffectiveRecord::decode(&row.effective)?;
-            Ok(Revision { row, record })
-        })
+        .map(Revision::try_from)
         .collect()
 }
 
@@ -56,16 +78,48 @@ pub fn revision(state: &AppState, cluster: &str, n: i64) -> Result<RevisionDetai
         kind: "revision",
         name: format!("{cluster}@{n}"),
     })?;
-    let record = EffectiveRecord::decode(&row.effective)?;
+    let revision = Revision::try_from(row)?;
     let rendered = state.renders.get(&mut conn, cluster, n)?;
-    Ok(RevisionDetail {
-        revision: Revision { row, record },
-        rendered,
-    })
+    Ok(RevisionDetail { revision, rendered })
+}
+
+/// One write, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: String,
+}
+
+/// Entries were written as JSON; one that is not is shown as the text it is rather than lost.
+fn json_or_text(stored: &Option<String>) -> Option<Value> {
+    stored
+        .as_deref()
+        .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
+}
+
+impl From<&AuditRow> for AuditEntry {
+    fn from(r: &AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            before: json_or_text(&r.before),
+            after: json_or_text(&r.after),
+            request_id: r.request_id.clone(),
+        }
+    }
 }
 
 /// Audit entries matching `q`, newest first.
-pub fn audit(state: &AppState, q: &AuditQuery) -> Result<Vec<AuditRow>, Error> {
+pub fn audit(state: &AppState, q: &AuditQuery) -> Result<Vec<AuditEntry>, Error> {
     let mut conn = state.conn()?;
-    Ok(store::audit(&mut conn, q)?)
+    Ok(store::audit(&mut conn, q)?.iter().map(AuditEntry::from).collect())
 }

@@ -127,8 +127,48 @@ fn publish_one(state: &AppState, settings: &PublishSettings, job: &PublishJobRow
     Ok(digest)
 }
 
-/// A cluster's publish jobs, newest first.
-pub fn jobs(state: &AppState, cluster: &str) -> Result<Vec<PublishJobRow>, Error> {
+/// One cluster revision's publication as a Flux artifact, as the service shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    pub revision: i64,
+    /// `oci://HOST/PREFIX/<cluster>`
+    pub repository: String,
+    /// `rev-<n>`
+    pub tag: String,
+    /// The tag that follows the cluster's newest revision.
+    pub channel: String,
+    /// `pending` (not yet pushed, or failed and waiting for its retry) or `done`.
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// When the next attempt runs, while pending.
+    pub next_attempt_at: Option<NaiveDateTime>,
+    /// The pushed manifest's digest, once done.
+    pub digest: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub done_at: Option<NaiveDateTime>,
+}
+
+impl From<&PublishJobRow> for Publication {
+    fn from(r: &PublishJobRow) -> Self {
+        Publication {
+            revision: r.revision,
+            repository: format!("{}/{}", r.target, r.cluster),
+            tag: revision_tag(r.revision),
+            channel: r.channel.clone(),
+            state: r.state.clone(),
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            next_attempt_at: (r.state == "pending").then_some(r.next_attempt_at),
+            digest: r.digest.clone(),
+            created_at: r.created_at,
+            done_at: r.done_at,
+        }
+    }
+}
+
+/// A cluster's publications, newest first.
+pub fn jobs(state: &AppState, cluster: &str) -> Result<Vec<Publication>, Error> {
     let mut conn = state.conn()?;
     if store::cluster(&mut conn, cluster)?.is_none() {
         return Err(Error::NotFound {
@@ -136,5 +176,8 @@ pub fn jobs(state: &AppState, cluster: &str) -> Result<Vec<PublishJobRow>, Error
             name: cluster.to_owned(),
         });
     }
-    Ok(store::registry::publish_jobs_of(&mut conn, cluster)?)
+    Ok(store::registry::publish_jobs_of(&mut conn, cluster)?
+        .iter()
+        .map(Publication::from)
+        .collect())
 }

@@ -265,9 +265,35 @@ fn apply(
     Ok(())
 }
 
+/// How the last sync of an artifact with its registry went, as the service shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncStatus {
+    pub last_attempt_at: NaiveDateTime,
+    pub last_success_at: Option<NaiveDateTime>,
+    /// Why the last attempt failed; `None` when it succeeded.
+    pub last_error: Option<String>,
+    /// Tags the registry listed at the last success.
+    pub registry_tags: i64,
+    pub duration_ms: i64,
+}
+
+impl From<&SyncRow> for SyncStatus {
+    fn from(r: &SyncRow) -> Self {
+        SyncStatus {
+            last_attempt_at: r.last_attempt_at,
+            last_success_at: r.last_success_at,
+            last_error: r.last_error.clone(),
+            registry_tags: r.registry_tags,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
 /// The last sync of an artifact, if any.
-pub fn status(state: &AppState, id: &str) -> Result<Option<SyncRow>, Error> {
-    Ok(store::registry::sync_status(&mut *state.conn()?, id)?)
+pub fn status(state: &AppState, id: &str) -> Result<Option<SyncStatus>, Error> {
+    Ok(store::registry::sync_status(&mut *state.conn()?, id)?
+        .as_ref()
+        .map(SyncStatus::from))
 }
 
 /// The recorded moves of an artifact's tags, by tag (the latest move last).

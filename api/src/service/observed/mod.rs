@@ -209,11 +209,52 @@ fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>
     (work, component)
 }
 
+/// A stored Flux event as the service shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FluxEventView {
+    pub id: i64,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The catalog component the object belongs to; `None` for an object we did not render.
+    pub component: Option<String>,
+    pub severity: String,
+    pub reason: String,
+    pub message: String,
+    pub revision: Option<String>,
+    pub reporting_controller: Option<String>,
+    /// The event's own time.
+    pub event_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+}
+
+impl From<&FluxEventRow> for FluxEventView {
+    fn from(r: &FluxEventRow) -> Self {
+        FluxEventView {
+            id: r.id,
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            component: r.component.clone(),
+            severity: r.severity.clone(),
+            reason: r.reason.clone(),
+            message: r.message.clone(),
+            revision: r.revision.clone(),
+            reporting_controller: r.reporting_controller.clone(),
+            event_at: r.event_at,
+            received_at: r.received_at,
+        }
+    }
+}
+
 /// A cluster's events, newest first, before the event `before` when given.
-pub fn events(state: &AppState, cluster: &str, before: Option<i64>, limit: i64) -> Result<Vec<FluxEventRow>, Error> {
+pub fn events(state: &AppState, cluster: &str, before: Option<i64>, limit: i64) -> Result<Vec<FluxEventView>, Error> {
     let mut conn = state.conn()?;
     require_cluster(&mut conn, cluster)?;
-    Ok(q::events(&mut conn, cluster, before, limit)?)
+    Ok(q::events(&mut conn, cluster, before, limit)?
+        .iter()
+        .map(FluxEventView::from)
+        .collect())
 }
 
 fn require_cluster(conn: &mut DbConnection, cluster: &str) -> Result<(), Error> {
