@@ -67,7 +67,9 @@ pub async fn list_stale_overrides(state: Shared, req: HttpRequest) -> Result<Htt
         cluster: q.cluster,
         component: q.component,
     };
-    let list = blocking(move || overrides::stale(&state, &filter)).await?;
+    let list = blocking(move || overrides::stale(&state, &filter))
+        .await
+        .map_err(super::extract::in_query)?;
     let items = list.iter().map(StaleOverrideDto::from).collect();
     let page = paging::page_sorted(items, limit, "stale", q.cursor.as_deref(), key)?;
     Ok(HttpResponse::Ok().json(page))

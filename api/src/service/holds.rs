@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::{AssignmentRow, HoldRow, NewHoldRow};
 use crate::db::DbConnection;
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::store::{self, effective::EffectiveRecord, holds as db};
 
 /// A hold as the service sees it.
@@ -100,13 +100,16 @@ pub fn get(state: &AppState, id: i64) -> Result<Hold, Error> {
 /// Stores a hold; the cluster and component it names must exist.
 pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outcome<Hold>, Error> {
     if spec.cluster.is_none() && spec.component.is_none() {
-        return Err(Error::field("$", "name a `cluster`, a `component`, or both"));
+        return Err(Error::refused(
+            Field::whole(),
+            "name a `cluster`, a `component`, or both",
+        ));
     }
     if spec.reason.trim().is_empty() {
-        return Err(Error::field("$.reason", "must say why the hold is needed"));
+        return Err(Error::refused("reason", "must say why the hold is needed"));
     }
     if spec.reason.len() > 200 {
-        return Err(Error::field("$.reason", "must be at most 200 characters"));
+        return Err(Error::refused("reason", "must be at most 200 characters"));
     }
     state.write(caller, false, "hold created", |ctx| {
         if let Some(at) = spec.expires_at {
@@ -114,12 +117,12 @@ pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outco
         }
         if let Some(name) = &spec.cluster {
             if store::cluster(ctx.conn, name)?.is_none() {
-                return Err(Error::field("$.cluster", format!("unknown cluster {name:?}")));
+                return Err(Error::refused("cluster", format!("unknown cluster {name:?}")));
             }
         }
         if let Some(id) = &spec.component {
             if ctx.catalog().component(id).is_none() {
-                return Err(Error::field("$.component", format!("unknown component {id:?}")));
+                return Err(Error::refused("component", format!("unknown component {id:?}")));
             }
         }
         let row = NewHoldRow {

@@ -10,7 +10,7 @@ use super::holds::Holds;
 use super::rollouts::Skipped;
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::db::models::AssignmentRow;
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::store::{self, rollouts as pins};
 
 /// A hotfix as a caller asks for it, before checks.
@@ -33,20 +33,20 @@ pub struct Hotfix {
 }
 
 pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool) -> Result<Outcome<Hotfix>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
+    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
     let path = spec
         .component_path
         .as_deref()
-        .map(|p| ComponentPath::parse(p).map_err(|e| Error::field("$.component_path", e.to_string())))
+        .map(|p| ComponentPath::parse(p).map_err(|e| Error::refused("component_path", e.to_string())))
         .transpose()?;
     if spec.tiers.is_empty() && spec.labels.is_empty() && spec.clusters.is_empty() {
-        return Err(Error::field(
-            "$.selector",
+        return Err(Error::refused(
+            "selector",
             "select clusters by `tiers`, `labels` or `clusters`; a hotfix everywhere is a release",
         ));
     }
     let reason = match spec.reason.as_deref().map(str::trim) {
-        Some(r) if r.len() > 190 => return Err(Error::field("$.reason", "must be at most 190 characters")),
+        Some(r) if r.len() > 190 => return Err(Error::refused("reason", "must be at most 190 characters")),
         Some(r) if !r.is_empty() => format!("hotfix: {r}"),
         _ => "hotfix".to_owned(),
     };
@@ -59,7 +59,7 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
             .catalog()
             .component(&spec.component)
             .cloned()
-            .ok_or_else(|| Error::field("$.component", format!("unknown component {:?}", spec.component)))?;
+            .ok_or_else(|| Error::refused("component", format!("unknown component {:?}", spec.component)))?;
         let selected = select(ctx, &spec)?;
         let holds = Holds::load(ctx.conn, ctx.now)?;
         let mut done = Hotfix::default();
@@ -105,8 +105,8 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
                 .skipped
                 .first()
                 .map(|s| format!(" ({} on {}: {})", s.reason, s.cluster, s.detail));
-            return Err(Error::field(
-                "$.selector",
+            return Err(Error::refused(
+                "selector",
                 format!("selects no cluster the hotfix can pin{}", why.unwrap_or_default()),
             ));
         }
@@ -129,8 +129,8 @@ fn skipped(cluster: &str, component: &str, reason: &str, detail: String) -> Skip
 fn select(ctx: &mut Ctx<'_>, spec: &HotfixSpec) -> Result<Vec<(String, String)>, Error> {
     for (i, tier) in spec.tiers.iter().enumerate() {
         if ctx.catalog().tier(tier).is_err() {
-            return Err(Error::field(
-                format!("$.selector.tiers[{i}]"),
+            return Err(Error::refused(
+                Field::new("selector").field("tiers").index(i),
                 format!("unknown tier {tier:?}"),
             ));
         }
@@ -138,12 +138,12 @@ fn select(ctx: &mut Ctx<'_>, spec: &HotfixSpec) -> Result<Vec<(String, String)>,
     let running: BTreeSet<String> = store::clusters_using(ctx.conn, &spec.component)?.into_iter().collect();
     let all = store::clusters(ctx.conn)?;
     for (i, name) in spec.clusters.iter().enumerate() {
-        let at = format!("$.selector.clusters[{i}]");
+        let at = Field::new("selector").field("clusters").index(i);
         if !all.iter().any(|c| &c.name == name) {
-            return Err(Error::field(at, format!("unknown cluster {name:?}")));
+            return Err(Error::refused(at, format!("unknown cluster {name:?}")));
         }
         if !running.contains(name) {
-            return Err(Error::field(
+            return Err(Error::refused(
                 at,
                 format!("cluster {name} does not run {}", spec.component),
             ));

@@ -89,7 +89,7 @@ fn classify(holds: &Holds, cluster: &str, component: &str, reason: Option<&str>,
 pub fn stale(state: &AppState, filter: &OverrideFilter) -> Result<Vec<StaleOverride>, Error> {
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
-    check_filter(&mut conn, &catalog, filter, "")?;
+    check_filter(&mut conn, &catalog, filter)?;
     let now = chrono::Utc::now().naive_utc();
     Ok(find(&mut conn, &catalog, filter, now)?
         .into_iter()
@@ -150,7 +150,7 @@ fn collapse_matching(
     take: &dyn Fn(&StaleOverride) -> bool,
 ) -> Result<Vec<StaleOverride>, Error> {
     let catalog = ctx.catalog().clone();
-    check_filter(ctx.conn, &catalog, filter, "$.")?;
+    check_filter(ctx.conn, &catalog, filter)?;
     let mut found = find(ctx.conn, &catalog, filter, ctx.now)?;
     found.retain(|(s, _)| take(s));
     for (item, before) in &found {
@@ -172,26 +172,16 @@ fn collapse_matching(
 
 /// A filter naming a cluster or component that does not exist is refused: a typo would
 /// otherwise look like "nothing is stale".
-fn check_filter(
-    conn: &mut DbConnection,
-    catalog: &Catalog,
-    filter: &OverrideFilter,
-    prefix: &str,
-) -> Result<(), Error> {
+/// Refuses a filter naming a cluster or component that does not exist, naming the filter's field.
+fn check_filter(conn: &mut DbConnection, catalog: &Catalog, filter: &OverrideFilter) -> Result<(), Error> {
     if let Some(name) = &filter.cluster {
         if store::cluster(conn, name)?.is_none() {
-            return Err(Error::field(
-                format!("{prefix}cluster"),
-                format!("unknown cluster {name:?}"),
-            ));
+            return Err(Error::refused("cluster", format!("unknown cluster {name:?}")));
         }
     }
     if let Some(id) = &filter.component {
         if catalog.component(id).is_none() {
-            return Err(Error::field(
-                format!("{prefix}component"),
-                format!("unknown component {id:?}"),
-            ));
+            return Err(Error::refused("component", format!("unknown component {id:?}")));
         }
     }
     Ok(())

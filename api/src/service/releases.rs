@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::holds::{keep_held, Holds, Kept};
 use super::{AppState, Caller, Ctx, Outcome};
-use crate::error::{Error, FieldError};
+use crate::error::{Error, Field, FieldError};
 
 /// A release as a caller asks for it, before checks.
 #[derive(Debug, Clone)]
@@ -54,25 +54,25 @@ pub fn release(
     spec: ReleaseSpec,
     dry_run: bool,
 ) -> Result<Outcome<Released>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
+    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
     if let Some(list) = &spec.components {
         if list.is_empty() {
-            return Err(Error::field(
-                "$.components",
+            return Err(Error::refused(
+                "components",
                 "name at least one component, or leave `components` out to move the artifact's default tag",
             ));
         }
         for (i, c) in list.iter().enumerate() {
             if list[..i].iter().any(|earlier| earlier.id == c.id) {
-                return Err(Error::field(
-                    format!("$.components[{i}].id"),
+                return Err(Error::refused(
+                    Field::new("components").index(i).field("id"),
                     format!("{:?} is listed twice", c.id),
                 ));
             }
         }
     }
     if spec.reason.as_ref().is_some_and(|r| r.len() > 200) {
-        return Err(Error::field("$.reason", "must be at most 200 characters"));
+        return Err(Error::refused("reason", "must be at most 200 characters"));
     }
     let reason =
         super::clusters::revision_reason(spec.reason.as_deref(), || format!("release {tag} of {}", spec.artifact));
@@ -218,8 +218,8 @@ fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet
 
 fn unknown_artifact(ctx: &Ctx<'_>, name: &str) -> Error {
     let known: Vec<&str> = ctx.catalog().artifacts().iter().map(|a| a.id.as_str()).collect();
-    Error::field(
-        "$.artifact",
+    Error::refused(
+        "artifact",
         format!("unknown artifact {name:?} (known: {})", known.join(", ")),
     )
 }
@@ -254,14 +254,14 @@ pub(super) fn check_tag_in_tiers(
 
 /// The catalog index of the request's `i`-th component, which must belong to `artifact`.
 fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &str) -> Result<usize, Error> {
-    let path = format!("$.components[{i}].id");
+    let path = Field::new("components").index(i).field("id");
     let components = ctx.catalog().components();
     let index = components
         .iter()
         .position(|c| c.id.as_str() == id)
-        .ok_or_else(|| Error::field(&path, format!("unknown component {id:?}")))?;
+        .ok_or_else(|| Error::refused(path.clone(), format!("unknown component {id:?}")))?;
     if components[index].artifact != artifact.id {
-        return Err(Error::field(
+        return Err(Error::refused(
             path,
             format!(
                 "component {id} is built into artifact {}, not {}",

@@ -41,7 +41,7 @@ pub fn rollback(
     // The override reason starts `rollback` whatever the person adds: that is what marks the
     // pins deliberate (see `overrides`).
     let reason = match why.map(str::trim) {
-        Some(w) if w.len() > 170 => return Err(Error::field("$.reason", "must be at most 170 characters")),
+        Some(w) if w.len() > 170 => return Err(Error::refused("reason", "must be at most 170 characters")),
         Some(w) if !w.is_empty() => format!("rollback to revision {n}: {w}"),
         _ => format!("rollback to revision {n}"),
     };

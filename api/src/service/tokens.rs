@@ -119,15 +119,15 @@ fn check(new: &NewToken) -> Result<(), Error> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
     if !name_ok {
-        return Err(Error::field(
-            "$.name",
+        return Err(Error::refused(
+            "name",
             "a token name is 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
         ));
     }
     match (new.role, &new.cluster) {
-        (Role::Cluster, None) => Err(Error::field("$.cluster", "a cluster token names its cluster")),
+        (Role::Cluster, None) => Err(Error::refused("cluster", "a cluster token names its cluster")),
         (Role::Cluster, Some(_)) | (_, None) => Ok(()),
-        (_, Some(_)) => Err(Error::field("$.cluster", "only cluster tokens name a cluster")),
+        (_, Some(_)) => Err(Error::refused("cluster", "only cluster tokens name a cluster")),
     }
 }
 
@@ -143,8 +143,8 @@ pub fn create(state: &AppState, caller: &Caller, new: NewToken) -> Result<(Token
         }
         if let Some(cluster) = &new.cluster {
             if store::cluster(ctx.conn, cluster)?.is_none() {
-                return Err(Error::field(
-                    "$.cluster",
+                return Err(Error::refused(
+                    "cluster",
                     format!("no cluster is named {cluster:?}; a cluster token is issued for an existing cluster"),
                 ));
             }

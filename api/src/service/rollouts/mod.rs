@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::store::{self, rollouts as db};
 pub use steps::{abort, advance, pause, resume};
 use targets::{check_named_skipped, targets, Planned};
@@ -234,28 +234,28 @@ fn plan_and_store(
     spec: &RolloutSpec,
     dry_run: bool,
 ) -> Result<Outcome<Rollout>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::field("$.oci_tag", e.to_string()))?;
+    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
     let kind = match (&spec.component, &spec.release) {
         (Some(_), None) => "component",
         (None, Some(_)) => "release",
         _ => {
-            return Err(Error::field(
-                "$",
+            return Err(Error::refused(
+                Field::whole(),
                 "name exactly one of `component` (one component) or `release` (an artifact)",
             ))
         }
     };
     let mut paths: BTreeMap<String, ComponentPath> = BTreeMap::new();
     for (id, p) in &spec.component_paths {
-        let path =
-            ComponentPath::parse(p).map_err(|e| Error::field(format!("$.component_paths.{id}"), e.to_string()))?;
+        let path = ComponentPath::parse(p)
+            .map_err(|e| Error::refused(Field::new("component_paths").named(id.to_string()), e.to_string()))?;
         paths.insert(id.clone(), path);
     }
     state.write(caller, dry_run, "rollout planned", |ctx| {
         let (artifact, components) = moved(ctx, spec)?;
         if let Some(id) = paths.keys().find(|id| !components.contains(*id)) {
-            return Err(Error::field(
-                format!("$.component_paths.{id}"),
+            return Err(Error::refused(
+                Field::new("component_paths").named(id.to_string()),
                 format!("the rollout does not move {id}"),
             ));
         }
@@ -265,8 +265,8 @@ fn plan_and_store(
                 Some(s) => format!(" (all skipped; first: {} on {}, {})", s.component, s.cluster, s.detail),
                 None => String::new(),
             };
-            return Err(Error::field(
-                "$",
+            return Err(Error::refused(
+                Field::whole(),
                 format!("no enabled cluster runs what the rollout would move{why}"),
             ));
         }
@@ -348,7 +348,7 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
     if let Some(id) = &spec.component {
         let c = catalog
             .component(id)
-            .ok_or_else(|| Error::field("$.component", format!("unknown component {id:?}")))?;
+            .ok_or_else(|| Error::refused("component", format!("unknown component {id:?}")))?;
         return Ok((catalog.artifact_of(c).clone(), BTreeSet::from([id.clone()])));
     }
     let name = spec.release.as_deref().unwrap_or_default();
@@ -359,8 +359,8 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
         .cloned()
         .ok_or_else(|| {
             let known: Vec<&str> = catalog.artifacts().iter().map(|a| a.id.as_str()).collect();
-            Error::field(
-                "$.release",
+            Error::refused(
+                "release",
                 format!("unknown artifact {name:?} (known: {})", known.join(", ")),
             )
         })?;
@@ -371,8 +371,8 @@ fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String
         .map(|c| c.id.to_string())
         .collect();
     if components.is_empty() {
-        return Err(Error::field(
-            "$.release",
+        return Err(Error::refused(
+            "release",
             format!("every component of {name} has its own tag; roll them out one by one"),
         ));
     }

@@ -7,7 +7,7 @@ use catalog::{ComponentPath, OciTag, OrderedTag};
 
 use super::waves::Target;
 use super::{Skipped, StepCluster, StepComponent, WaveSpec};
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::service::holds::Holds;
 use crate::service::{Ctx, TagPath};
 use crate::store::{self, effective::EffectiveRecord};
@@ -106,8 +106,8 @@ pub(super) fn check_named_skipped(
         for (j, name) in wave.clusters.iter().enumerate() {
             let planned = targets.iter().any(|(t, _)| &t.name == name);
             if let (false, Some(s)) = (planned, skipped.iter().find(|s| &s.cluster == name)) {
-                return Err(Error::field(
-                    format!("$.waves[{i}].clusters[{j}]"),
+                return Err(Error::refused(
+                    Field::new("waves").index(i).field("clusters").index(j),
                     format!("cluster {name} is skipped: {} ({})", s.reason, s.detail),
                 ));
             }

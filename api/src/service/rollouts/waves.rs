@@ -6,7 +6,7 @@ use catalog::Catalog;
 use serde::{Deserialize, Serialize};
 
 use super::WaveSpec;
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::service::time::parse_duration;
 
 /// A cluster the rollout moves, as planning needs it.
@@ -72,8 +72,8 @@ pub fn plan(
             .collect::<Result<Vec<_>, _>>()?,
     };
     if waves.is_empty() {
-        return Err(Error::field(
-            "$.waves",
+        return Err(Error::refused(
+            "waves",
             "give at least one wave, or leave `waves` out for the default ones",
         ));
     }
@@ -83,14 +83,14 @@ pub fn plan(
         let (mine, rest): (Vec<&Target>, Vec<&Target>) = left.into_iter().partition(|t| wave.selects(t));
         left = rest;
         if let Some(named) = wave.clusters.iter().find(|c| !targets.iter().any(|t| &t.name == *c)) {
-            return Err(Error::field(
-                format!("$.waves[{i}].clusters"),
+            return Err(Error::refused(
+                Field::new("waves").index(i).field("clusters"),
                 format!("cluster {named} does not run what the rollout moves"),
             ));
         }
         if mine.is_empty() {
-            return Err(Error::field(
-                format!("$.waves[{i}]"),
+            return Err(Error::refused(
+                Field::new("waves").index(i),
                 "selects no cluster (none matches, or earlier waves took them)",
             ));
         }
@@ -100,8 +100,7 @@ pub fn plan(
     }
     if !left.is_empty() {
         let names: Vec<&str> = left.iter().map(|t| t.name.as_str()).collect();
-        return Err(Error::field(
-            "$.waves",
+        return Err(Error::refused("waves",
             format!(
                 "no wave selects {}, which run(s) what the rollout moves; completing it would change them without a step",
                 names.join(", ")
@@ -112,40 +111,40 @@ pub fn plan(
 }
 
 fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) -> Result<Wave, Error> {
-    let at = |field: &str| format!("$.waves[{i}].{field}");
+    let at = |field: &'static str| Field::new("waves").index(i).field(field);
     for (j, tier) in s.tiers.iter().enumerate() {
         if catalog.tier(tier).is_err() {
             let names: Vec<&str> = catalog.tiers().iter().map(|t| t.name.as_str()).collect();
-            return Err(Error::field(
-                format!("$.waves[{i}].tiers[{j}]"),
+            return Err(Error::refused(
+                Field::new("waves").index(i).field("tiers").index(j),
                 format!("unknown tier {tier:?} (known: {})", names.join(", ")),
             ));
         }
     }
     for (j, name) in s.clusters.iter().enumerate() {
         if !known.contains(name) {
-            return Err(Error::field(
-                format!("$.waves[{i}].clusters[{j}]"),
+            return Err(Error::refused(
+                Field::new("waves").index(i).field("clusters").index(j),
                 format!("unknown cluster {name:?}"),
             ));
         }
     }
     if s.batch_size == Some(0) {
-        return Err(Error::field(at("batch_size"), "must be at least 1"));
+        return Err(Error::refused(at("batch_size"), "must be at least 1"));
     }
     if let Some(soak) = &s.soak {
-        parse_duration(soak).map_err(|e| Error::field(at("soak"), e))?;
+        parse_duration(soak).map_err(|e| Error::refused(at("soak"), e))?;
     }
     let approval = s.approval.clone().unwrap_or_else(|| "manual".into());
     if !matches!(approval.as_str(), "manual" | "auto") {
-        return Err(Error::field(
+        return Err(Error::refused(
             at("approval"),
             format!("{approval:?} is not manual or auto"),
         ));
     }
     let on_failure = s.on_failure.clone().unwrap_or_else(halt);
     if !matches!(on_failure.as_str(), "halt" | "abort") {
-        return Err(Error::field(
+        return Err(Error::refused(
             at("on_failure"),
             format!("{on_failure:?} is not halt or abort"),
         ));
