@@ -227,3 +227,92 @@ fn every_response_of_every_operation_has_a_description() {
     }
     assert!(missing.is_empty(), "responses without a description: {missing:?}");
 }
+
+/// The generated document as JSON.
+fn document() -> Value {
+    serde_json::from_str(&platform_catalog::http::openapi().to_json().expect("the document")).expect("JSON")
+}
+
+/// Every operation of the document: its method, path and operation object.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            ops.push((method.to_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+#[test]
+fn every_operation_shows_an_example_request_body_and_an_example_answer() {
+    let doc = document();
+    let mut missing = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        for (media_type, content) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+            if content.get("example").is_none() {
+                missing.push(format!("{method} {path}: request {media_type}"));
+            }
+        }
+        let mut answers = 0;
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            if !status.starts_with('2') {
+                continue;
+            }
+            for (media_type, content) in response["content"].as_object().into_iter().flatten() {
+                answers += 1;
+                if content.get("example").is_none() {
+                    missing.push(format!("{method} {path}: {status} {media_type}"));
+                }
+            }
+        }
+        if answers == 0 && !op["responses"].as_object().expect("responses").contains_key("204") {
+            missing.push(format!("{method} {path}: no success answer with a body"));
+        }
+    }
+    assert!(missing.is_empty(), "examples missing: {missing:#?}");
+}
+
+#[test]
+fn every_example_is_valid_against_its_own_schema() {
+    let doc = document();
+    let mut checked = 0;
+    let mut invalid = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        let requests = op["requestBody"]["content"].as_object().into_iter().flatten();
+        let answers = op["responses"]
+            .as_object()
+            .expect("responses")
+            .iter()
+            .flat_map(|(status, r)| {
+                r["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(m, c)| (format!("{status} {m}"), c))
+            });
+        let all = requests.map(|(m, c)| (format!("request {m}"), c)).chain(answers);
+        for (what, content) in all {
+            let Some(example) = content.get("example") else {
+                continue;
+            };
+            // `$ref`s point into the document's components: give the schema those as its own.
+            let mut schema = content["schema"].clone();
+            schema
+                .as_object_mut()
+                .expect("a schema object")
+                .insert("components".to_owned(), doc["components"].clone());
+            let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+            checked += 1;
+            for error in validator.iter_errors(example) {
+                invalid.push(format!(
+                    "{method} {path} {what}: {} at {}",
+                    error,
+                    error.instance_path()
+                ));
+            }
+        }
+    }
+    assert!(checked >= 62, "only {checked} examples checked");
+    assert!(invalid.is_empty(), "examples that break their schema: {invalid:#?}");
+}

@@ -10,6 +10,7 @@ pub mod components;
 pub mod drift;
 pub mod dto;
 pub mod events;
+pub mod examples;
 pub mod extract;
 pub mod health;
 pub mod hold_dto;
@@ -131,6 +132,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     problems_as_problem_json(&mut doc);
     describe_statuses(&mut doc);
     dry_runs_may_answer_a_plan(&mut doc);
+    examples::document(&mut doc);
     doc
 }
 
