@@ -89,6 +89,39 @@ both!(
     }
 );
 
+both!(
+    the_guide_to_the_common_jobs_is_served_and_linked_from_the_reference,
+    |b: Backend| {
+        let app = TestApp::empty(b);
+        let doc = app.get("/api-docs/openapi.json").json();
+        let description = doc["info"]["description"].as_str().expect("a description");
+        assert!(description.contains("[the guide](/docs/guide)"), "{description}");
+        let guide = app.get("/docs/guide");
+        assert_eq!(guide.status, 200, "{}", guide.body);
+        assert_eq!(guide.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(guide.header("content-security-policy").is_some());
+        assert!(guide.body.contains("<a href=\"/docs/\">API reference</a>"));
+        let source = std::fs::read_to_string(repo_root().join("docs/guide.md")).expect("docs/guide.md");
+        for job in [
+            "## Pin",
+            "## Unpin",
+            "## Roll out",
+            "## Hotfix",
+            "## Roll a cluster back",
+            "## Read drift",
+        ] {
+            assert!(source.contains(job), "the guide has no section {job:?}");
+            assert!(guide.body.contains(job), "the page does not show {job:?}");
+        }
+        assert!(
+            guide.body.contains("-d '{\"oci_tag\": \"v1.1.0-1\""),
+            "the curl calls are shown as written"
+        );
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+        assert!(readme.contains("(docs/guide.md)"), "the README links the guide");
+    }
+);
+
 both!(metrics_count_requests_by_route_and_renders_served, |b: Backend| {
     let app = TestApp::with_fleet(b);
     app.get("/api/v1/clusters/dev-eu-1/render");
