@@ -20,6 +20,7 @@ pub mod hotfixes;
 pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
+pub mod patch_dto;
 pub mod problem;
 pub mod publish;
 pub mod registry_dto;
@@ -134,6 +135,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     access::document(&mut doc);
     problems_as_problem_json(&mut doc);
     describe_statuses(&mut doc);
+    paging::document(&mut doc);
     dry_runs_may_answer_a_plan(&mut doc);
     examples::document(&mut doc);
     doc
