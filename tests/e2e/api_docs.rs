@@ -349,3 +349,55 @@ fn every_example_is_valid_against_its_own_schema() {
     assert!(checked >= 62, "only {checked} examples checked");
     assert!(invalid.is_empty(), "examples that break their schema: {invalid:#?}");
 }
+
+/// Every text of the document, with where it is.
+fn descriptions(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, v) in fields {
+                match (key.as_str(), v) {
+                    ("description", Value::String(text)) => out.push((at.to_owned(), text.clone())),
+                    _ => descriptions(v, &format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| descriptions(v, &format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_documents_the_descriptions_cite_are_in_the_repository() {
+    let mut texts = Vec::new();
+    descriptions(&document(), "", &mut texts);
+    let files = regex::Regex::new(r"\b[\w./-]+\.(?:md|yaml|json)\b").expect("a regex");
+    let sections = regex::Regex::new(r#"README's "([^"]+)""#).expect("a regex");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let mut outside = Vec::new();
+    for (at, text) in &texts {
+        for file in files.find_iter(text) {
+            if !repo_root().join(file.as_str()).is_file() {
+                outside.push(format!("{at}: {}", file.as_str()));
+            }
+        }
+        for section in sections.captures_iter(text) {
+            if !readme
+                .lines()
+                .any(|l| l.starts_with('#') && l.trim_start_matches('#').trim() == &section[1])
+            {
+                outside.push(format!("{at}: README section {:?}", &section[1]));
+            }
+        }
+        if text.contains("DESIGN") {
+            outside.push(format!("{at}: a design document"));
+        }
+    }
+    assert!(texts.len() > 100, "only {} descriptions found", texts.len());
+    assert!(
+        outside.is_empty(),
+        "descriptions cite what the repository does not hold: {outside:#?}"
+    );
+}
