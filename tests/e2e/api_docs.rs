@@ -89,6 +89,39 @@ both!(
     }
 );
 
+both!(
+    the_guide_to_the_common_jobs_is_served_and_linked_from_the_reference,
+    |b: Backend| {
+        let app = TestApp::empty(b);
+        let doc = app.get("/api-docs/openapi.json").json();
+        let description = doc["info"]["description"].as_str().expect("a description");
+        assert!(description.contains("[the guide](/docs/guide)"), "{description}");
+        let guide = app.get("/docs/guide");
+        assert_eq!(guide.status, 200, "{}", guide.body);
+        assert_eq!(guide.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(guide.header("content-security-policy").is_some());
+        assert!(guide.body.contains("<a href=\"/docs/\">API reference</a>"));
+        let source = std::fs::read_to_string(repo_root().join("docs/guide.md")).expect("docs/guide.md");
+        for job in [
+            "## Pin",
+            "## Unpin",
+            "## Roll out",
+            "## Hotfix",
+            "## Roll a cluster back",
+            "## Read drift",
+        ] {
+            assert!(source.contains(job), "the guide has no section {job:?}");
+            assert!(guide.body.contains(job), "the page does not show {job:?}");
+        }
+        assert!(
+            guide.body.contains("-d '{\"oci_tag\": \"v1.1.0-1\""),
+            "the curl calls are shown as written"
+        );
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+        assert!(readme.contains("(docs/guide.md)"), "the README links the guide");
+    }
+);
+
 both!(metrics_count_requests_by_route_and_renders_served, |b: Backend| {
     let app = TestApp::with_fleet(b);
     app.get("/api/v1/clusters/dev-eu-1/render");
@@ -226,4 +259,145 @@ fn every_response_of_every_operation_has_a_description() {
         }
     }
     assert!(missing.is_empty(), "responses without a description: {missing:?}");
+}
+
+/// The generated document as JSON.
+fn document() -> Value {
+    serde_json::from_str(&platform_catalog::http::openapi().to_json().expect("the document")).expect("JSON")
+}
+
+/// Every operation of the document: its method, path and operation object.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            ops.push((method.to_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+#[test]
+fn every_operation_shows_an_example_request_body_and_an_example_answer() {
+    let doc = document();
+    let mut missing = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        for (media_type, content) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+            if content.get("example").is_none() {
+                missing.push(format!("{method} {path}: request {media_type}"));
+            }
+        }
+        let mut answers = 0;
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            if !status.starts_with('2') {
+                continue;
+            }
+            for (media_type, content) in response["content"].as_object().into_iter().flatten() {
+                answers += 1;
+                if content.get("example").is_none() {
+                    missing.push(format!("{method} {path}: {status} {media_type}"));
+                }
+            }
+        }
+        if answers == 0 && !op["responses"].as_object().expect("responses").contains_key("204") {
+            missing.push(format!("{method} {path}: no success answer with a body"));
+        }
+    }
+    assert!(missing.is_empty(), "examples missing: {missing:#?}");
+}
+
+#[test]
+fn every_example_is_valid_against_its_own_schema() {
+    let doc = document();
+    let mut checked = 0;
+    let mut invalid = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        let requests = op["requestBody"]["content"].as_object().into_iter().flatten();
+        let answers = op["responses"]
+            .as_object()
+            .expect("responses")
+            .iter()
+            .flat_map(|(status, r)| {
+                r["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(m, c)| (format!("{status} {m}"), c))
+            });
+        let all = requests.map(|(m, c)| (format!("request {m}"), c)).chain(answers);
+        for (what, content) in all {
+            let Some(example) = content.get("example") else {
+                continue;
+            };
+            // `$ref`s point into the document's components: give the schema those as its own.
+            let mut schema = content["schema"].clone();
+            schema
+                .as_object_mut()
+                .expect("a schema object")
+                .insert("components".to_owned(), doc["components"].clone());
+            let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+            checked += 1;
+            for error in validator.iter_errors(example) {
+                invalid.push(format!(
+                    "{method} {path} {what}: {} at {}",
+                    error,
+                    error.instance_path()
+                ));
+            }
+        }
+    }
+    assert!(checked >= 62, "only {checked} examples checked");
+    assert!(invalid.is_empty(), "examples that break their schema: {invalid:#?}");
+}
+
+/// Every text of the document, with where it is.
+fn descriptions(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, v) in fields {
+                match (key.as_str(), v) {
+                    ("description", Value::String(text)) => out.push((at.to_owned(), text.clone())),
+                    _ => descriptions(v, &format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| descriptions(v, &format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_documents_the_descriptions_cite_are_in_the_repository() {
+    let mut texts = Vec::new();
+    descriptions(&document(), "", &mut texts);
+    let files = regex::Regex::new(r"\b[\w./-]+\.(?:md|yaml|json)\b").expect("a regex");
+    let sections = regex::Regex::new(r#"README's "([^"]+)""#).expect("a regex");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let mut outside = Vec::new();
+    for (at, text) in &texts {
+        for file in files.find_iter(text) {
+            if !repo_root().join(file.as_str()).is_file() {
+                outside.push(format!("{at}: {}", file.as_str()));
+            }
+        }
+        for section in sections.captures_iter(text) {
+            if !readme
+                .lines()
+                .any(|l| l.starts_with('#') && l.trim_start_matches('#').trim() == &section[1])
+            {
+                outside.push(format!("{at}: README section {:?}", &section[1]));
+            }
+        }
+        if text.contains("DESIGN") {
+            outside.push(format!("{at}: a design document"));
+        }
+    }
+    assert!(texts.len() > 100, "only {} descriptions found", texts.len());
+    assert!(
+        outside.is_empty(),
+        "descriptions cite what the repository does not hold: {outside:#?}"
+    );
 }

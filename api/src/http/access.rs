@@ -78,8 +78,8 @@ impl Access {
     }
 }
 
-/// Routes outside the document (the docs page and the document itself): always public.
-const UNDOCUMENTED_PUBLIC: [&str; 3] = ["/api-docs/openapi.json", "/docs", "/docs/{_:.*}"];
+/// Routes outside the document (the docs pages and the document itself): always public.
+const UNDOCUMENTED_PUBLIC: [&str; 4] = ["/api-docs/openapi.json", "/docs", "/docs/guide", "/docs/{_:.*}"];
 
 /// The operations of the document and what each needs; also which methods a path has.
 #[derive(Debug, Default)]

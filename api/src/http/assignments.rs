@@ -22,15 +22,15 @@ use crate::service::clusters::{parse_expiry, parse_reason};
 pub struct AssignmentPatchInput {
     /// Whether the component runs on the cluster; `null` is refused.
     #[serde(default, deserialize_with = "sent")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub enabled: Option<Option<bool>>,
     /// Override of the tag (canary, hotfix, rollback, …); `null` removes it.
     #[serde(default, deserialize_with = "sent")]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<String>, nullable = true, pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", max_length = 128)]
     pub oci_tag: Option<Option<String>>,
     /// Override of the path inside the artifact; `null` removes it.
     #[serde(default, deserialize_with = "sent")]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<String>, nullable = true, pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", max_length = 512)]
     pub component_path: Option<Option<String>>,
     /// Why the override exists; it also becomes the reason of the cluster's new revision.
     #[serde(default, deserialize_with = "sent")]

@@ -156,7 +156,7 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
 /// Register a cluster; it gets every enabled catalog component unless `components` says otherwise.
 #[utoipa::path(tag = "clusters", params(WriteParams), request_body = ClusterInput,
     responses((status = 201, body = ClusterDto), (status = 200, description = "Dry run: the plan", body = PlanDto),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the tier does not exist, or the tier's policy refuses the cluster-wide tag: each named in `errors`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/clusters")]
 pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
@@ -224,7 +224,7 @@ async fn write_cluster(
 #[utoipa::path(tag = "clusters", params(("name" = String, Path), WriteParams),
     request_body = ClusterInput,
     responses((status = 200, body = ClusterDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the tier does not exist, the tier's policy refuses the cluster-wide tag, `name` is not the one in the path, or `components` is sent (assignments are set under `…/components/{id}`)", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/clusters/{name}")]
 pub async fn replace_cluster(
     state: Shared,
@@ -237,9 +237,9 @@ pub async fn replace_cluster(
 
 /// Change some of a cluster's settings (JSON merge patch).
 #[utoipa::path(tag = "clusters", params(("name" = String, Path), WriteParams),
-    request_body(content = Object, content_type = "application/merge-patch+json"),
+    request_body(content = super::patch_dto::ClusterPatchInput, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ClusterDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the tier does not exist, the tier's policy refuses the cluster-wide tag, or the patch sets `name`, `revision` or `updated_at`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[patch("/clusters/{name}")]
 pub async fn patch_cluster(
     state: Shared,
@@ -299,7 +299,7 @@ pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> 
 #[utoipa::path(tag = "clusters",
     params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams), request_body = AssignmentInput,
     responses((status = 200, body = AssignmentDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the tier's policy refuses the tag (rule named), or `expires_at` is not in the future", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/clusters/{name}/components/{id}")]
 pub async fn put_cluster_component(
     state: Shared,

@@ -71,7 +71,7 @@ pub async fn get_component(state: Shared, id: web::Path<String>) -> Result<HttpR
 /// Add a component to the catalog (a new catalog revision; every cluster re-resolves).
 #[utoipa::path(tag = "components", params(WriteParams), request_body = ComponentInput,
     responses((status = 201, body = ComponentDto), (status = 200, description = "Dry run: the plan", body = PlanDto),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the catalog would be invalid (an unknown artifact or dependency, a cycle), or a tier's policy refuses the tag: each named in `errors`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/components")]
 pub async fn create_component(
     state: Shared,
@@ -89,7 +89,7 @@ pub async fn create_component(
 #[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams), request_body = ComponentInput,
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "A rollout is moving the component", body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, `id` is not the one in the path, the catalog would be invalid (an unknown artifact or dependency, a cycle), or a tier's policy refuses the tag: each named in `errors`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/components/{id}")]
 pub async fn replace_component(
     state: Shared,
@@ -116,10 +116,10 @@ pub async fn replace_component(
 
 /// Change some fields of a component (JSON merge patch; `null` resets a field to its default).
 #[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams),
-    request_body(content = Object, content_type = "application/merge-patch+json"),
+    request_body(content = super::patch_dto::ComponentPatchInput, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ComponentDto), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "A rollout is moving the component", body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the patch changes `id`, the catalog would be invalid (an unknown artifact or dependency, a cycle), or a tier's policy refuses the tag: each named in `errors`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[patch("/components/{id}")]
 pub async fn patch_component(
     state: Shared,
@@ -144,7 +144,7 @@ pub async fn patch_component(
 /// Remove a component; 409 while clusters use it unless `?force=true`.
 #[utoipa::path(tag = "components", params(("id" = String, Path), WriteParams),
     responses((status = 204), (status = 200, description = "Dry run: the plan", body = PlanDto), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, description = "A query parameter is invalid, or with `?force=true` the catalog would be invalid without the component (another depends on it): named in `errors`", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[delete("/components/{id}")]
 pub async fn delete_component(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;

@@ -14,15 +14,18 @@ pub struct ComponentInput {
     /// DNS-1123 label, unique; also the name of the component's Flux objects.
     #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub id: String,
+    /// DNS-1123 label grouping components (`core`, `observability`).
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub category: String,
     /// The artifact id; optional when the catalog has one artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub artifact: Option<String>,
     /// Relative path inside the artifact, without `..` or a leading `/`.
     #[schema(
         pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
         min_length = 1,
-        max_length = 255,
+        max_length = 512,
         example = "observability/grafana/7.3.9"
     )]
     pub component_path: String,
@@ -36,7 +39,9 @@ pub struct ComponentInput {
     )]
     pub oci_tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", min_length = 1, max_length = 63)]
     pub target_namespace: Option<String>,
+    /// Ids of catalog components this one waits for, each once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<Vec<String>>,
     /// Flux duration, default `10m`.
@@ -141,7 +146,7 @@ pub struct AssignmentInput {
     #[schema(
         pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
         min_length = 1,
-        max_length = 255,
+        max_length = 512,
         example = "observability/grafana/7.3.9"
     )]
     pub component_path: Option<String>,
@@ -247,6 +252,7 @@ pub struct TierPolicyDto {
     pub require_known_tag: bool,
     /// A regular expression every tag must match; absent or null for none.
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub pattern: Option<String>,
 }
 
@@ -274,6 +280,7 @@ pub struct ReleaseInput {
     /// Absent: move the artifact's default (components with their own tag keep it). Present:
     /// set these components' own tag (and path, when given) instead.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub components: Option<Vec<ReleaseComponentInput>>,
     /// Why; it becomes the reason of every cluster revision the release makes.
     #[serde(default)]

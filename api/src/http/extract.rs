@@ -116,25 +116,41 @@ fn is_json(bytes: &[u8]) -> bool {
 /// Parses JSON with the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     check_depth(bytes)?;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let inner = e.inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return Error::BadRequest(format!("the body is not valid JSON: {inner}"));
-        }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    integral_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = match e.path().to_string().as_str() {
             "." => "$".to_owned(),
             p => format!("$.{p}"),
         };
-        let message = strip_position(&inner.to_string());
+        let message = strip_position(&e.inner().to_string());
         Error::Validation {
             detail: format!("{path}: {message}"),
             errors: vec![FieldError { path, message }],
         }
-    })?;
-    de.end()
-        .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    Ok(value)
+    })
+}
+
+/// JSON has one number type: `3.0` is the integer 3 (JSON Schema's `integer` takes it too), so
+/// a number without a fraction is read as an integer wherever one is expected. `3.5` stays a
+/// float and is refused where an integer is expected.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            // i64::MAX as f64 rounds up to 2^63, so `<` keeps the conversion exact.
+            let integral = n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64);
+            if let Some(f) = integral {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Refuses JSON that nests deeper than [`MAX_JSON_DEPTH`], counting brackets outside strings.
@@ -303,6 +319,35 @@ mod tests {
         assert_eq!(path_of("dry_run=maybe"), "dry_run");
         assert_eq!(path_of("colour=red"), "colour");
         assert!(parse_query::<Q>("limit=5&dry_run=true").is_ok());
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Rollback {
+        revision: i64,
+    }
+
+    #[test]
+    fn a_number_without_a_fraction_is_an_integer_and_one_with_a_fraction_is_refused_by_path() {
+        assert_eq!(
+            parse_json::<Rollback>(br#"{"revision": 3.0}"#).map(|r| r.revision).ok(),
+            Some(3)
+        );
+        assert_eq!(
+            parse_json::<Rollback>(br#"{"revision": 3e0}"#).map(|r| r.revision).ok(),
+            Some(3)
+        );
+        match parse_json::<Rollback>(br#"{"revision": 3.5}"#) {
+            Err(Error::Validation { errors, .. }) => {
+                assert_eq!(errors[0].path, "$.revision");
+                assert_eq!(errors[0].message, "invalid type: floating point `3.5`, expected i64");
+            }
+            other => panic!("expected a refusal naming $.revision, got {other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Rollback>(br#"{"revision": 3} x"#),
+            Err(Error::BadRequest(_))
+        ));
     }
 
     #[test]

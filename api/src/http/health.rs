@@ -8,7 +8,7 @@ use super::{blocking, Shared};
 use crate::error::Error;
 
 /// The process is up.
-#[utoipa::path(tag = "health", responses((status = 200, description = "Up")), extensions(("x-required-role" = json!("public"))))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "Up", content_type = "text/plain", body = String)), extensions(("x-required-role" = json!("public"))))]
 #[get("/healthz")]
 pub async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
@@ -20,7 +20,7 @@ const READY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The database takes a write: the probe takes the write lock within two seconds and rolls
 /// back, so a database that answers reads but is stuck locked (or read-only) is not ready.
 #[utoipa::path(tag = "health",
-    responses((status = 200, description = "Ready"),
+    responses((status = 200, description = "Ready", content_type = "text/plain", body = String),
         (status = 503, description = "The database does not answer, or cannot take a write within 2 s", body = Problem)), extensions(("x-required-role" = json!("public"))))]
 #[get("/readyz")]
 pub async fn get_readyz(state: Shared) -> Result<HttpResponse, Error> {

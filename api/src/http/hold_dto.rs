@@ -162,7 +162,7 @@ pub struct HotfixInput {
     #[schema(
         pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
         min_length = 1,
-        max_length = 255,
+        max_length = 512,
         example = "observability/grafana/7.3.9"
     )]
     pub component_path: Option<String>,

@@ -23,7 +23,7 @@ fn now() -> chrono::NaiveDateTime {
 /// deleted or its `expires_at` passes.
 #[utoipa::path(tag = "holds", request_body = HoldInput,
     responses((status = 201, body = HoldDto), (status = 400, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "No cluster or component named, an unknown one, no reason, or a bad time", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 422, description = "Neither a cluster nor a component named (name one or both), an unknown one, no reason, or an expiry not in the future", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/holds")]
 pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>) -> Result<HttpResponse, Error> {
     let caller = caller(&req);

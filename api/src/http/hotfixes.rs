@@ -17,7 +17,7 @@ use crate::service::hotfixes::{self, HotfixSpec};
 #[utoipa::path(tag = "hotfixes", params(WriteParams), request_body = HotfixInput,
     responses((status = 200, description = "What changed (on a dry run, what would)", body = HotfixDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag, the selector picks nothing, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 422, description = "The selector names no tiers, labels or clusters (a hotfix everywhere is a release) or picks no cluster, the component is unknown, a tier's policy refuses the tag, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/hotfixes")]
 pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;

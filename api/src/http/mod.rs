@@ -10,7 +10,9 @@ pub mod components;
 pub mod drift;
 pub mod dto;
 pub mod events;
+pub mod examples;
 pub mod extract;
+pub mod guide;
 pub mod health;
 pub mod hold_dto;
 pub mod holds;
@@ -18,6 +20,7 @@ pub mod hotfixes;
 pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
+pub mod patch_dto;
 pub mod problem;
 pub mod publish;
 pub mod registry_dto;
@@ -81,7 +84,9 @@ pub fn respond_write<T, D: Serialize>(
 #[openapi(
     info(
         title = "Platform Catalog",
-        description = "Which build of each platform component every Kubernetes cluster runs, rendered for Flux."
+        description = "Which build of each platform component every Kubernetes cluster runs, rendered for Flux.\n\n\
+            The common jobs, each with its call and its answer (pin, unpin, rollout, hotfix, rollback, read drift): \
+            [the guide](/docs/guide)."
     ),
     components(schemas(problem::Problem, problem::ProblemField, PlanDto))
 )]
@@ -129,7 +134,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     access::document(&mut doc);
     problems_as_problem_json(&mut doc);
     describe_statuses(&mut doc);
+    paging::document(&mut doc);
     dry_runs_may_answer_a_plan(&mut doc);
+    examples::document(&mut doc);
     doc
 }
 
@@ -234,8 +241,9 @@ fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 /// Registers every route on an app, with the shared state, the body limit (bodies over
-/// `max_body_bytes` are refused with 413), the docs page serving `doc`, and the answer to
-/// requests no route takes (404, or 405 with `Allow` for a known path).
+/// `max_body_bytes` are refused with 413), the docs page serving `doc`, the guide to the common
+/// jobs (`/docs/guide`), and the answer to requests no route takes (404, or 405 with `Allow` for
+/// a known path).
 ///
 /// There is deliberately no CORS configuration: no `Access-Control-*` header is ever sent, so
 /// browsers keep other origins from reading the API with a user's token.
@@ -255,6 +263,7 @@ pub fn configure(
             .app_data(web::Data::from(table));
         routes(&mut ServiceConfig::new(cfg));
         cfg.service(web::redirect("/docs", "/docs/"))
+            .route("/docs/guide", web::get().to(guide::guide_page))
             .service(swagger)
             .default_service(web::to(unrouted));
     }

@@ -21,14 +21,18 @@ fn time(t: NaiveDateTime) -> String {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FluxEventInput {
+    #[schema(value_type = InvolvedObjectInput, required = true)]
     pub involved_object: Option<InvolvedObjectInput>,
     /// `info` or `error` (`trace` is taken as info).
+    #[schema(value_type = String, required = true, pattern = "^(info|error|trace)$")]
     pub severity: Option<String>,
     /// RFC 3339.
+    #[schema(value_type = String, required = true, format = DateTime, max_length = 64)]
     pub timestamp: Option<String>,
     pub message: Option<String>,
     /// Flux's reason, e.g. `ReconciliationSucceeded`, `ReconciliationFailed`, `Progressing`,
     /// `NewArtifact`, `HealthCheckFailed`, `BuildFailed`, `ArtifactFailed`.
+    #[schema(value_type = String, required = true, pattern = r"\S", max_length = 128)]
     pub reason: Option<String>,
     /// String values only. The revision is read from `revision` or `<api group>/revision`:
     /// `v1.1.0@sha256:<hex>`, or `sha256:<hex>` for an artifact pinned by digest.
@@ -42,8 +46,11 @@ pub struct FluxEventInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvolvedObjectInput {
+    #[schema(value_type = String, required = true, pattern = r"\S", max_length = 63)]
     pub kind: Option<String>,
+    #[schema(value_type = String, required = true, pattern = r"\S", max_length = 63)]
     pub namespace: Option<String>,
+    #[schema(value_type = String, required = true, pattern = r"\S", max_length = 253)]
     pub name: Option<String>,
     pub api_version: Option<String>,
     pub uid: Option<String>,

@@ -24,6 +24,47 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// What the document says of every `cursor` parameter: hex, as this service writes cursors, and
+/// refused with 422 when it is not one this list handed out.
+const CURSOR_PATTERN: &str = "^([0-9a-f]{2}){1,256}$";
+
+/// Gives every `cursor` query parameter the shape of the cursors this service hands out, and
+/// says on the operation's 422 that a cursor from elsewhere is refused.
+pub fn document(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let Some(op) = item.get.as_mut() else { continue };
+        let mut takes_a_cursor = false;
+        for param in op.parameters.iter_mut().flatten() {
+            let RefOr::T(param) = param else { continue };
+            if param.name == "cursor" && matches!(param.parameter_in, ParameterIn::Query) {
+                takes_a_cursor = true;
+                param.description = Some(
+                    "`next_cursor` of the previous page, unchanged: hex written by this service. \
+                     One this list did not hand out is refused with 422."
+                        .to_owned(),
+                );
+                param.schema = Some(RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(CURSOR_PATTERN))
+                        .build(),
+                )));
+            }
+        }
+        if let (true, Some(RefOr::T(refused))) = (takes_a_cursor, op.responses.responses.get_mut("422")) {
+            if !refused.description.contains("cursor") {
+                refused.description = format!(
+                    "{}; or `cursor` is not one this list handed out",
+                    refused.description.trim_end_matches('.')
+                );
+            }
+        }
+    }
+}
+
 /// A key that sorts numbers as text: ascending ids.
 pub fn ascending(id: i64) -> String {
     format!("{id:020}")

@@ -20,7 +20,7 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 #[utoipa::path(tag = "releases", params(WriteParams), request_body = ReleaseInput,
     responses((status = 200, description = "What changed (on a dry run, what would), and the held components kept where they were", body = ReleaseDto),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 422, description = "An unknown artifact or component, a tier's policy refuses the tag (rule, tier and tag named), or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/releases")]
 pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;

@@ -157,10 +157,26 @@ fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str,
     }
 }
 
+/// A render as JSON (`?format=json`): a Kubernetes `v1` `List` of the Flux objects. Only
+/// describes the answer, which is served as rendered.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RenderList {
+    #[serde(rename = "apiVersion")]
+    #[schema(pattern = "^v1$")]
+    api_version: String,
+    #[schema(pattern = "^List$")]
+    kind: String,
+    /// An OCIRepository and a Kustomization per component.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<serde_json::Value>,
+}
+
 /// The Flux objects the cluster applies: an OCIRepository and a Kustomization per component.
 #[utoipa::path(tag = "render", params(("name" = String, Path), RenderQuery),
     responses(
-        (status = 200, description = "The render", content_type = "application/yaml", body = String,
+        (status = 200, description = "The render: multi-document YAML, or with `?format=json` the same objects as a `v1` `List`",
+            content((String = "application/yaml"), (RenderList = "application/json")),
             headers(("ETag" = String), ("X-Platform-Catalog-Revision" = i64))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 404, body = Problem),

@@ -21,7 +21,7 @@ use crate::service::{AppState, Caller, Outcome};
         (status = 200, description = "Dry run: the rollout as it would be planned, with `dry_run: true` and no `id` or `state` (nothing is stored)", body = RolloutDto),
         (status = 400, body = Problem), (status = 409, description = "Another active rollout moves a component on a cluster (named)", body = Problem),
         (status = 413, body = Problem),
-        (status = 422, description = "A tier's policy refuses the tag, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 422, description = "Not exactly one of `component` and `release` named, an unknown one, a tier's policy refuses the tag, or a field is invalid", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts")]
 pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;

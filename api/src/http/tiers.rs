@@ -60,7 +60,7 @@ pub async fn get_tier(state: Shared, name: web::Path<String>) -> Result<HttpResp
     params(("name" = String, Path, description = "Tier name"), WriteParams), request_body = TierPolicyDto,
     responses((status = 200, description = "The tier; on a dry run, the plan (PlanDto)", body = TierDto, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), extensions(("x-required-role" = json!("admin"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule (`pattern` must be a valid regular expression), or a default tag of the catalog breaks the new policy: each named in `errors`", body = Problem)), extensions(("x-required-role" = json!("admin"))))]
 #[put("/tiers/{name}")]
 pub async fn replace_tier(
     state: Shared,

@@ -69,7 +69,7 @@ pub async fn list_tokens(state: Shared, req: HttpRequest) -> Result<HttpResponse
 /// Issue a token. The response is the only time its secret is shown; only a hash is stored.
 #[utoipa::path(tag = "tokens", request_body = TokenInput,
     responses((status = 201, body = TokenCreatedDto), (status = 400, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)), extensions(("x-required-role" = json!("admin"))))]
+        (status = 422, description = "A field breaks a rule; only a `cluster` token names a `cluster`", body = Problem)), extensions(("x-required-role" = json!("admin"))))]
 #[post("/tokens")]
 pub async fn create_token(state: Shared, req: HttpRequest, body: Body<TokenInput>) -> Result<HttpResponse, Error> {
     let (caller, new) = (caller(&req), NewToken::try_from(body.0)?);
