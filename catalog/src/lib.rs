@@ -9,6 +9,7 @@ pub mod document;
 pub mod error;
 pub mod ids;
 pub mod policy;
+pub mod prune;
 pub mod render;
 pub mod resolve;
 pub mod schema;

@@ -18,6 +18,7 @@ pub mod hotfixes;
 pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
+pub mod paths;
 pub mod problem;
 pub mod publish;
 pub mod registry_dto;
@@ -115,7 +116,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(hotfixes::routes)
             .configure(audit::routes)
             .configure(tokens::routes)
-            .configure(drift::routes),
+            .configure(drift::routes)
+            .configure(paths::routes),
     )
     .configure(health::routes);
 }
