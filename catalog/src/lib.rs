@@ -13,6 +13,7 @@ pub mod prune;
 pub mod render;
 pub mod resolve;
 pub mod schema;
+pub mod stream;
 pub mod tag;
 pub mod tree;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+pub mod prune;
 pub mod registry;
 mod render;
 mod service;
@@ -38,10 +39,13 @@ enum Command {
     Serve(service::ServeArgs),
     /// Apply pending database migrations.
     Migrate(service::DatabaseArgs),
-    /// Load a COMPONENTS.yaml and/or a clusters file into the database.
+    /// Load an export stream, or a COMPONENTS.yaml, tags and/or clusters file, into the database.
     Import(service::ImportArgs),
-    /// Print the stored catalog and clusters as YAML.
+    /// Print the stored catalog and clusters (--all: everything) as a YAML stream `import` reads.
     Export(service::ExportArgs),
+    /// Remove old version directories from the platform repo tree, never one in use (dry run
+    /// unless --apply).
+    Prune(prune::PruneArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Pack a directory as a Flux artifact and push it to an OCI registry under a tag; prints the digest.
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Import(args) => service::import(args),
         Command::Export(args) => service::export(args),
         Command::Openapi => service::openapi(),
+        Command::Prune(args) => prune::run(args),
         Command::Token(cmd) => tokens::run(cmd),
         Command::Push(args) => registry::push(args),
         Command::Retag(args) => registry::retag(args),

@@ -201,10 +201,12 @@ pub(super) fn create_in(
 
 /// Creates many new clusters in one go, each running every enabled catalog component, with the
 /// same checks and audit entries as [`create_in`] but stored in a few bulk statements: how a
-/// fleet is seeded. `at` names the entry an error belongs to.
+/// fleet is seeded. Each spec comes with the revisions it is taken to have had already (an
+/// import of a full export goes on with the numbering), and `at` names the entry an error
+/// belongs to.
 pub(super) fn create_many_in(
     ctx: &mut Ctx<'_>,
-    specs: &[(usize, ClusterSpec)],
+    specs: &[(usize, ClusterSpec, i64)],
     at: impl Fn(usize, Error) -> Error,
 ) -> Result<(), Error> {
     let existing: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
@@ -222,14 +224,14 @@ pub(super) fn create_many_in(
     let mut rows = Vec::with_capacity(specs.len());
     let mut assignments = Vec::with_capacity(specs.len() * ids.len());
     let mut templates: std::collections::HashMap<String, Vec<AssignmentRow>> = std::collections::HashMap::new();
-    for (i, spec) in specs {
+    for (i, spec, before) in specs {
         if existing.contains(&spec.name) {
             return Err(at(
                 *i,
                 Error::Conflict(format!("cluster {:?} exists already", spec.name)),
             ));
         }
-        let revision = previous.get(&spec.name).copied().unwrap_or(0);
+        let revision = previous.get(&spec.name).copied().unwrap_or(0).max(*before);
         let row = cluster_row(ctx, spec, revision, ctx.now).map_err(|e| at(*i, e))?;
         let enabled = AssignmentSpec {
             enabled: true,
