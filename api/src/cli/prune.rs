@@ -19,6 +19,9 @@ use crate::error::Error;
 use crate::service::fleet::ClustersDocument;
 use crate::service::paths::{self, InUse, PathUse};
 
+/// Versions kept per component by default: the current one and a few to roll back to.
+pub const DEFAULT_KEEP: usize = 3;
+
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// The platform repo checkout: one directory per component version (`core/cert-manager/1.14.5`).
@@ -26,7 +29,7 @@ pub struct PruneArgs {
     tree: PathBuf,
 
     /// Version directories kept per component, newest first in tag order, used or not.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_KEEP)]
     keep: usize,
 
     /// Ask this service what is in use (needs a viewer token). --catalog or --clusters take
