@@ -145,7 +145,7 @@ pub fn text(plan: &PrunePlan, applied: bool) -> String {
             let why = if v.uses.is_empty() {
                 String::new()
             } else {
-                format!("  ({})", v.uses.join(", "))
+                format!("  ({})", summary(&v.uses))
             };
             out.push_str(&format!("  {what} {}{why}\n", v.name));
         }
@@ -154,7 +154,7 @@ pub fn text(plan: &PrunePlan, applied: bool) -> String {
         }
     }
     for (path, uses) in &plan.missing {
-        out.push_str(&format!("missing: {path}/ is in use but not in the tree ({})\n", uses.join(", ")));
+        out.push_str(&format!("missing: {path}/ is in use but not in the tree ({})\n", summary(uses)));
     }
     let removed = plan.removed().count();
     let protected = plan.protected().count();
@@ -165,6 +165,31 @@ pub fn text(plan: &PrunePlan, applied: bool) -> String {
         plan.keep,
     ));
     out
+}
+
+/// Uses grouped by kind, a few named each: a fleet's revisions would fill the screen.
+/// `default: cert-manager; revision: dev-eu-1@1 cert-manager, … and 9 more`.
+fn summary(labels: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for label in labels {
+        let (kind, who) = label.split_once(' ').unwrap_or((label, ""));
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, whos)) => whos.push(who),
+            None => groups.push((kind, vec![who])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(kind, whos)| {
+            let mut text = format!("{kind}: {}", whos.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", "));
+            if whos.len() > SHOWN {
+                text.push_str(&format!(" and {} more", whos.len() - SHOWN));
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// What the catalog and clusters files use; a stream given as the catalog brings its clusters.

@@ -61,7 +61,7 @@ impl PathUse {
         }
     }
 
-    /// One short line: `default cert-manager`, `rollout 3 prod-eu-1/grafana`, `revision prod-eu-1@4 grafana`.
+    /// One short line: `default cert-manager`, `rollout #3 prod-eu-1/grafana`, `revision prod-eu-1@4 grafana`.
     pub fn label(&self) -> String {
         let kind = serde_json::to_value(self.kind)
             .ok()
@@ -69,10 +69,10 @@ impl PathUse {
             .unwrap_or_default();
         let mut out = kind;
         if let Some(id) = self.rollout {
-            out.push_str(&format!(" {id}"));
+            out.push_str(&format!(" #{id}"));
         }
         if let Some(id) = self.hold {
-            out.push_str(&format!(" {id}"));
+            out.push_str(&format!(" #{id}"));
         }
         match (&self.cluster, self.revision, &self.component) {
             (Some(cluster), Some(rev), Some(component)) => out.push_str(&format!(" {cluster}@{rev} {component}")),
