@@ -126,11 +126,8 @@ pub fn plan(listing: &BTreeMap<String, Vec<String>>, uses: &BTreeMap<String, Vec
         });
     }
     let present = |path: &str| {
-        path.rsplit_once('/').is_some_and(|(parent, name)| {
-            listing
-                .get(parent)
-                .is_some_and(|names| names.iter().any(|n| n == name))
-        })
+        path.rsplit_once('/')
+            .is_some_and(|(parent, name)| listing.get(parent).is_some_and(|names| names.iter().any(|n| n == name)))
     };
     let missing = uses
         .iter()
@@ -188,7 +185,10 @@ mod tests {
     fn a_used_path_the_tree_lacks_is_reported_missing() {
         let uses = BTreeMap::from([("core/cm/2.0.0".to_owned(), vec!["default cm".to_owned()])]);
         let plan = plan(&listing("core/cm", &["1.0.0"]), &uses, 3);
-        assert_eq!(plan.missing, [("core/cm/2.0.0".to_owned(), vec!["default cm".to_owned()])]);
+        assert_eq!(
+            plan.missing,
+            [("core/cm/2.0.0".to_owned(), vec!["default cm".to_owned()])]
+        );
     }
 
     #[test]

@@ -63,7 +63,10 @@ mod tests {
     fn a_stream_splits_into_its_catalog_and_side_documents_by_their_key() {
         let s = split("---\ncomponents: []\n---\ntags: []\n---\nclusters: []\n").unwrap();
         assert_eq!(s.catalog.map(|d| d.value), Some(serde_json::json!({"components": []})));
-        assert_eq!(s.sides.iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["tags", "clusters"]);
+        assert_eq!(
+            s.sides.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            ["tags", "clusters"]
+        );
     }
 
     #[test]

@@ -125,16 +125,26 @@ both!(
         let tree = Scratch::new();
         generated_tree(tree.path());
         let dir = tree.path().display().to_string();
-        let args = ["prune", "--tree", &dir, "--keep", "1", "--server", &app.base, "--token", &viewer];
+        let args = [
+            "prune", "--tree", &dir, "--keep", "1", "--server", &app.base, "--token", &viewer,
+        ];
 
         let dry = run(&args, None);
-        assert_eq!(dry.code, 1, "in-use versions beyond --keep make it exit 1: {}{}", dry.stdout, dry.stderr);
+        assert_eq!(
+            dry.code, 1,
+            "in-use versions beyond --keep make it exit 1: {}{}",
+            dry.stdout, dry.stderr
+        );
         insta::assert_snapshot!("prune_plan_every_kind_of_use", dry.stdout);
 
         let plan = run(&[&args[..], &["--output", "json"]].concat(), None);
         let decided = decisions(&plan.stdout);
         let of = |d: &str| -> Vec<&str> {
-            decided.iter().filter(|(_, x)| x == d).map(|(p, _)| p.as_str()).collect()
+            decided
+                .iter()
+                .filter(|(_, x)| x == d)
+                .map(|(p, _)| p.as_str())
+                .collect()
         };
         assert_eq!(
             of("protect"),
@@ -178,9 +188,15 @@ both!(
             .filter(|(_, d)| d != "remove")
             .map(|(p, _)| p.clone())
             .chain(
-                ["core/cert-manager", "core/external-dns", "core/ingress-nginx", "observability/grafana", "observability/prometheus"]
-                    .iter()
-                    .map(|d| format!("{d}/notes")),
+                [
+                    "core/cert-manager",
+                    "core/external-dns",
+                    "core/ingress-nginx",
+                    "observability/grafana",
+                    "observability/prometheus",
+                ]
+                .iter()
+                .map(|d| format!("{d}/notes")),
             )
             .collect();
         expected.sort();
@@ -197,12 +213,28 @@ both!(
             &json!({"component_path": "observability/prometheus/25.9.0"}),
         ));
         let tree = Scratch::new();
-        make_tree(tree.path(), &["observability/prometheus/25.9.0", "observability/prometheus/25.8.0"]);
+        make_tree(
+            tree.path(),
+            &["observability/prometheus/25.9.0", "observability/prometheus/25.8.0"],
+        );
         let dir = tree.path().display().to_string();
         let prune = |window: &str| {
             let out = run(
-                &["prune", "--tree", &dir, "--keep", "1", "--server", &app.base, "--token", &app.token,
-                  "--rollback-window", window, "--output", "json"],
+                &[
+                    "prune",
+                    "--tree",
+                    &dir,
+                    "--keep",
+                    "1",
+                    "--server",
+                    &app.base,
+                    "--token",
+                    &app.token,
+                    "--rollback-window",
+                    window,
+                    "--output",
+                    "json",
+                ],
                 None,
             );
             decisions(&out.stdout)
@@ -214,31 +246,59 @@ both!(
     }
 );
 
-both!(prune_with_the_server_and_offline_agree_on_the_example_fleet, |b: Backend| {
-    let app = TestApp::with_fleet(b);
-    let tree = Scratch::with_example_tree();
-    make_tree(
-        tree.path(),
-        &["core/cert-manager/1.13.0", "core/cert-manager/1.14.5-1", "observability/grafana/7.0.0", "core/external-dns/2.0.0"],
-    );
-    let dir = tree.path().display().to_string();
-    let server = run(
-        &["prune", "--tree", &dir, "--keep", "1", "--server", &app.base, "--token", &app.token, "--output", "json"],
-        None,
-    );
-    let offline = run(
-        &["prune", "--tree", &dir, "--keep", "1", "--catalog", "COMPONENTS.yaml", "--clusters", "examples/clusters.yaml",
-          "--output", "json"],
-        None,
-    );
-    assert_eq!(server.code, offline.code, "{}{}", server.stderr, offline.stderr);
-    let decided = decisions(&server.stdout);
-    assert_eq!(decided, decisions(&offline.stdout));
-    let d = |path: &str, decision: &str| (path.to_owned(), decision.to_owned());
-    assert!(decided.contains(&d("core/cert-manager/1.14.5", "protect")), "{decided:?}");
-    assert!(decided.contains(&d("core/cert-manager/1.13.0", "remove")), "{decided:?}");
-    assert!(decided.contains(&d("core/external-dns/2.0.0", "keep")), "{decided:?}");
-});
+both!(
+    prune_with_the_server_and_offline_agree_on_the_example_fleet,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let tree = Scratch::with_example_tree();
+        make_tree(
+            tree.path(),
+            &[
+                "core/cert-manager/1.13.0",
+                "core/cert-manager/1.14.5-1",
+                "observability/grafana/7.0.0",
+                "core/external-dns/2.0.0",
+            ],
+        );
+        let dir = tree.path().display().to_string();
+        let server = run(
+            &[
+                "prune", "--tree", &dir, "--keep", "1", "--server", &app.base, "--token", &app.token, "--output",
+                "json",
+            ],
+            None,
+        );
+        let offline = run(
+            &[
+                "prune",
+                "--tree",
+                &dir,
+                "--keep",
+                "1",
+                "--catalog",
+                "COMPONENTS.yaml",
+                "--clusters",
+                "examples/clusters.yaml",
+                "--output",
+                "json",
+            ],
+            None,
+        );
+        assert_eq!(server.code, offline.code, "{}{}", server.stderr, offline.stderr);
+        let decided = decisions(&server.stdout);
+        assert_eq!(decided, decisions(&offline.stdout));
+        let d = |path: &str, decision: &str| (path.to_owned(), decision.to_owned());
+        assert!(
+            decided.contains(&d("core/cert-manager/1.14.5", "protect")),
+            "{decided:?}"
+        );
+        assert!(
+            decided.contains(&d("core/cert-manager/1.13.0", "remove")),
+            "{decided:?}"
+        );
+        assert!(decided.contains(&d("core/external-dns/2.0.0", "keep")), "{decided:?}");
+    }
+);
 
 both!(paths_in_use_name_each_use_and_refuse_a_bad_window, |b: Backend| {
     let app = TestApp::with_fleet(b);
@@ -250,7 +310,12 @@ both!(paths_in_use_name_each_use_and_refuse_a_bad_window, |b: Backend| {
     let reply = app.request_as(Some(&viewer), "GET", "/api/v1/paths/in-use?limit=2", None);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let page = reply.json();
-    let paths: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, ["core/cert-manager/1.14.5", "core/external-dns/1.14.3"]);
     let uses = &page["items"][1]["uses"];
     assert_eq!(uses[0], json!({"kind": "default", "component": "external-dns"}));

@@ -10,15 +10,18 @@ use serde_json::json;
 use crate::support::app::{database, Backend, TestApp};
 use crate::support::{run, Scratch};
 
-/// Every cluster's YAML, JSON and inputs renders, by name.
-fn renders(state: &AppState) -> BTreeMap<String, (Vec<u8>, Vec<u8>, Vec<u8>)> {
+/// A cluster's YAML, JSON and inputs renders.
+type Bodies = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Every cluster's renders, by name.
+fn renders(state: &AppState) -> BTreeMap<String, Bodies> {
     let mut conn = state.conn().unwrap();
     platform_catalog::store::clusters(&mut conn)
         .unwrap()
         .into_iter()
         .map(|c| {
-            let r = platform_catalog::service::current_render(state, &c.name)
-                .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            let r =
+                platform_catalog::service::current_render(state, &c.name).unwrap_or_else(|e| panic!("{}: {e}", c.name));
             (c.name, (r.yaml.to_vec(), r.json.to_vec(), r.inputs.to_vec()))
         })
         .collect()
@@ -47,14 +50,17 @@ fn ok(reply: crate::support::app::Reply) {
 /// path, an override that expires, a tier policy that pins digests, a component taken off a
 /// cluster, a cluster-wide pin, and several revisions per cluster.
 fn moved_on(app: &TestApp) {
-    let in_a_week = (chrono::Utc::now() + chrono::Duration::days(7))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let in_a_week =
+        (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     ok(app.post(
         "/api/v1/holds",
         &json!({"cluster": "prod-eu-1", "component": "grafana", "reason": "customer freeze", "expires_at": in_a_week}),
     ));
     crate::api_catalog::register_v120(app);
-    ok(app.post("/api/v1/releases", &json!({"artifact": "platform", "oci_tag": "v1.2.0"})));
+    ok(app.post(
+        "/api/v1/releases",
+        &json!({"artifact": "platform", "oci_tag": "v1.2.0"}),
+    ));
     ok(app.post(
         "/api/v1/hotfixes",
         &json!({"component": "external-dns", "oci_tag": "v1.1.0-1", "component_path": "core/external-dns/1.14.2",
@@ -93,7 +99,10 @@ fn a_full_export_imported_from_sqlite_into_postgresql_and_back_renders_every_clu
     assert_eq!(renders(&lite), before, "and back to SQLite, the same again");
     let holds = platform_catalog::service::holds::list(&lite).unwrap();
     assert_eq!(
-        holds.iter().map(|h| (h.cluster.as_deref(), h.reason.as_str())).collect::<Vec<_>>(),
+        holds
+            .iter()
+            .map(|h| (h.cluster.as_deref(), h.reason.as_str()))
+            .collect::<Vec<_>>(),
         [(Some("prod-eu-1"), "customer freeze")]
     );
 }
@@ -102,7 +111,10 @@ fn a_full_export_imported_from_sqlite_into_postgresql_and_back_renders_every_clu
 fn a_full_export_is_refused_while_a_rollout_moves_clusters() {
     let app = TestApp::with_fleet(Backend::Sqlite);
     crate::api_catalog::register_v120(&app);
-    ok(app.post("/api/v1/rollouts", &json!({"component": "grafana", "oci_tag": "v1.2.0"})));
+    ok(app.post(
+        "/api/v1/rollouts",
+        &json!({"component": "grafana", "oci_tag": "v1.2.0"}),
+    ));
     let out = run(&["export", "--all", "--database-url", &app.database_url], None);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
@@ -116,20 +128,38 @@ fn a_full_export_is_refused_while_a_rollout_moves_clusters() {
 fn the_default_export_is_one_stream_that_validate_and_import_accept() {
     let app = TestApp::with_fleet(Backend::Sqlite);
     let stream = export(&app.database_url, &[]);
-    assert_eq!(stream.matches("---\n").count(), 2, "the catalog, then the clusters: {stream}");
+    assert_eq!(
+        stream.matches("---\n").count(),
+        2,
+        "the catalog, then the clusters: {stream}"
+    );
     let dir = Scratch::new();
     let file = dir.path().join("export.yaml");
     std::fs::write(&file, &stream).unwrap();
     let file = file.to_str().unwrap();
     let validated = run(&["validate", file], None);
     assert_eq!(validated.code, 0, "{}", validated.stdout);
-    assert!(validated.stdout.ends_with("valid (5 components, 1 artifact, 3 tiers)\n"), "{}", validated.stdout);
+    assert!(
+        validated
+            .stdout
+            .ends_with("valid (5 components, 1 artifact, 3 tiers)\n"),
+        "{}",
+        validated.stdout
+    );
 
     // The builds are not part of the default export: a new database takes them (with the
     // catalog they belong to) first.
     let (_db, url) = database(Backend::Sqlite);
     let tags = run(
-        &["import", "--catalog", "COMPONENTS.yaml", "--tags", "examples/tags.yaml", "--database-url", &url],
+        &[
+            "import",
+            "--catalog",
+            "COMPONENTS.yaml",
+            "--tags",
+            "examples/tags.yaml",
+            "--database-url",
+            &url,
+        ],
         None,
     );
     assert_eq!(tags.code, 0, "{}", tags.stderr);

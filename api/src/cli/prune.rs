@@ -81,15 +81,17 @@ pub fn run(args: PruneArgs) -> Result<ExitCode, Error> {
     let offline = args.catalog.is_some() || args.clusters.is_some();
     let in_use = match (&args.server, offline) {
         (Some(url), false) => fetch(url, args.token.as_deref(), &args.rollback_window)?,
-        _ => offline_in_use(&args.catalog.clone().unwrap_or_else(default_catalog), args.clusters.as_deref())?,
+        _ => offline_in_use(
+            &args.catalog.clone().unwrap_or_else(default_catalog),
+            args.clusters.as_deref(),
+        )?,
     };
     let plan = plan(&args.tree, &in_use, args.keep)?;
     let mut done = Vec::new();
     if args.apply {
         for v in plan.removed() {
             let dir = args.tree.join(&v.path);
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| Error::Usage(format!("cannot remove {}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::Usage(format!("cannot remove {}: {e}", dir.display())))?;
             done.push(v.path.clone());
         }
     }
@@ -154,7 +156,10 @@ pub fn text(plan: &PrunePlan, applied: bool) -> String {
         }
     }
     for (path, uses) in &plan.missing {
-        out.push_str(&format!("missing: {path}/ is in use but not in the tree ({})\n", summary(uses)));
+        out.push_str(&format!(
+            "missing: {path}/ is in use but not in the tree ({})\n",
+            summary(uses)
+        ));
     }
     let removed = plan.removed().count();
     let protected = plan.protected().count();
@@ -182,7 +187,10 @@ fn summary(labels: &[String]) -> String {
     groups
         .iter()
         .map(|(kind, whos)| {
-            let mut text = format!("{kind}: {}", whos.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", "));
+            let mut text = format!(
+                "{kind}: {}",
+                whos.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ")
+            );
             if whos.len() > SHOWN {
                 text.push_str(&format!(" and {} more", whos.len() - SHOWN));
             }

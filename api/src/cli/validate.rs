@@ -5,8 +5,8 @@ use std::process::{Command, ExitCode};
 
 use catalog::prune::Decision;
 use catalog::tree::{check_tree, Tree};
-use catalog::yaml::JsonPath;
 use catalog::validate::{load, Loaded};
+use catalog::yaml::JsonPath;
 use catalog::{Report, Severity};
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -160,12 +160,15 @@ fn prune_candidates(loaded: &Loaded, dir: &Path, report: &mut Report) -> String 
     };
     let mut n = 0;
     for c in &plan.components {
-        let owner = loaded
-            .catalog
-            .components()
-            .iter()
-            .find(|k| k.component_path.as_str().rsplit_once('/').is_some_and(|(p, _)| p == c.dir));
-        let (line, path) = owner.map_or((None, JsonPath::root()), |k| loaded.locate(k.id.as_str(), "component_path"));
+        let owner = loaded.catalog.components().iter().find(|k| {
+            k.component_path
+                .as_str()
+                .rsplit_once('/')
+                .is_some_and(|(p, _)| p == c.dir)
+        });
+        let (line, path) = owner.map_or((None, JsonPath::root()), |k| {
+            loaded.locate(k.id.as_str(), "component_path")
+        });
         for v in c.versions.iter().filter(|v| v.decision == Decision::Remove) {
             n += 1;
             let message = format!(
@@ -179,7 +182,10 @@ fn prune_candidates(loaded: &Loaded, dir: &Path, report: &mut Report) -> String 
     }
     match n {
         0 => String::new(),
-        n => format!("; {n} old version director{} to prune", if n == 1 { "y" } else { "ies" }),
+        n => format!(
+            "; {n} old version director{} to prune",
+            if n == 1 { "y" } else { "ies" }
+        ),
     }
 }
 

@@ -104,7 +104,11 @@ pub fn in_use(state: &AppState, window: Duration, now: NaiveDateTime) -> Result<
     defaults(&catalog, &mut out);
     for a in store::all_assignments(&mut conn)? {
         if let Some(path) = &a.component_path {
-            add(&mut out, path, PathUse::new(override_kind(a.reason.as_deref()), Some(&a.cluster), &a.component));
+            add(
+                &mut out,
+                path,
+                PathUse::new(override_kind(a.reason.as_deref()), Some(&a.cluster), &a.component),
+            );
         }
     }
     current(&mut conn, now, &mut out)?;
@@ -122,7 +126,11 @@ pub fn in_use(state: &AppState, window: Duration, now: NaiveDateTime) -> Result<
 
 fn defaults(catalog: &Catalog, out: &mut InUse) {
     for c in catalog.components() {
-        add(out, c.component_path.as_str(), PathUse::new(UseKind::Default, None, c.id.as_str()));
+        add(
+            out,
+            c.component_path.as_str(),
+            PathUse::new(UseKind::Default, None, c.id.as_str()),
+        );
     }
 }
 
@@ -146,7 +154,11 @@ fn current(conn: &mut DbConnection, now: NaiveDateTime, out: &mut InUse) -> Resu
         let record = PreviousRecord::decode(&row.effective)?;
         for c in &record.components {
             if pinned.contains(&row.cluster) {
-                add(out, &c.component_path, PathUse::new(UseKind::Pin, Some(&row.cluster), &c.id));
+                add(
+                    out,
+                    &c.component_path,
+                    PathUse::new(UseKind::Pin, Some(&row.cluster), &c.id),
+                );
             }
             for h in holds.iter().filter(|h| h.covers(&row.cluster, &c.id)) {
                 let mut u = PathUse::new(UseKind::Hold, Some(&row.cluster), &c.id);
@@ -193,7 +205,11 @@ pub fn in_use_offline(catalog: &Catalog, clusters: Option<&ClustersDocument>) ->
     for cluster in clusters.map(|d| d.clusters.as_slice()).unwrap_or_default() {
         for (component, a) in &cluster.components {
             if let Some(path) = &a.component_path {
-                add(&mut out, path, PathUse::new(override_kind(a.reason.as_deref()), Some(&cluster.name), component));
+                add(
+                    &mut out,
+                    path,
+                    PathUse::new(override_kind(a.reason.as_deref()), Some(&cluster.name), component),
+                );
             }
         }
         if cluster.oci_tag.is_none() {
@@ -207,7 +223,11 @@ pub fn in_use_offline(catalog: &Catalog, clusters: Option<&ClustersDocument>) ->
             let path = a
                 .and_then(|a| a.component_path.as_deref())
                 .unwrap_or(c.component_path.as_str());
-            add(&mut out, path, PathUse::new(UseKind::Pin, Some(&cluster.name), c.id.as_str()));
+            add(
+                &mut out,
+                path,
+                PathUse::new(UseKind::Pin, Some(&cluster.name), c.id.as_str()),
+            );
         }
     }
     out

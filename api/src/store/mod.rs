@@ -380,7 +380,11 @@ pub fn revisions_live_since(conn: &mut DbConnection, since: NaiveDateTime) -> Re
         ))
         .load(conn)?;
     for (cluster, revision) in live_at_since {
-        if let Some(row) = revision.map(|r| self::revision(conn, &cluster, r)).transpose()?.flatten() {
+        if let Some(row) = revision
+            .map(|r| self::revision(conn, &cluster, r))
+            .transpose()?
+            .flatten()
+        {
             rows.push((row.cluster, row.revision, row.effective));
         }
     }

@@ -48,12 +48,7 @@ impl Loaded {
 /// (`tags:`, `clusters:`, `holds:`) are left to those who read them.
 pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
     match crate::stream::split(text) {
-        Ok(stream) => check(
-            file,
-            stream
-                .catalog
-                .unwrap_or_else(|| YamlDoc::from_value(Value::Null)),
-        ),
+        Ok(stream) => check(file, stream.catalog.unwrap_or_else(|| YamlDoc::from_value(Value::Null))),
         Err(e) => {
             let mut report = Report::new(file);
             report.push(Severity::Error, Some(e.line), "$".into(), "yaml-syntax", e.message);

@@ -379,7 +379,10 @@ mod tests {
     #[test]
     fn a_stream_gives_each_document_with_lines_in_the_whole_text() {
         let docs = parse_stream("---\na: 1\n---\nb:\n  c: 2\n").unwrap();
-        assert_eq!(docs.iter().map(|d| d.value.clone()).collect::<Vec<_>>(), [json!({"a": 1}), json!({"b": {"c": 2}})]);
+        assert_eq!(
+            docs.iter().map(|d| d.value.clone()).collect::<Vec<_>>(),
+            [json!({"a": 1}), json!({"b": {"c": 2}})]
+        );
         assert_eq!(docs[1].line(&JsonPath::root().key("b").key("c")), Some(5));
         assert_eq!(docs[0].line(&JsonPath::root().key("b")), Some(2));
         assert!(parse_stream("").unwrap().is_empty());
