@@ -23,12 +23,16 @@ fn make_tree(root: &Path, paths: &[&str]) {
 /// The version directories present under `root`, as `category/component/version`.
 fn versions_in(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    for category in std::fs::read_dir(root).unwrap() {
-        let category = category.unwrap().path();
-        for component in std::fs::read_dir(&category).unwrap() {
-            let component = component.unwrap().path();
-            for version in std::fs::read_dir(&component).unwrap() {
-                let path = version.unwrap().path();
+    let dirs = |p: &Path| {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect::<Vec<_>>()
+    };
+    for category in dirs(root) {
+        for component in dirs(&category) {
+            for path in dirs(&component) {
                 out.push(path.strip_prefix(root).unwrap().display().to_string());
             }
         }
@@ -353,3 +357,48 @@ both!(paths_in_use_name_each_use_and_refuse_a_bad_window, |b: Backend| {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert_eq!(bad.json()["errors"][0]["path"], "rollback_window");
 });
+
+both!(
+    prune_fails_with_2_never_1_on_a_refused_token_or_a_path_leaving_the_tree,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let tree = Scratch::with_example_tree();
+        let dir = tree.path().display().to_string();
+        let refused = run(
+            &["prune", "--tree", &dir, "--server", &app.base, "--token", "pcat_wrong"],
+            None,
+        );
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains("401 Unauthorized"), "{}", refused.stderr);
+
+        let scratch = Scratch::new();
+        let clusters = scratch.path().join("clusters.yaml");
+        std::fs::write(
+        &clusters,
+        "clusters:\n  - name: dev-eu-1\n    tier: dev\n    components:\n      grafana: {component_path: ../../x/1.0.0}\n",
+    )
+    .unwrap();
+        let escaping = run(
+            &[
+                "prune",
+                "--tree",
+                &dir,
+                "--keep",
+                "0",
+                "--clusters",
+                clusters.to_str().unwrap(),
+                "--apply",
+            ],
+            None,
+        );
+        assert_eq!(escaping.code, 2, "{}", escaping.stderr);
+        assert!(
+            escaping
+                .stderr
+                .contains("\"../../x/1.0.0\" is in use but not a component path"),
+            "{}",
+            escaping.stderr
+        );
+        assert_eq!(versions_in(tree.path()).len(), 6, "nothing was removed");
+    }
+);

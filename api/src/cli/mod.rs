@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod files;
 pub mod prune;
 pub mod registry;
 mod render;
@@ -40,9 +41,9 @@ enum Command {
     /// Apply pending database migrations.
     Migrate(service::DatabaseArgs),
     /// Load an export stream, or a COMPONENTS.yaml, tags and/or clusters file, into the database.
-    Import(service::ImportArgs),
+    Import(files::ImportArgs),
     /// Print the stored catalog and clusters (--all: everything) as a YAML stream `import` reads.
-    Export(service::ExportArgs),
+    Export(files::ExportArgs),
     /// Remove old version directories from the platform repo tree, never one in use (dry run
     /// unless --apply).
     Prune(prune::PruneArgs),
@@ -64,8 +65,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Render(args) => render::run(args),
         Command::Serve(args) => service::serve(args),
         Command::Migrate(args) => service::migrate(args),
-        Command::Import(args) => service::import(args),
-        Command::Export(args) => service::export(args),
+        Command::Import(args) => files::import(args),
+        Command::Export(args) => files::export(args),
         Command::Openapi => service::openapi(),
         Command::Prune(args) => prune::run(args),
         Command::Token(cmd) => tokens::run(cmd),

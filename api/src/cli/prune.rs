@@ -4,7 +4,7 @@
 //! What is in use comes from the service (`--server`, `GET /api/v1/paths/in-use`) or, offline,
 //! from the catalog and clusters files. Without `--apply` it only prints the plan. It exits 1
 //! when a directory older than the newest `--keep` is kept only because something uses it: a
-//! stricter policy would break that user, so CI can warn.
+//! stricter policy would break that user, so CI can warn. Failures exit 2 or 3, never 1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +75,15 @@ fn window(text: &str) -> Result<String, String> {
 }
 
 pub fn run(args: PruneArgs) -> Result<ExitCode, Error> {
+    // Exit 1 means one thing here, "an old directory is still in use", so CI can allow it:
+    // every failure exits 2 (input, I/O, a refused request) or 3 (the service).
+    prune(args).map_err(|e| match e.exit_code() {
+        1 => Error::Usage(e.to_string()),
+        _ => e,
+    })
+}
+
+fn prune(args: PruneArgs) -> Result<ExitCode, Error> {
     if !args.tree.is_dir() {
         return Err(Error::Usage(format!("--tree {}: not a directory", args.tree.display())));
     }
@@ -111,6 +120,12 @@ pub fn run(args: PruneArgs) -> Result<ExitCode, Error> {
 
 /// The plan for the tree on disk: each component directory's subdirectories, read now.
 pub fn plan(tree: &Path, in_use: &InUse, keep: usize) -> Result<PrunePlan, Error> {
+    // Used paths decide which directories are listed and deleted: one that could leave the
+    // tree (`..`, absolute) is refused, wherever it came from.
+    for path in in_use.keys() {
+        catalog::ComponentPath::parse(path)
+            .map_err(|e| Error::Invalid(format!("{path:?} is in use but not a component path: {e}")))?;
+    }
     let mut listing = BTreeMap::new();
     for dir in prune::component_dirs(in_use.keys().map(String::as_str)) {
         let Ok(entries) = std::fs::read_dir(tree.join(&dir)) else {

@@ -33,6 +33,20 @@ pub enum UseKind {
     Revision,
 }
 
+impl UseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UseKind::Default => "default",
+            UseKind::Override => "override",
+            UseKind::Pin => "pin",
+            UseKind::Rollout => "rollout",
+            UseKind::Hold => "hold",
+            UseKind::Hotfix => "hotfix",
+            UseKind::Revision => "revision",
+        }
+    }
+}
+
 /// One use of a path; the ids name who (a cluster, a component, a rollout, a hold, a revision).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PathUse {
@@ -63,11 +77,7 @@ impl PathUse {
 
     /// One short line: `default cert-manager`, `rollout #3 prod-eu-1/grafana`, `revision prod-eu-1@4 grafana`.
     pub fn label(&self) -> String {
-        let kind = serde_json::to_value(self.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let mut out = kind;
+        let mut out = self.kind.as_str().to_owned();
         if let Some(id) = self.rollout {
             out.push_str(&format!(" #{id}"));
         }
@@ -114,7 +124,7 @@ pub fn in_use(state: &AppState, window: Duration, now: NaiveDateTime) -> Result<
     current(&mut conn, now, &mut out)?;
     rollouts_in_use(&mut conn, &mut out)?;
     let since = now.checked_sub_signed(window).unwrap_or(NaiveDateTime::MIN);
-    for (cluster, revision, effective) in store::revisions_live_since(&mut conn, since)? {
+    for (cluster, revision, effective) in store::bulk::revisions_live_since(&mut conn, since)? {
         for c in PreviousRecord::decode(&effective)?.components {
             let mut u = PathUse::new(UseKind::Revision, Some(&cluster), &c.id);
             u.revision = Some(revision);

@@ -359,38 +359,6 @@ pub fn current_revisions(conn: &mut DbConnection) -> Result<Vec<ClusterRevisionR
         .load(conn)
 }
 
-/// Every revision a cluster ran from `since` on: those stored after it, and each cluster's
-/// newest stored at or before it (what it ran when `since` came). As `(cluster, revision,
-/// effective)`.
-pub fn revisions_live_since(conn: &mut DbConnection, since: NaiveDateTime) -> Result<Vec<(String, i64, String)>> {
-    let mut rows: Vec<(String, i64, String)> = cluster_revisions::table
-        .filter(cluster_revisions::created_at.gt(since))
-        .select((
-            cluster_revisions::cluster,
-            cluster_revisions::revision,
-            cluster_revisions::effective,
-        ))
-        .load(conn)?;
-    let live_at_since: Vec<(String, Option<i64>)> = cluster_revisions::table
-        .filter(cluster_revisions::created_at.le(since))
-        .group_by(cluster_revisions::cluster)
-        .select((
-            cluster_revisions::cluster,
-            diesel::dsl::max(cluster_revisions::revision),
-        ))
-        .load(conn)?;
-    for (cluster, revision) in live_at_since {
-        if let Some(row) = revision
-            .map(|r| self::revision(conn, &cluster, r))
-            .transpose()?
-            .flatten()
-        {
-            rows.push((row.cluster, row.revision, row.effective));
-        }
-    }
-    Ok(rows)
-}
-
 /// The fingerprint of the start-up file of `kind` last seeded or applied.
 pub fn applied_file(conn: &mut DbConnection, kind: &str) -> Result<Option<String>> {
     applied_files::table
