@@ -9,6 +9,8 @@ use serde::Serialize;
 pub enum Severity {
     Error,
     Warning,
+    /// Worth knowing, nothing to fix.
+    Info,
 }
 
 /// One finding about a catalog file.
@@ -30,6 +32,7 @@ impl fmt::Display for Diagnostic {
         let severity = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         match self.line {
             Some(line) => write!(f, "{}:{line}: ", self.file)?,
@@ -59,7 +62,11 @@ impl Report {
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.of(Severity::Error)
+    }
+
+    pub fn of(&self, severity: Severity) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(move |d| d.severity == severity)
     }
 
     pub fn push(&mut self, severity: Severity, line: Option<usize>, path: String, rule: &str, message: String) {

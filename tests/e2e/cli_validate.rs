@@ -164,3 +164,29 @@ fn validate_build_without_tree_is_a_usage_error() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--tree"), "{}", out.stderr);
 }
+
+#[test]
+fn validate_tree_lists_old_unused_version_directories_as_information_and_stays_valid() {
+    let tree = Scratch::with_example_tree();
+    for old in ["1.12.0", "1.13.0", "1.13.1"] {
+        std::fs::create_dir_all(tree.path().join("core/cert-manager").join(old).join("base")).unwrap();
+    }
+    let tree_arg = tree.path().display().to_string();
+    let out = run(&["validate", "--tree", &tree_arg], None);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let infos: Vec<&str> = out.stdout.lines().filter(|l| l.contains(": info: ")).collect();
+    assert_eq!(
+        infos,
+        ["1.13.0", "1.12.0"].map(|v| format!(
+            "COMPONENTS.yaml:24: info: $.components[0].component_path: {tree_arg}: core/cert-manager/{v}/ is older \
+             than the newest 3 versions and the catalog does not use it; `prune` would remove it unless a cluster does \
+             [prune-candidate]"
+        ))
+    );
+    assert!(
+        out.stdout
+            .ends_with("15 overlays present; 2 old version directories to prune)\n"),
+        "{}",
+        out.stdout
+    );
+}

@@ -26,6 +26,7 @@ pub fn import_fleet(state: &AppState, n: usize, name: impl Fn(usize) -> String) 
             flux_namespace: None,
             oci_tag: None,
             components: Default::default(),
+            revision: None,
         })
         .collect();
     let started = Instant::now();

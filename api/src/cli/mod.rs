@@ -1,5 +1,7 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod files;
+pub mod prune;
 pub mod registry;
 mod render;
 mod service;
@@ -38,10 +40,13 @@ enum Command {
     Serve(service::ServeArgs),
     /// Apply pending database migrations.
     Migrate(service::DatabaseArgs),
-    /// Load a COMPONENTS.yaml and/or a clusters file into the database.
-    Import(service::ImportArgs),
-    /// Print the stored catalog and clusters as YAML.
-    Export(service::ExportArgs),
+    /// Load an export stream, or a COMPONENTS.yaml, tags and/or clusters file, into the database.
+    Import(files::ImportArgs),
+    /// Print the stored catalog and clusters (--all: everything) as a YAML stream `import` reads.
+    Export(files::ExportArgs),
+    /// Remove old version directories from the platform repo tree, never one in use (dry run
+    /// unless --apply).
+    Prune(prune::PruneArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Pack a directory as a Flux artifact and push it to an OCI registry under a tag; prints the digest.
@@ -60,9 +65,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Render(args) => render::run(args),
         Command::Serve(args) => service::serve(args),
         Command::Migrate(args) => service::migrate(args),
-        Command::Import(args) => service::import(args),
-        Command::Export(args) => service::export(args),
+        Command::Import(args) => files::import(args),
+        Command::Export(args) => files::export(args),
         Command::Openapi => service::openapi(),
+        Command::Prune(args) => prune::run(args),
         Command::Token(cmd) => tokens::run(cmd),
         Command::Push(args) => registry::push(args),
         Command::Retag(args) => registry::retag(args),

@@ -1,17 +1,15 @@
-//! The service commands: `serve`, `migrate`, `import`, `export`, `openapi`.
+//! The service commands: `serve`, `migrate`, `openapi`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::read_file;
+use super::files::{read_files, FilePaths};
 use crate::app::{AppSettings, Application};
 use crate::error::Error;
 use crate::http::access::{AccessSettings, AuthMode};
-use crate::service::artifacts::TagsDocument;
-use crate::service::fleet::{self, ClustersDocument};
 use crate::service::rollouts::gate::{HealthGate, SoakGate, StepGate};
 use crate::service::{self, seed};
 use crate::{http, server};
@@ -130,80 +128,6 @@ fn runner_every(text: &str) -> Result<std::time::Duration, String> {
     Ok(every)
 }
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    #[command(flatten)]
-    db: DatabaseArgs,
-
-    /// The catalog, COMPONENTS.yaml.
-    #[arg(long, value_name = "FILE")]
-    catalog: Option<PathBuf>,
-
-    /// A clusters file: `clusters: [{name, tier, labels, oci_tag, components: {id: {oci_tag, …}}}]`.
-    #[arg(long, value_name = "FILE")]
-    clusters: Option<PathBuf>,
-
-    /// A tags file: `tags: [{artifact, tag, digest}]`, the builds CI registered.
-    #[arg(long, value_name = "FILE")]
-    tags: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    #[command(flatten)]
-    db: DatabaseArgs,
-
-    /// What to print: the catalog (COMPONENTS.yaml), the clusters file, or both as two documents.
-    #[arg(long, value_enum, default_value_t = Export::All)]
-    what: Export,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Export {
-    All,
-    Catalog,
-    Clusters,
-}
-
-fn yaml_value(path: &Path) -> Result<serde_json::Value, Error> {
-    let text = read_file(path)?;
-    catalog::yaml::parse(&text)
-        .map(|d| d.value)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
-}
-
-/// The files to load: catalog, tags, clusters (clusters may name the tags).
-struct FilePaths<'a> {
-    catalog: Option<&'a Path>,
-    tags: Option<&'a Path>,
-    clusters: Option<&'a Path>,
-}
-
-/// Reads and checks the files; a catalog with findings prints them all.
-fn read_files(paths: FilePaths<'_>) -> Result<seed::Files, Error> {
-    let mut files = seed::Files::default();
-    if let Some(path) = paths.catalog {
-        let name = path.display().to_string();
-        let text = read_file(path)?;
-        let loaded = catalog::validate::load(&name, &text).map_err(|report| {
-            eprintln!("{report}");
-            Error::Invalid(format!("{name} is not a valid catalog"))
-        })?;
-        files.catalog = Some(seed::FileDoc::new(name, loaded.catalog.to_document())?);
-    }
-    if let Some(path) = paths.tags {
-        let doc: TagsDocument = serde_json::from_value(yaml_value(path)?)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        files.tags = Some(seed::FileDoc::new(path.display().to_string(), doc)?);
-    }
-    if let Some(path) = paths.clusters {
-        let doc: ClustersDocument = serde_json::from_value(yaml_value(path)?)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        files.clusters = Some(seed::FileDoc::new(path.display().to_string(), doc)?);
-    }
-    Ok(files)
-}
-
 /// Whether every address `bind` names is a loopback one.
 fn is_loopback(bind: &str) -> bool {
     use std::net::ToSocketAddrs;
@@ -315,41 +239,6 @@ pub fn migrate(db: DatabaseArgs) -> Result<ExitCode, Error> {
     let mut conn = crate::db::connect(&db.database_url)?;
     let applied = crate::db::migrate(&mut conn)?;
     eprintln!("{} migration(s) applied", applied.len());
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn import(args: ImportArgs) -> Result<ExitCode, Error> {
-    if args.catalog.is_none() && args.clusters.is_none() && args.tags.is_none() {
-        return Err(Error::Usage(
-            "nothing to import: give --catalog, --tags and/or --clusters".into(),
-        ));
-    }
-    let files = read_files(FilePaths {
-        catalog: args.catalog.as_deref(),
-        tags: args.tags.as_deref(),
-        clusters: args.clusters.as_deref(),
-    })?;
-    let state = server::open(&args.db.database_url, 2)?;
-    let (tags, clusters) = seed::import(&state, &files)?;
-    eprintln!("imported: {clusters} cluster(s) created, {tags} build(s) registered");
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn export(args: ExportArgs) -> Result<ExitCode, Error> {
-    let state = server::open(&args.db.database_url, 2)?;
-    let mut out = String::new();
-    if matches!(args.what, Export::All | Export::Catalog) {
-        let mut conn = state.conn()?;
-        let (_, catalog) = state.catalog(&mut conn)?;
-        out.push_str("---\n");
-        out.push_str(&catalog::yaml::to_yaml(&catalog.to_document()));
-    }
-    if matches!(args.what, Export::All | Export::Clusters) {
-        let doc = serde_json::to_value(fleet::export(&state)?).map_err(|e| Error::Internal(e.to_string()))?;
-        out.push_str("---\n");
-        out.push_str(&catalog::yaml::to_yaml(&doc));
-    }
-    print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,12 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use catalog::prune::Decision;
 use catalog::tree::{check_tree, Tree};
 use catalog::validate::{load, Loaded};
+use catalog::yaml::JsonPath;
 use catalog::{Report, Severity};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use super::prune::DEFAULT_KEEP;
 use super::{default_catalog, read_file};
 use crate::error::Error;
 
@@ -77,7 +80,7 @@ fn count(n: usize, noun: &str) -> String {
 
 fn print(report: &Report, summary: Option<&[String]>, output: Output) {
     let errors = report.errors().count();
-    let warnings = report.diagnostics.len() - errors;
+    let warnings = report.of(Severity::Warning).count();
     match output {
         Output::Json => {
             let doc = json!({
@@ -140,11 +143,50 @@ fn check_dir(loaded: &Loaded, dir: &Path, build: bool, report: &mut Report) -> S
         })
         .collect();
     let mut summary = format!("tree {}: {} overlays present", dir.display(), overlays.len());
+    summary.push_str(&prune_candidates(loaded, dir, report));
     if build {
         summary.push_str(&build_overlays(loaded, dir, &overlays, report));
     }
     report.sort();
     summary
+}
+
+/// Version directories `prune` would remove with its default keep, judging by the catalog
+/// alone (clusters may still use some: `prune` asks the service or the clusters file).
+fn prune_candidates(loaded: &Loaded, dir: &Path, report: &mut Report) -> String {
+    let in_use = crate::service::paths::in_use_offline(&loaded.catalog, None);
+    let Ok(plan) = super::prune::plan(dir, &in_use, DEFAULT_KEEP) else {
+        return String::new();
+    };
+    let mut n = 0;
+    for c in &plan.components {
+        let owner = loaded.catalog.components().iter().find(|k| {
+            k.component_path
+                .as_str()
+                .rsplit_once('/')
+                .is_some_and(|(p, _)| p == c.dir)
+        });
+        let (line, path) = owner.map_or((None, JsonPath::root()), |k| {
+            loaded.locate(k.id.as_str(), "component_path")
+        });
+        for v in c.versions.iter().filter(|v| v.decision == Decision::Remove) {
+            n += 1;
+            let message = format!(
+                "{}: {}/ is older than the newest {DEFAULT_KEEP} versions and the catalog does not use it; \
+                 `prune` would remove it unless a cluster does",
+                dir.display(),
+                v.path
+            );
+            report.push(Severity::Info, line, path.to_string(), "prune-candidate", message);
+        }
+    }
+    match n {
+        0 => String::new(),
+        n => format!(
+            "; {n} old version director{} to prune",
+            if n == 1 { "y" } else { "ies" }
+        ),
+    }
 }
 
 /// The first kustomize on PATH: kubectl's built-in one, or the standalone binary.

@@ -21,6 +21,7 @@ pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
 pub mod patch_dto;
+pub mod paths;
 pub mod problem;
 pub mod publish;
 pub mod registry_dto;
@@ -119,7 +120,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(hotfixes::routes)
             .configure(audit::routes)
             .configure(tokens::routes)
-            .configure(drift::routes),
+            .configure(drift::routes)
+            .configure(paths::routes),
     )
     .configure(health::routes);
 }

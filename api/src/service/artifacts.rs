@@ -246,8 +246,25 @@ pub struct TagsDocument {
 pub struct TagEntry {
     pub artifact: String,
     pub tag: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+/// Every registered build, by artifact and tag name, with its digest when known.
+pub fn export_tags(state: &AppState) -> Result<TagsDocument, Error> {
+    let mut conn = state.conn()?;
+    let mut rows = store::all_tags(&mut conn)?;
+    rows.sort_by(|a, b| a.artifact_id.cmp(&b.artifact_id).then_with(|| a.tag.cmp(&b.tag)));
+    Ok(TagsDocument {
+        tags: rows
+            .into_iter()
+            .map(|r| TagEntry {
+                artifact: r.artifact_id,
+                tag: r.tag,
+                digest: r.digest,
+            })
+            .collect(),
+    })
 }
 
 /// Registers every tag of the document in one write; returns how many were new.

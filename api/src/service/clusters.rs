@@ -150,10 +150,12 @@ pub fn unknown_component(field: Field, id: &str) -> Error {
 
 /// Creates many new clusters in one go, each running every enabled catalog component, with the
 /// same checks and audit entries as [`create_in`] but stored in a few bulk statements: how a
-/// fleet is seeded. `at` names the entry an error belongs to.
+/// fleet is seeded. Each spec comes with the revisions it is taken to have had already (an
+/// import of a full export goes on with the numbering), and `at` names the entry an error
+/// belongs to.
 pub(super) fn create_many_in(
     ctx: &mut Ctx<'_>,
-    specs: &[(usize, ClusterSettings)],
+    specs: &[(usize, ClusterSettings, i64)],
     at: impl Fn(usize, Error) -> Error,
 ) -> Result<(), Error> {
     let existing: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
@@ -171,12 +173,12 @@ pub(super) fn create_many_in(
     let mut rows = Vec::with_capacity(specs.len());
     let mut assignments = Vec::with_capacity(specs.len() * ids.len());
     let mut templates: std::collections::HashMap<String, Vec<AssignmentRow>> = std::collections::HashMap::new();
-    for (i, settings) in specs {
+    for (i, settings, before) in specs {
         let name = settings.name.as_str();
         if existing.contains(name) {
             return Err(at(*i, Error::Conflict(format!("cluster {name:?} exists already"))));
         }
-        let revision = previous.get(name).copied().unwrap_or(0);
+        let revision = previous.get(name).copied().unwrap_or(0).max(*before);
         let row = cluster_row(ctx, settings, revision, ctx.now).map_err(|e| at(*i, e))?;
         let enabled = AssignmentSettings::enabled();
         // The default assignment is the same on every cluster of a tier but for the cluster's

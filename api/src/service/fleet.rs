@@ -36,6 +36,10 @@ pub struct ClusterEntry {
     pub oci_tag: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, AssignmentEntry>,
+    /// The cluster's current revision, as a full export records it: a cluster this creates
+    /// goes on from there, so its first revision here has this number and renders the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,16 +114,19 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &ClustersDocument) -> Result<(us
     // a seeded fleet is a few bulk statements, not a few per cluster.
     let stored: std::collections::HashSet<String> = store::clusters(ctx.conn)?.into_iter().map(|r| r.name).collect();
     let mut seen = std::collections::HashSet::new();
-    let new: Vec<(usize, ClusterSettings)> = doc
+    let new: Vec<(usize, ClusterSettings, i64)> = doc
         .clusters
         .iter()
         .enumerate()
         .filter(|(_, e)| !stored.contains(&e.name) && seen.insert(e.name.as_str()))
-        .map(|(i, e)| ClusterSettings::try_from(e).map(|s| (i, s)).map_err(|e| at(i, e)))
-        .collect::<Result<_, _>>()?;
+        .map(|(i, e)| {
+            let settings = ClusterSettings::try_from(e).map_err(|e| at(i, e))?;
+            Ok((i, settings, revisions_before(e).map_err(|e| at(i, e))?))
+        })
+        .collect::<Result<_, Error>>()?;
     clusters::create_many_in(ctx, &new, at)?;
     let created = new.len();
-    let mut new = new.iter().map(|(i, _)| *i).peekable();
+    let mut new = new.iter().map(|(i, _, _)| *i).peekable();
     let mut updated = 0;
     for (i, entry) in doc.clusters.iter().enumerate() {
         let just_created = new.next_if_eq(&i).is_some();
@@ -166,6 +173,16 @@ fn put_command(entry: &ClusterEntry, component: &str, a: &AssignmentEntry) -> Re
             other => other,
         })?,
     })
+}
+
+/// How many revisions a new cluster is taken to have had: one less than the `revision` it
+/// should start at.
+fn revisions_before(entry: &ClusterEntry) -> Result<i64, Error> {
+    match entry.revision {
+        None => Ok(0),
+        Some(r) if r >= 1 => Ok(r - 1),
+        Some(r) => Err(Error::refused("revision", format!("must be at least 1, not {r}"))),
+    }
 }
 
 /// What applying the document would change in the store, one line each (empty: nothing).
@@ -240,28 +257,39 @@ fn differ<T: PartialEq + Serialize + ?Sized>(out: &mut Vec<String>, field: &str,
     }
 }
 
-/// Every cluster with the assignments that differ from the plain default.
-pub fn export(state: &AppState) -> Result<ClustersDocument, Error> {
+/// Every cluster with the assignments that differ from what a new cluster gets (every enabled
+/// catalog component, following its default): overrides, disabled components, components the
+/// catalog disables but the cluster runs, and catalog components the cluster no longer has
+/// (written `enabled: false`, which renders the same). With `revisions`, each cluster's
+/// current revision number too.
+pub fn export(state: &AppState, revisions: bool) -> Result<ClustersDocument, Error> {
     let mut conn = state.conn()?;
+    let (_, catalog) = state.catalog(&mut conn)?;
     let mut out = Vec::new();
     for row in store::clusters(&mut conn)? {
         let mut components = BTreeMap::new();
+        for c in catalog.components().iter().filter(|c| c.enabled) {
+            components.insert(c.id.to_string(), absent());
+        }
         for a in store::assignments(&mut conn, &row.name)? {
+            let by_default = catalog.component(&a.component).is_some_and(|c| c.enabled);
             let plain = a.enabled && a.oci_tag.is_none() && a.component_path.is_none() && a.reason.is_none();
-            if !plain {
-                components.insert(
-                    a.component.clone(),
-                    AssignmentEntry {
-                        enabled: a.enabled,
-                        oci_tag: a.oci_tag,
-                        component_path: a.component_path,
-                        reason: a.reason,
-                        expires_at: a
-                            .expires_at
-                            .map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                    },
-                );
+            if plain && by_default {
+                components.remove(&a.component);
+                continue;
             }
+            components.insert(
+                a.component.clone(),
+                AssignmentEntry {
+                    enabled: a.enabled,
+                    oci_tag: a.oci_tag,
+                    component_path: a.component_path,
+                    reason: a.reason,
+                    expires_at: a
+                        .expires_at
+                        .map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                },
+            );
         }
         out.push(ClusterEntry {
             labels: super::domain::labels_of(&row)?,
@@ -271,7 +299,19 @@ pub fn export(state: &AppState) -> Result<ClustersDocument, Error> {
             flux_namespace: Some(row.flux_namespace),
             oci_tag: row.oci_tag,
             components,
+            revision: (revisions && row.revision > 0).then_some(row.revision),
         });
     }
     Ok(ClustersDocument { clusters: out })
+}
+
+/// A catalog component the cluster does not have: written as disabled.
+fn absent() -> AssignmentEntry {
+    AssignmentEntry {
+        enabled: false,
+        oci_tag: None,
+        component_path: None,
+        reason: None,
+        expires_at: None,
+    }
 }

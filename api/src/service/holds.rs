@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{AppState, Caller, Ctx, Outcome};
@@ -99,6 +100,11 @@ pub fn get(state: &AppState, id: i64) -> Result<Hold, Error> {
 
 /// Stores a hold; the cluster and component it names must exist.
 pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outcome<Hold>, Error> {
+    state.write(caller, false, "hold created", |ctx| create_in(ctx, &spec))
+}
+
+/// Checks and stores a hold inside a write.
+fn create_in(ctx: &mut Ctx<'_>, spec: &HoldSpec) -> Result<Hold, Error> {
     if spec.cluster.is_none() && spec.component.is_none() {
         return Err(Error::refused(
             Field::whole(),
@@ -111,35 +117,108 @@ pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outco
     if spec.reason.len() > 200 {
         return Err(Error::refused("reason", "must be at most 200 characters"));
     }
-    state.write(caller, false, "hold created", |ctx| {
-        if let Some(at) = spec.expires_at {
-            super::time::check_expiry("expires_at", at.naive_utc(), ctx.now)?;
+    if let Some(at) = spec.expires_at {
+        super::time::check_expiry("expires_at", at.naive_utc(), ctx.now)?;
+    }
+    if let Some(name) = &spec.cluster {
+        if store::cluster(ctx.conn, name)?.is_none() {
+            return Err(Error::refused("cluster", format!("unknown cluster {name:?}")));
         }
-        if let Some(name) = &spec.cluster {
-            if store::cluster(ctx.conn, name)?.is_none() {
-                return Err(Error::refused("cluster", format!("unknown cluster {name:?}")));
-            }
+    }
+    if let Some(id) = &spec.component {
+        if ctx.catalog().component(id).is_none() {
+            return Err(Error::refused("component", format!("unknown component {id:?}")));
         }
-        if let Some(id) = &spec.component {
-            if ctx.catalog().component(id).is_none() {
-                return Err(Error::refused("component", format!("unknown component {id:?}")));
-            }
+    }
+    let row = NewHoldRow {
+        cluster: spec.cluster.clone(),
+        component: spec.component.clone(),
+        reason: spec.reason.clone(),
+        expires_at: spec.expires_at.map(|t| t.naive_utc()),
+        created_by: ctx.caller().actor.clone(),
+        created_at: ctx.now,
+    };
+    let id = db::insert(ctx.conn, &row)?;
+    let hold = db::get(ctx.conn, id)?
+        .map(Hold::from)
+        .ok_or_else(|| Error::Internal("a new hold vanished".into()))?;
+    ctx.audit("hold.create", &format!("hold/{id}"), None::<&()>, Some(&view(&hold)));
+    Ok(hold)
+}
+
+/// The holds file of a full export: `holds: [{cluster, component, reason, expires_at}]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldsDocument {
+    pub holds: Vec<HoldEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl HoldEntry {
+    fn of(h: &Hold) -> Self {
+        HoldEntry {
+            cluster: h.cluster.clone(),
+            component: h.component.clone(),
+            reason: h.reason.clone(),
+            expires_at: h.expires_at.map(super::time::rfc3339),
         }
-        let row = NewHoldRow {
-            cluster: spec.cluster.clone(),
-            component: spec.component.clone(),
-            reason: spec.reason.clone(),
-            expires_at: spec.expires_at.map(|t| t.naive_utc()),
-            created_by: ctx.caller().actor.clone(),
-            created_at: ctx.now,
-        };
-        let id = db::insert(ctx.conn, &row)?;
-        let hold = db::get(ctx.conn, id)?
-            .map(Hold::from)
-            .ok_or_else(|| Error::Internal("a new hold vanished".into()))?;
-        ctx.audit("hold.create", &format!("hold/{id}"), None::<&()>, Some(&view(&hold)));
-        Ok(hold)
+    }
+}
+
+/// The holds in force now, oldest first.
+pub fn export(state: &AppState) -> Result<HoldsDocument, Error> {
+    let now = Utc::now().naive_utc();
+    let mut conn = state.conn()?;
+    let holds = db::active(&mut conn, now)?.into_iter().map(Hold::from);
+    Ok(HoldsDocument {
+        holds: holds.map(|h| HoldEntry::of(&h)).collect(),
     })
+}
+
+/// Inside a write: creates each hold of the document that is not in force already (same
+/// cluster, component, reason and end); returns how many were created.
+pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &HoldsDocument) -> Result<usize, Error> {
+    let active: Vec<HoldEntry> = db::active(ctx.conn, ctx.now)?
+        .into_iter()
+        .map(|r| HoldEntry::of(&Hold::from(r)))
+        .collect();
+    let mut created = 0;
+    for (i, entry) in doc.holds.iter().enumerate() {
+        if active.contains(entry) {
+            continue;
+        }
+        let at = |e: Error| Error::Invalid(format!("holds[{i}]: {e}"));
+        let expires_at = entry
+            .expires_at
+            .as_deref()
+            .map(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| Error::refused("expires_at", format!("{t:?} is not an RFC 3339 time")))
+            })
+            .transpose()
+            .map_err(at)?;
+        let spec = HoldSpec {
+            cluster: entry.cluster.clone(),
+            component: entry.component.clone(),
+            reason: entry.reason.clone(),
+            expires_at,
+        };
+        create_in(ctx, &spec).map_err(at)?;
+        created += 1;
+    }
+    Ok(created)
 }
 
 /// Ends a hold; what it kept stays where it is until released again or collapsed.

@@ -21,6 +21,7 @@ pub mod holds;
 pub mod hotfixes;
 pub mod observed;
 pub mod overrides;
+pub mod paths;
 mod phases;
 mod plan;
 pub mod publish;

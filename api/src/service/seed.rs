@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::artifacts::{self, TagsDocument};
 use super::fleet::{self, ClustersDocument};
+use super::holds::{self, HoldsDocument};
 use super::{AppState, Caller, Ctx};
 use crate::db::DbConnection;
 use crate::error::Error;
@@ -47,6 +48,8 @@ pub struct Files {
     pub catalog: Option<FileDoc<Value>>,
     pub tags: Option<FileDoc<TagsDocument>>,
     pub clusters: Option<FileDoc<ClustersDocument>>,
+    /// Holds, from a full export; only `import` reads them.
+    pub holds: Option<FileDoc<HoldsDocument>>,
 }
 
 /// What a start did with its files.
@@ -63,14 +66,17 @@ pub enum Started {
 /// At start: seeds an empty database; on one that holds data, applies the files only when
 /// `apply`, and otherwise refuses (409) with what would change.
 pub fn on_start(state: &AppState, files: &Files, apply: bool) -> Result<Started, Error> {
-    if files.catalog.is_none() && files.tags.is_none() && files.clusters.is_none() {
+    if files.catalog.is_none() && files.tags.is_none() && files.clusters.is_none() && files.holds.is_none() {
         return Ok(Started::Unchanged);
     }
     let mut conn = state.conn()?;
     if is_empty(&mut conn)? {
         drop(conn);
-        let (tags, clusters) = apply_files(state, files)?;
-        return Ok(Started::Seeded { clusters, tags });
+        let imported = apply_files(state, files)?;
+        return Ok(Started::Seeded {
+            clusters: imported.clusters,
+            tags: imported.tags,
+        });
     }
     let differences = differences(state, &mut conn, files)?;
     drop(conn);
@@ -85,8 +91,16 @@ pub fn on_start(state: &AppState, files: &Files, apply: bool) -> Result<Started,
     Ok(Started::Applied { differences })
 }
 
+/// What an import did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub tags: usize,
+    pub clusters: usize,
+    pub holds: usize,
+}
+
 /// `import`: applies the files through the write engine, whatever the database holds.
-pub fn import(state: &AppState, files: &Files) -> Result<(usize, usize), Error> {
+pub fn import(state: &AppState, files: &Files) -> Result<Imported, Error> {
     apply_files(state, files)
 }
 
@@ -160,7 +174,7 @@ fn record_matching(state: &AppState, files: &Files) -> Result<(), Error> {
         .map(drop)
 }
 
-fn apply_files(state: &AppState, files: &Files) -> Result<(usize, usize), Error> {
+fn apply_files(state: &AppState, files: &Files) -> Result<Imported, Error> {
     let outcome = state.write(&caller(), false, "start-up files applied", |ctx| {
         if let Some(file) = &files.catalog {
             super::import_catalog_in(ctx, file.doc.clone(), &format!("import {}", file.source))?;
@@ -173,8 +187,12 @@ fn apply_files(state: &AppState, files: &Files) -> Result<(usize, usize), Error>
             Some(file) => fleet::import_in(ctx, &file.doc)?.0,
             None => 0,
         };
+        let holds = match &files.holds {
+            Some(file) => holds::import_in(ctx, &file.doc)?,
+            None => 0,
+        };
         record(ctx, files)?;
-        Ok((tags, clusters))
+        Ok(Imported { tags, clusters, holds })
     })?;
     Ok(outcome.value)
 }

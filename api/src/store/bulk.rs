@@ -1,6 +1,8 @@
 //! Writes of many rows at once, for writes that reach a whole fleet: PostgreSQL takes each
 //! batch as one `unnest` statement (one round trip, planned once per connection); SQLite, in
-//! process, runs one cached prepared statement per row, which costs no round trip.
+//! process, runs one cached prepared statement per row, which costs no round trip. Beside
+//! them, the fleet-wide reads (every cluster's head or newest revision) such writes and
+//! fleet-wide reports start from.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -275,4 +277,36 @@ pub fn assignments_of(conn: &mut DbConnection, names: &[&str]) -> Result<Vec<Ass
         .order((assignments::cluster, assignments::component))
         .select(AssignmentRow::as_select())
         .load(conn)
+}
+
+/// Every revision a cluster ran from `since` on: those stored after it, and each cluster's
+/// newest stored at or before it (what it ran when `since` came). As `(cluster, revision,
+/// effective)`.
+pub fn revisions_live_since(conn: &mut DbConnection, since: NaiveDateTime) -> Result<Vec<(String, i64, String)>> {
+    let mut rows: Vec<(String, i64, String)> = cluster_revisions::table
+        .filter(cluster_revisions::created_at.gt(since))
+        .select((
+            cluster_revisions::cluster,
+            cluster_revisions::revision,
+            cluster_revisions::effective,
+        ))
+        .load(conn)?;
+    let live_at_since: Vec<(String, Option<i64>)> = cluster_revisions::table
+        .filter(cluster_revisions::created_at.le(since))
+        .group_by(cluster_revisions::cluster)
+        .select((
+            cluster_revisions::cluster,
+            diesel::dsl::max(cluster_revisions::revision),
+        ))
+        .load(conn)?;
+    for (cluster, revision) in live_at_since {
+        if let Some(row) = revision
+            .map(|r| super::revision(conn, &cluster, r))
+            .transpose()?
+            .flatten()
+        {
+            rows.push((row.cluster, row.revision, row.effective));
+        }
+    }
+    Ok(rows)
 }

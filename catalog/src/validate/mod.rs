@@ -16,7 +16,7 @@ use crate::ids::{ArtifactId, ArtifactUrl, ComponentId, ComponentPath, FluxDurati
 use crate::policy::{TagRegex, Tier, TierPolicy};
 use crate::schema;
 use crate::tag::OciTag;
-use crate::yaml::{self, JsonPath, YamlDoc};
+use crate::yaml::{JsonPath, YamlDoc};
 
 mod rules;
 
@@ -43,10 +43,12 @@ impl Loaded {
     }
 }
 
-/// Parses and validates a catalog. `file` names the source in every finding.
+/// Parses and validates a catalog. `file` names the source in every finding. The text may be
+/// a stream (`export`'s output): its catalog document is the one validated, the side documents
+/// (`tags:`, `clusters:`, `holds:`) are left to those who read them.
 pub fn load(file: &str, text: &str) -> Result<Loaded, Report> {
-    match yaml::parse(text) {
-        Ok(doc) => check(file, doc),
+    match crate::stream::split(text) {
+        Ok(stream) => check(file, stream.catalog.unwrap_or_else(|| YamlDoc::from_value(Value::Null))),
         Err(e) => {
             let mut report = Report::new(file);
             report.push(Severity::Error, Some(e.line), "$".into(), "yaml-syntax", e.message);

@@ -125,18 +125,14 @@ impl YamlDoc {
 
 /// Parses exactly one YAML document (an empty input is `null`).
 pub fn parse(text: &str) -> Result<YamlDoc, YamlError> {
-    let mut reader = Reader {
-        parser: Parser::new_from_str(text),
-        anchors: HashMap::new(),
-        lines: HashMap::new(),
-        duplicates: Vec::new(),
-    };
-    let value = reader.document()?;
-    Ok(YamlDoc {
-        value,
-        lines: reader.lines,
-        duplicates: reader.duplicates,
-    })
+    let mut docs = Reader::new(text).documents(Some(1))?;
+    Ok(docs.pop().unwrap_or_else(|| YamlDoc::from_value(Value::Null)))
+}
+
+/// Parses every document of a stream (`---` separated), each with the lines of its values in
+/// the whole text; an empty input is no document.
+pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, YamlError> {
+    Reader::new(text).documents(None)
 }
 
 struct Reader<'a> {
@@ -163,6 +159,15 @@ fn at(span: Span, message: impl Into<String>) -> YamlError {
 }
 
 impl<'a> Reader<'a> {
+    fn new(text: &'a str) -> Self {
+        Reader {
+            parser: Parser::new_from_str(text),
+            anchors: HashMap::new(),
+            lines: HashMap::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
     fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
         match self.parser.next_event() {
             Some(Ok(ev)) => Ok(ev),
@@ -175,22 +180,28 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn document(&mut self) -> Result<Value, YamlError> {
-        let mut value = Value::Null;
-        let mut documents = 0;
+    /// Every document of the stream; more than `most` is an error naming the first extra one.
+    fn documents(mut self, most: Option<usize>) -> Result<Vec<YamlDoc>, YamlError> {
+        let mut docs = Vec::new();
         loop {
             let (ev, span) = self.next()?;
             match ev {
                 Event::StreamStart | Event::DocumentEnd => {}
                 Event::DocumentStart(_) => {
-                    documents += 1;
-                    if documents > 1 {
+                    if most.is_some_and(|m| docs.len() >= m) {
                         return Err(at(span, "expected a single YAML document, found a second one ('---')"));
                     }
                     let (ev, span) = self.next()?;
-                    value = self.node(ev, span, &JsonPath::root())?;
+                    let value = self.node(ev, span, &JsonPath::root())?;
+                    // Anchors and lines belong to their document.
+                    self.anchors.clear();
+                    docs.push(YamlDoc {
+                        value,
+                        lines: std::mem::take(&mut self.lines),
+                        duplicates: std::mem::take(&mut self.duplicates),
+                    });
                 }
-                Event::StreamEnd => return Ok(value),
+                Event::StreamEnd => return Ok(docs),
                 _ => return Err(at(span, "unexpected YAML event outside a document")),
             }
         }
@@ -363,6 +374,18 @@ mod tests {
         assert!(err.line >= 1, "{err}");
         let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn a_stream_gives_each_document_with_lines_in_the_whole_text() {
+        let docs = parse_stream("---\na: 1\n---\nb:\n  c: 2\n").unwrap();
+        assert_eq!(
+            docs.iter().map(|d| d.value.clone()).collect::<Vec<_>>(),
+            [json!({"a": 1}), json!({"b": {"c": 2}})]
+        );
+        assert_eq!(docs[1].line(&JsonPath::root().key("b").key("c")), Some(5));
+        assert_eq!(docs[0].line(&JsonPath::root().key("b")), Some(2));
+        assert!(parse_stream("").unwrap().is_empty());
     }
 
     #[test]
