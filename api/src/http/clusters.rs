@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use catalog::{ClusterName, ComponentId};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
@@ -17,7 +18,6 @@ use crate::service::clusters::{
     self, AssignmentKey, AssignmentSettings, AssignmentView, ClusterFilter, ClusterSettings, ClusterView,
     CreateCluster, DeleteCluster, PutAssignment, UpdateCluster,
 };
-use catalog::{ClusterName, ComponentId};
 
 impl From<&ClusterView> for ClusterDto {
     fn from(v: &ClusterView) -> Self {
