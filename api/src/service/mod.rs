@@ -28,6 +28,7 @@ mod render;
 pub mod rollback;
 pub mod rollouts;
 pub mod seed;
+mod shapes;
 pub mod sync;
 pub mod tiers;
 pub mod time;
