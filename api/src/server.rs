@@ -61,16 +61,20 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
         let guard_state = state.clone();
         let guard_table = table.clone();
         let access_settings = settings.access;
+        // Each worker builds its own App: its memory of routes is its own, without a lock.
+        let routes = std::rc::Rc::new(access::RouteMemory::default());
+        let guard_routes = routes.clone();
         // Middleware runs outside in: logging and metrics see every answer, including the
         // guard's 401 and 403; the guard runs before any handler.
         App::new()
             .wrap(from_fn(http::docs_headers))
             .wrap(from_fn(move |req, next| {
-                access::guard(access_settings, guard_state.clone(), guard_table.clone(), req, next)
+                let (state, table) = (guard_state.clone(), guard_table.clone());
+                access::guard(access_settings, state, table, guard_routes.clone(), req, next)
             }))
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
-                let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                let route = routes.route(&req);
                 let request_id = http::extract::assign_request_id(&req);
                 let started = Instant::now();
                 let fut = srv.call(req);
@@ -79,9 +83,10 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
                     let res = fut.await.map(|r| http::problem::with_request_id(r, &request_id));
                     let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
                     let elapsed = started.elapsed();
+                    let route = route.as_deref().unwrap_or("unmatched");
                     state
                         .metrics
-                        .record(method.as_str(), &route, status, elapsed.as_secs_f64());
+                        .record(method.as_str(), route, status, elapsed.as_secs_f64());
                     tracing::info!(%method, %path, status, request_id = %request_id.0,
                         micros = elapsed.as_micros() as u64, "request");
                     res

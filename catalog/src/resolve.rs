@@ -40,7 +40,7 @@ impl Cluster {
 }
 
 /// A component on a cluster, with optional overrides.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Assignment {
     pub component: ComponentId,
     pub enabled: bool,
@@ -83,7 +83,7 @@ impl Assignment {
 }
 
 /// What an active rollout step sets for one component on one cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RolloutPin {
     pub rollout: String,
     pub component: ComponentId,

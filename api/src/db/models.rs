@@ -60,6 +60,20 @@ pub struct AssignmentRow {
     pub expires_at: Option<NaiveDateTime>,
 }
 
+/// The columns of an assignment that resolution reads: a fleet-wide write reads one row per
+/// cluster and component, so who wrote it and when are left out.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = assignments)]
+pub struct AssignmentInput {
+    pub cluster: String,
+    pub component: String,
+    pub enabled: bool,
+    pub oci_tag: Option<String>,
+    pub component_path: Option<String>,
+    pub reason: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = cluster_revisions)]
 pub struct ClusterRevisionRow {

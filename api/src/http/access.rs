@@ -3,6 +3,7 @@
 //! that documents the bearer scheme and the 401/403 answers. A route without a role cannot be
 //! served: the table refuses to build.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::BoxBody;
@@ -141,6 +142,10 @@ impl AccessTable {
     /// Refuses a query parameter the operation does not document (400 naming it), so a
     /// misspelt filter is never silently ignored.
     pub fn check_query(&self, method: &str, pattern: &str, query: &str) -> Result<(), Error> {
+        // Most requests (Flux polling its render) carry none: no key to build.
+        if query.is_empty() {
+            return Ok(());
+        }
         let Some(known) = self.queries.get(&(method.to_ascii_uppercase(), pattern.to_owned())) else {
             return Ok(());
         };
@@ -225,6 +230,33 @@ impl Default for AccessSettings {
     }
 }
 
+/// The route patterns of the paths requests came for, one memory per worker.
+#[derive(Default)]
+pub struct RouteMemory(std::cell::RefCell<std::collections::HashMap<Box<str>, Option<Rc<str>>>>);
+
+/// Paths remembered at most per worker; past it the memory starts again.
+const ROUTE_MEMORY_LIMIT: usize = 4096;
+
+impl RouteMemory {
+    /// The route pattern `req` matches (`/api/v1/clusters/{name}/render`), or `None` when no
+    /// route takes it. actix finds it by trying each route in turn (a regular expression per
+    /// templated route) on every call, the most expensive part of answering a cached render;
+    /// the answer depends only on the path and the routes, which do not change while the
+    /// server runs, so a path seen before is answered from here.
+    pub fn route(&self, req: &ServiceRequest) -> Option<Rc<str>> {
+        if let Some(known) = self.0.borrow().get(req.path()) {
+            return known.clone();
+        }
+        let found: Option<Rc<str>> = req.match_pattern().map(Rc::from);
+        let mut memory = self.0.borrow_mut();
+        if memory.len() >= ROUTE_MEMORY_LIMIT {
+            memory.clear();
+        }
+        memory.insert(req.path().into(), found.clone());
+        found
+    }
+}
+
 /// The `{name}` segment of `path` where `pattern` has it (patterns here are plain segments).
 fn name_segment<'a>(pattern: &str, path: &'a str) -> Option<&'a str> {
     let at = pattern.split('/').position(|s| s == "{name}")?;
@@ -232,10 +264,10 @@ fn name_segment<'a>(pattern: &str, path: &'a str) -> Option<&'a str> {
 }
 
 /// The bearer token of a request, if it carries one.
-fn bearer(req: &ServiceRequest) -> Option<String> {
+fn bearer(req: &ServiceRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The middleware: authenticates the bearer token, records the principal for `caller()`, and
@@ -244,11 +276,12 @@ pub async fn guard(
     settings: AccessSettings,
     state: Arc<AppState>,
     table: Arc<AccessTable>,
+    routes: Rc<RouteMemory>,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let method = req.method().clone();
-    let pattern = req.match_pattern();
+    let pattern = routes.route(&req);
     let need = match pattern.as_deref() {
         Some("/metrics") if settings.metrics_auth => Some(Access::Viewer),
         Some(p) => match table.required(method.as_str(), p) {
@@ -310,10 +343,10 @@ async fn authenticate(state: &Arc<AppState>, req: &ServiceRequest) -> Result<Pri
         ));
     };
     // A token verified in the last second needs no database: stay on this thread.
-    if let Some(principal) = state.verified.get(&token) {
+    if let Some(principal) = state.verified.get(token) {
         return Ok(principal);
     }
-    let state = state.clone();
+    let (state, token) = (state.clone(), token.to_owned());
     let found = web::block(move || tokens::authenticate(&state, &token))
         .await
         .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))??;

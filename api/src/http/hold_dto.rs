@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::{ClusterChangeDto, PlanDto};
+use super::dto::{ClusterChangeDto, PlanDto, PlanView};
 use crate::service::holds::{Hold, Kept};
 use crate::service::releases::LeftAlone;
 use crate::service::rollouts::Skipped;
@@ -130,6 +130,15 @@ impl From<&LeftAlone> for LeftAloneDto {
 pub struct ReleaseDto {
     #[serde(flatten)]
     pub plan: PlanDto,
+    pub held: Vec<HeldDto>,
+    pub left_alone: Vec<LeftAloneDto>,
+}
+
+/// A [`ReleaseDto`] as it is written out, its changes borrowed (see [`PlanView`]).
+#[derive(Serialize)]
+pub struct ReleaseView<'a> {
+    #[serde(flatten)]
+    pub plan: PlanView<'a>,
     pub held: Vec<HeldDto>,
     pub left_alone: Vec<LeftAloneDto>,
 }

@@ -3,9 +3,9 @@
 use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{PlanDto, ReleaseInput};
+use super::dto::{PlanView, ReleaseInput};
 use super::extract::{caller, query, Body, WriteParams};
-use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto};
+use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto, ReleaseView};
 use super::problem::Problem;
 use super::{blocking, Shared};
 use crate::error::Error;
@@ -40,8 +40,9 @@ pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseI
         reason: input.reason,
     };
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
-    Ok(HttpResponse::Ok().json(ReleaseDto {
-        plan: PlanDto::new(outcome.dry_run, outcome.catalog_revision, &outcome.changes),
+    // Written from the write's own change list: a fleet-wide release's is large.
+    Ok(HttpResponse::Ok().json(ReleaseView {
+        plan: PlanView::new(outcome.dry_run, outcome.catalog_revision, &outcome.changes),
         held: outcome.value.held.iter().map(HeldDto::from).collect(),
         left_alone: outcome.value.left_alone.iter().map(LeftAloneDto::from).collect(),
     }))

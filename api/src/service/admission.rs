@@ -58,7 +58,7 @@ impl Admission {
         Ok(found)
     }
 
-    /// Checks a cluster's new effective config against its tier: components whose build (or
+    /// Checks `cluster`'s new effective config against its tier: components whose build (or
     /// tier) changed must pass the whole rule; the others must stay servable.
     pub(super) fn check(
         &mut self,
@@ -66,6 +66,7 @@ impl Admission {
         tier: &Tier,
         before: Option<&PreviousRecord<'_>>,
         after: &EffectiveRecord,
+        cluster: &str,
     ) -> Result<(), Error> {
         let same_tier = before.is_some_and(|b| b.tier == after.tier);
         for (i, c) in after.components.iter().enumerate() {
@@ -77,15 +78,14 @@ impl Admission {
                     b.components.get(i).filter(same).is_some() || b.components.iter().any(|old| same(&old))
                 });
             // Resolution only yields tags that parsed once; one that no longer does is our fault.
-            let tag = OciTag::parse(&c.oci_tag).map_err(|e| {
-                Error::Internal(format!("cluster {} resolves to an unreadable tag: {e}", after.cluster))
-            })?;
+            let tag = OciTag::parse(&c.oci_tag)
+                .map_err(|e| Error::Internal(format!("cluster {cluster} resolves to an unreadable tag: {e}")))?;
             let build = self.build(conn, &c.artifact, &c.oci_tag)?;
             let verdict = match unchanged {
                 true => tier.policy.servable(&tier.name, &tag, &c.artifact, build),
                 false => tier.policy.admit(&tier.name, &tag, &c.artifact, build),
             };
-            verdict.map_err(|e| on_cluster(e, &after.cluster, &c.id))?;
+            verdict.map_err(|e| on_cluster(e, cluster, &c.id))?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use catalog::resolve::{Assignment, Cluster, RolloutPin};
 use catalog::{ClusterName, ComponentId, OciTag, TierName};
 use chrono::{DateTime, Utc};
 
-use crate::db::models::{AssignmentRow, ClusterRow, RolloutPinRow};
+use crate::db::models::{AssignmentInput, AssignmentRow, ClusterRow, RolloutPinRow};
 use crate::error::Error;
 
 fn stored<T>(what: &str, r: Result<T, catalog::Error>) -> Result<T, Error> {
@@ -40,25 +40,38 @@ impl TryFrom<&ClusterRow> for Cluster {
 impl TryFrom<&AssignmentRow> for Assignment {
     type Error = Error;
     fn try_from(row: &AssignmentRow) -> Result<Self, Error> {
-        Ok(Assignment {
-            component: stored("assignment component", ComponentId::parse(&row.component))?,
+        assignment(AssignmentInput {
+            cluster: String::new(),
+            component: row.component.clone(),
             enabled: row.enabled,
-            oci_tag: row
-                .oci_tag
-                .as_deref()
-                .map(|t| stored("override tag", OciTag::parse(t)))
-                .transpose()?,
-            component_path: row
-                .component_path
-                .as_deref()
-                .map(|p| stored("override path", ComponentPath::parse(p)))
-                .transpose()?,
+            oci_tag: row.oci_tag.clone(),
+            component_path: row.component_path.clone(),
             reason: row.reason.clone(),
-            expires_at: row
-                .expires_at
-                .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)),
+            expires_at: row.expires_at,
         })
     }
+}
+
+/// An assignment as stored, from the columns resolution reads.
+pub fn assignment(row: AssignmentInput) -> Result<Assignment, Error> {
+    Ok(Assignment {
+        component: stored("assignment component", ComponentId::parse(&row.component))?,
+        enabled: row.enabled,
+        oci_tag: row
+            .oci_tag
+            .as_deref()
+            .map(|t| stored("override tag", OciTag::parse(t)))
+            .transpose()?,
+        component_path: row
+            .component_path
+            .as_deref()
+            .map(|p| stored("override path", ComponentPath::parse(p)))
+            .transpose()?,
+        reason: row.reason,
+        expires_at: row
+            .expires_at
+            .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)),
+    })
 }
 
 impl TryFrom<&RolloutPinRow> for RolloutPin {

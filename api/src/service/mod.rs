@@ -30,6 +30,7 @@ mod render;
 pub mod rollback;
 pub mod rollouts;
 pub mod seed;
+mod shapes;
 pub mod sync;
 pub mod tiers;
 pub mod time;
@@ -193,7 +194,7 @@ pub fn current_render(state: &AppState, cluster: &str) -> Result<Arc<Rendered>, 
         name: cluster.to_owned(),
     })?;
     let rendered = state.renders.get(&mut conn, cluster, row.revision)?;
-    state.renders.remember_current(cluster, row.revision);
+    state.renders.remember_current(cluster, &rendered);
     let (held, budget) = state.renders.usage();
     state.metrics.render_cache(held, budget);
     Ok(rendered)

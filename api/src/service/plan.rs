@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::engine::Touched;
 use super::observed::Desired;
 use super::phases::Phases;
+use super::shapes::{head_of, Shape, ShapeKey, Shapes};
 use super::Ctx;
 use crate::db::models::{ClusterRevisionRow, ClusterRow};
 use crate::error::Error;
@@ -180,9 +181,10 @@ impl Inputs {
             return Ok(());
         }
         let names: Vec<&str> = chunk.iter().map(|r| r.name.as_str()).collect();
-        for row in store::bulk::assignments_of(ctx.conn, &names)? {
-            let a = (&row).try_into()?;
-            self.assignments.entry(row.cluster).or_default().push(a);
+        for mut row in store::bulk::assignments_of(ctx.conn, &names)? {
+            let cluster = std::mem::take(&mut row.cluster);
+            let a = super::domain::assignment(row)?;
+            self.assignments.entry(cluster).or_default().push(a);
         }
         Ok(())
     }
@@ -216,7 +218,8 @@ impl Inputs {
 /// A cluster whose config changed, before it is checked and stored.
 struct Changed {
     row: ClusterRow,
-    record: EffectiveRecord,
+    /// Its new config, shared with the clusters that resolve alike.
+    shape: Arc<Shape>,
     json: String,
     hash: String,
     head: Option<Head>,
@@ -235,6 +238,7 @@ pub(super) fn recompute(
     phases.mark("read inputs");
     let rows = std::mem::take(&mut inputs.rows);
     let mut planner = Planner {
+        shapes: Shapes::default(),
         reason,
         store_revisions,
         digests: match store_revisions {
@@ -250,16 +254,17 @@ pub(super) fn recompute(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<ClusterRow> = rows.by_ref().take(CHUNK).collect();
-        let changed = resolve_chunk(ctx, &mut inputs, chunk, phases)?;
+        let changed = resolve_chunk(ctx, &mut inputs, &mut planner.shapes, chunk, phases)?;
         planner.store_chunk(ctx, changed, phases)?;
     }
     Ok(planner.changes)
 }
 
-/// Resolves a chunk of clusters; keeps those whose config's fingerprint changed.
+/// Resolves a chunk of clusters (once per shape); keeps those whose config's fingerprint changed.
 fn resolve_chunk(
     ctx: &mut Ctx<'_>,
     inputs: &mut Inputs,
+    shapes: &mut Shapes,
     chunk: Vec<ClusterRow>,
     phases: &mut Phases,
 ) -> Result<Vec<Changed>, Error> {
@@ -270,27 +275,35 @@ fn resolve_chunk(
     for row in chunk {
         let cluster: Cluster = (&row).try_into()?;
         let (mine, pins, head) = inputs.take(ctx, &row.name)?;
+        let (key, name) = ShapeKey::new(cluster, mine, pins);
         // Rollout pins sit on top of everything else and change nothing underneath, so deleting
         // a rollout's pins (its abort) resolves each cluster exactly as before the rollout —
         // the same record, hence a byte-equal render but for the revision — unless something
         // else changed meanwhile, which then shows as it would have without the rollout.
-        let config = resolve(ctx.catalog(), &cluster, &mine, &pins, now).map_err(|e| match e {
-            catalog::Error::Unknown { kind: "tier", name, .. } => Error::Conflict(format!(
-                "cluster {} is in tier {name:?}, which the catalog would no longer have",
-                row.name
-            )),
-            other => Error::Catalog(other),
+        let shape = shapes.shape(key, |key| {
+            let config = resolve(ctx.catalog(), &key.cluster(&name), key.assignments(), key.pins(), now).map_err(
+                |e| match e {
+                    catalog::Error::Unknown { kind: "tier", name, .. } => Error::Conflict(format!(
+                        "cluster {} is in tier {name:?}, which the catalog would no longer have",
+                        row.name
+                    )),
+                    other => Error::Catalog(other),
+                },
+            )?;
+            Ok(EffectiveRecord::from(&config))
         })?;
-        let record = EffectiveRecord::from(&config);
         phases.mark("resolve");
-        let (json, hash) = record.encode();
-        phases.mark("encode and hash");
+        let json_head = head_of(&row.name);
+        let hash = shape.hash(&json_head);
         if head.as_ref().is_some_and(|h| h.sha256 == hash) {
+            phases.mark("encode and hash");
             continue;
         }
+        let json = shape.json(&json_head);
+        phases.mark("encode and hash");
         changed.push(Changed {
             row,
-            record,
+            shape,
             json,
             hash,
             head,
@@ -320,6 +333,7 @@ fn resolve_chunk(
 
 /// What a recompute carries from chunk to chunk.
 struct Planner<'r> {
+    shapes: Shapes,
     reason: &'r str,
     store_revisions: bool,
     digests: HashMap<(catalog::ids::ArtifactId, catalog::OciTag), catalog::ids::Digest>,
@@ -336,10 +350,12 @@ impl Planner<'_> {
         let mut revisions = Vec::with_capacity(changed.len());
         for c in changed {
             let stored = c.head.as_ref().and_then(|h| h.effective.as_deref());
-            let before = stored.map(PreviousRecord::decode).transpose()?;
+            let before = stored.map(|json| self.shapes.previous(&c.row.name, json)).transpose()?;
             phases.mark("decode previous configs");
-            let tier = self.tier(ctx, &c.record.tier)?;
-            self.admission.check(ctx.conn, &tier, before.as_ref(), &c.record)?;
+            let tier = self.tier(ctx, &c.shape.record.tier)?;
+            let previous = before.as_ref().map(|b| &b.record);
+            self.admission
+                .check(ctx.conn, &tier, previous, &c.shape.record, &c.row.name)?;
             phases.mark("admission");
             let next = c.head.as_ref().map(|h| h.revision).unwrap_or(0).max(c.row.revision) + 1;
             let diff = match self.store_revisions {
@@ -347,19 +363,26 @@ impl Planner<'_> {
                 // A dry run shows the rendered diff: the whole previous config is needed.
                 false => {
                     let full = stored.map(EffectiveRecord::decode).transpose()?;
-                    Some(super::diff::rendered_diff(full.as_ref(), &c.record, &self.digests)?)
+                    let record = c.shape.named(&c.row.name);
+                    Some(super::diff::rendered_diff(full.as_ref(), &record, &self.digests)?)
                 }
             };
-            let components = component_changes(before.as_ref(), &c.record);
-            let components = match self.shared_components.get(&components) {
-                Some(shared) => shared.clone(),
-                None => {
-                    let shared = Arc::new(components.clone());
-                    self.shared_components.insert(components, shared.clone());
-                    shared
+            let shared = &mut self.shared_components;
+            let components = self.shapes.changes(before.as_deref(), &c.shape, || {
+                let components = component_changes(previous, &c.shape.record);
+                match shared.get(&components) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let known = Arc::new(components.clone());
+                        shared.insert(components, known.clone());
+                        known
+                    }
                 }
+            });
+            let desired = match c.shape.desired.get() {
+                Some(known) => known.clone(),
+                None => c.shape.desired.get_or_init(|| self.desired(&c.shape.record)).clone(),
             };
-            let desired = self.desired(&c.record);
             self.changes.push(ClusterChange {
                 cluster: c.row.name.clone(),
                 from_revision: c.head.as_ref().map(|h| h.revision),

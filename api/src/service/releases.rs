@@ -166,7 +166,7 @@ fn left_alone(
         .into_iter()
         .map(|c| (c.name, c.oci_tag))
         .collect();
-    for a in crate::store::all_assignments(ctx.conn)? {
+    for a in crate::store::tag_deciding_assignments(ctx.conn)? {
         if !a.enabled || !moved.contains(&a.component) || holds.covering(&a.cluster, &a.component).is_some() {
             continue;
         }

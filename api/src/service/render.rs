@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use catalog::ids::{ArtifactId, Digest};
@@ -89,8 +89,9 @@ pub struct RenderCache {
     budget: AtomicUsize,
     /// What the cached renders hold now, for the metrics.
     held: AtomicUsize,
-    /// cluster → (current revision, when it was read).
-    current: Mutex<HashMap<String, (i64, Instant)>>,
+    /// cluster → its current render and when its revision was read. Weak: a render the byte
+    /// budget dropped is not kept alive from here, and is then read and rendered again.
+    current: RwLock<HashMap<String, (Weak<Rendered>, Instant)>>,
 }
 
 impl Default for RenderCache {
@@ -99,7 +100,7 @@ impl Default for RenderCache {
             entries: Mutex::default(),
             budget: AtomicUsize::new(DEFAULT_CACHE_BYTES),
             held: AtomicUsize::new(0),
-            current: Mutex::default(),
+            current: RwLock::default(),
         }
     }
 }
@@ -169,19 +170,12 @@ impl RenderCache {
     }
 
     /// The current render when both the revision and its render are in memory: no database,
-    /// no blocking thread. Clusters polling an unchanged config are served from here.
+    /// no blocking thread, one shared lock and no allocation. Clusters polling an unchanged
+    /// config are served from here.
     pub fn current(&self, cluster: &str) -> Option<Arc<Rendered>> {
-        let revision = {
-            let current = self.current.lock().ok()?;
-            let (revision, read_at) = current.get(cluster)?;
-            (read_at.elapsed() < CURRENT_FOR).then_some(*revision)?
-        };
-        self.entries
-            .lock()
-            .ok()?
-            .map
-            .get(&(cluster.to_owned(), revision))
-            .cloned()
+        let current = self.current.read().ok()?;
+        let (rendered, read_at) = current.get(cluster)?;
+        (read_at.elapsed() < CURRENT_FOR).then(|| rendered.upgrade())?
     }
 
     /// Sets the budget in bytes; renders over it are dropped, oldest first, as new ones come.
@@ -194,19 +188,19 @@ impl RenderCache {
         (self.held.load(Ordering::Relaxed), self.budget.load(Ordering::Relaxed))
     }
 
-    /// Records a cluster's current revision as just read from the database.
-    pub fn remember_current(&self, cluster: &str, revision: i64) {
-        if let Ok(mut current) = self.current.lock() {
+    /// Records the render of a cluster's current revision, as just read from the database.
+    pub fn remember_current(&self, cluster: &str, rendered: &Arc<Rendered>) {
+        if let Ok(mut current) = self.current.write() {
             if current.len() >= CURRENT_LIMIT {
                 current.clear();
             }
-            current.insert(cluster.to_owned(), (revision, Instant::now()));
+            current.insert(cluster.to_owned(), (Arc::downgrade(rendered), Instant::now()));
         }
     }
 
     /// Forgets every current revision: called after each committed write.
     pub fn forget_current(&self) {
-        if let Ok(mut current) = self.current.lock() {
+        if let Ok(mut current) = self.current.write() {
             current.clear();
         }
     }
@@ -261,6 +255,22 @@ mod tests {
         kept.sort_unstable();
         assert_eq!(kept, vec!["c2", "c3"]);
         assert_eq!(entries.bytes, one * 2);
+    }
+
+    #[test]
+    fn a_remembered_current_render_is_served_until_forgotten_or_dropped() {
+        let cache = RenderCache::default();
+        let kept = rendered(7, 10);
+        cache.remember_current("prod-eu-1", &kept);
+        assert_eq!(cache.current("prod-eu-1").map(|r| r.revision), Some(7));
+        assert!(cache.current("prod-eu-2").is_none());
+        cache.forget_current();
+        assert!(cache.current("prod-eu-1").is_none());
+        cache.remember_current("prod-eu-1", &rendered(8, 10));
+        assert!(
+            cache.current("prod-eu-1").is_none(),
+            "a render nobody holds is read again"
+        );
     }
 
     #[test]

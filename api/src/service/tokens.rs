@@ -245,38 +245,82 @@ pub fn has_active_admin(state: &AppState) -> Result<bool, Error> {
 /// replica takes effect within this long.
 const TRUST_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Tokens verified in the last [`TRUST_FOR`], keyed by the SHA-256 of the presented text (the
-/// secret itself is never kept), so a busy client is not a database query per request.
-#[derive(Default)]
+/// Tokens verified in the last [`TRUST_FOR`], so a busy client (Flux polling its render) costs
+/// neither a database query nor a cryptographic hash per request.
+///
+/// Neither the presented text nor its SHA-256 is kept. Each entry is found by a 64-bit keyed
+/// hash of the presented text and holds a 128-bit keyed fingerprint of it, computed once when
+/// the token was verified against the database; a request matches an entry only when its own
+/// fingerprint equals the stored one (compared in constant time). The keys are drawn at random
+/// by each process and never leave it, so passing without the token means guessing a 128-bit
+/// value online, and the memory of a running process holds nothing a token can be rebuilt from.
 pub struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<String, Verified>>,
+    keys: std::collections::hash_map::RandomState,
+    entries: std::sync::RwLock<std::collections::HashMap<u64, Verified>>,
 }
 
-/// A verified principal, its token's expiry, and when it was verified.
-type Verified = (Principal, Option<NaiveDateTime>, std::time::Instant);
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens {
+            keys: std::collections::hash_map::RandomState::new(),
+            entries: Default::default(),
+        }
+    }
+}
+
+/// A verified token: its fingerprint, principal, expiry, and when it was verified.
+struct Verified {
+    fingerprint: [u8; 16],
+    principal: Principal,
+    expires_at: Option<NaiveDateTime>,
+    verified: std::time::Instant,
+}
+
+/// Most tokens remembered at once; past it the memory starts again.
+const VERIFIED_LIMIT: usize = 10_000;
 
 impl VerifiedTokens {
+    /// Where an entry sits, and the fingerprint it must hold: three outputs of one keyed hash,
+    /// told apart by a leading byte, so each is independent of the others.
+    fn locate(&self, presented: &str) -> (u64, [u8; 16]) {
+        use std::hash::BuildHasher;
+        let part = |domain: u8| self.keys.hash_one((domain, presented));
+        let mut fingerprint = [0u8; 16];
+        fingerprint[..8].copy_from_slice(&part(1).to_le_bytes());
+        fingerprint[8..].copy_from_slice(&part(2).to_le_bytes());
+        (part(0), fingerprint)
+    }
+
     /// The principal of a recently verified, unexpired token.
     pub fn get(&self, presented: &str) -> Option<Principal> {
-        let entries = self.entries.lock().ok()?;
-        let (principal, expires_at, verified) = entries.get(&sha256_hex(presented.as_bytes()))?;
-        let live = verified.elapsed() < TRUST_FOR && expires_at.is_none_or(|at| at > Utc::now().naive_utc());
-        live.then(|| principal.clone())
+        let (slot, fingerprint) = self.locate(presented);
+        let entries = self.entries.read().ok()?;
+        let entry = entries.get(&slot)?;
+        let live = constant_time_eq(&entry.fingerprint, &fingerprint)
+            && entry.verified.elapsed() < TRUST_FOR
+            && entry.expires_at.is_none_or(|at| at > Utc::now().naive_utc());
+        live.then(|| entry.principal.clone())
     }
 
     fn remember(&self, presented: &str, principal: &Principal, expires_at: Option<NaiveDateTime>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= 10_000 {
+        let (slot, fingerprint) = self.locate(presented);
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= VERIFIED_LIMIT {
                 entries.clear();
             }
-            let key = sha256_hex(presented.as_bytes());
-            entries.insert(key, (principal.clone(), expires_at, std::time::Instant::now()));
+            let entry = Verified {
+                fingerprint,
+                principal: principal.clone(),
+                expires_at,
+                verified: std::time::Instant::now(),
+            };
+            entries.insert(slot, entry);
         }
     }
 
     /// Forgets every verified token: after any token is issued or revoked here.
     pub fn forget(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
+        if let Ok(mut entries) = self.entries.write() {
             entries.clear();
         }
     }
@@ -359,6 +403,45 @@ pub fn first_admin(state: &AppState) -> Result<Option<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn principal(name: &str) -> Principal {
+        Principal {
+            name: name.into(),
+            role: Role::Cluster,
+            cluster: Some("prod-eu-1".into()),
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_known_by_its_exact_text_only() {
+        let verified = VerifiedTokens::default();
+        let token = "pcat_0123456789ab_secret";
+        verified.remember(token, &principal("flux"), None);
+        assert_eq!(verified.get(token), Some(principal("flux")));
+        assert_eq!(verified.get("pcat_0123456789ab_secreT"), None);
+        assert_eq!(verified.get("pcat_0123456789ab_secret "), None);
+        assert_eq!(verified.get(""), None);
+    }
+
+    #[test]
+    fn a_verified_token_is_forgotten_when_it_expires_or_tokens_change() {
+        let verified = VerifiedTokens::default();
+        let past = Utc::now().naive_utc() - Duration::seconds(1);
+        verified.remember("pcat_expired_x", &principal("old"), Some(past));
+        assert_eq!(verified.get("pcat_expired_x"), None);
+        verified.remember("pcat_live_x", &principal("live"), None);
+        verified.forget();
+        assert_eq!(verified.get("pcat_live_x"), None);
+    }
+
+    #[test]
+    fn each_memory_of_verified_tokens_draws_its_own_keys() {
+        let (a, b) = (VerifiedTokens::default(), VerifiedTokens::default());
+        assert_ne!(
+            a.locate("pcat_0123456789ab_secret"),
+            b.locate("pcat_0123456789ab_secret")
+        );
+    }
 
     #[test]
     fn constant_time_eq_compares_whole_strings() {

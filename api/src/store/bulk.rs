@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::observed_pg::{optional, text, Column, Shape, Unnest};
 use super::Result;
-use crate::db::models::{AssignmentRow, ClusterRevisionRow, ClusterRow, NewAuditRow};
+use crate::db::models::{AssignmentInput, AssignmentRow, ClusterRevisionRow, ClusterRow, NewAuditRow};
 use crate::db::schema::{assignments, audit_clusters, audit_log, cluster_revisions, clusters};
 use crate::db::DbConnection;
 
@@ -270,12 +270,12 @@ pub fn newest_revisions(conn: &mut DbConnection) -> Result<Vec<(String, Option<i
         .load(conn)
 }
 
-/// The assignments of the named clusters, by cluster then component.
-pub fn assignments_of(conn: &mut DbConnection, names: &[&str]) -> Result<Vec<AssignmentRow>> {
+/// What resolution reads of the named clusters' assignments, by cluster then component.
+pub fn assignments_of(conn: &mut DbConnection, names: &[&str]) -> Result<Vec<AssignmentInput>> {
     assignments::table
         .filter(assignments::cluster.eq_any(names))
         .order((assignments::cluster, assignments::component))
-        .select(AssignmentRow::as_select())
+        .select(AssignmentInput::as_select())
         .load(conn)
 }
 

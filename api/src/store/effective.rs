@@ -208,13 +208,54 @@ impl<'a> PreviousRecord<'a> {
     pub fn decode(json: &'a str) -> Result<Self, Error> {
         serde_json::from_str(json).map_err(|e| Error::Internal(format!("a stored revision is not readable: {e}")))
     }
+
+    /// The same record owning its strings, to keep once its JSON is gone.
+    pub fn into_owned(self) -> PreviousRecord<'static> {
+        let owned = |s: Cow<'a, str>| Cow::Owned(s.into_owned());
+        PreviousRecord {
+            tier: owned(self.tier),
+            components: self
+                .components
+                .into_iter()
+                .map(|c| PreviousComponent {
+                    id: owned(c.id),
+                    artifact: owned(c.artifact),
+                    oci_tag: owned(c.oci_tag),
+                    component_path: owned(c.component_path),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    sha256_hex_of(&[bytes])
+}
+
+/// The SHA-256 of the parts one after the other, as lowercase hex: what [`sha256_hex`] gives
+/// for their concatenation, without building it.
+pub fn sha256_hex_of(parts: &[&[u8]]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
     let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    for b in hasher.finalize() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_of_parts_is_the_hash_of_their_concatenation() {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(sha256_hex(b"abc"), abc);
+        assert_eq!(sha256_hex_of(&[b"a", b"", b"bc"]), abc);
+    }
 }

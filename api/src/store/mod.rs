@@ -142,6 +142,24 @@ pub fn all_assignments(conn: &mut DbConnection) -> Result<Vec<AssignmentRow>> {
         .load(conn)
 }
 
+/// The enabled assignments whose tag is decided on the cluster: those with a tag override, and
+/// every one on a cluster pinned to a tag. A fleet's plain assignments are not read.
+pub fn tag_deciding_assignments(conn: &mut DbConnection) -> Result<Vec<AssignmentRow>> {
+    let pinned = clusters::table
+        .filter(clusters::oci_tag.is_not_null())
+        .select(clusters::name);
+    assignments::table
+        .filter(assignments::enabled.eq(true))
+        .filter(
+            assignments::oci_tag
+                .is_not_null()
+                .or(assignments::cluster.eq_any(pinned)),
+        )
+        .order((assignments::cluster, assignments::component))
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
 pub fn assignment(conn: &mut DbConnection, cluster: &str, component: &str) -> Result<Option<AssignmentRow>> {
     assignments::table
         .find((cluster, component))
