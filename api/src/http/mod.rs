@@ -11,6 +11,7 @@ pub mod drift;
 pub mod dto;
 pub mod events;
 pub mod extract;
+pub mod fleet;
 pub mod health;
 pub mod hold_dto;
 pub mod holds;
@@ -115,7 +116,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(hotfixes::routes)
             .configure(audit::routes)
             .configure(tokens::routes)
-            .configure(drift::routes),
+            .configure(drift::routes)
+            .configure(fleet::routes),
     )
     .configure(health::routes);
 }
