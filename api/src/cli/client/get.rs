@@ -1,0 +1,432 @@
+//! `get`: lists of the service's resources, every page, as tables, YAML or JSON.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::fleet::{self, FleetFormat};
+use crate::client::http::{seg, Client};
+use crate::client::output::{self, or_dash, Format};
+use crate::error::Error;
+use crate::http::dto::{ArtifactDto, ClusterDto, ComponentDto, TagDto, TierDto};
+use crate::http::hold_dto::HoldDto;
+use crate::http::observed_dto::FindingDto;
+use crate::http::rollout_dto::RolloutDto;
+
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// Every cluster × component: the tag each runs, marked when it is not the catalog default
+    /// or when drift or a failure is reported.
+    #[command(
+        after_help = "Examples:\n  platform-catalog get fleet\n  platform-catalog get fleet --tier prod -o wide\n  platform-catalog get fleet --component grafana -o csv > grafana.csv"
+    )]
+    Fleet(FleetArgs),
+    /// Clusters, with tier, labels and revision.
+    #[command(after_help = "Example:\n  platform-catalog get clusters --tier prod -l region=eu-west-1")]
+    Clusters(ListArgs),
+    /// Catalog components.
+    #[command(after_help = "Example:\n  platform-catalog get components -o wide")]
+    Components(ListArgs),
+    /// Tiers and their tag policy.
+    #[command(after_help = "Example:\n  platform-catalog get tiers")]
+    Tiers(ListArgs),
+    /// Artifacts: the OCI repositories builds are pushed to.
+    #[command(after_help = "Example:\n  platform-catalog get artifacts")]
+    Artifacts(ListArgs),
+    /// The registered builds of an artifact, newest first; `--tier` keeps those it may run.
+    #[command(after_help = "Example:\n  platform-catalog get tags platform --tier prod")]
+    Tags {
+        artifact: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Rollouts and their progress.
+    #[command(after_help = "Example:\n  platform-catalog get rollouts")]
+    Rollouts(ListArgs),
+    /// Holds: what no rollout, release or hotfix may move.
+    #[command(after_help = "Example:\n  platform-catalog get holds")]
+    Holds(ListArgs),
+    /// Drift findings: where clusters run something other than they should, or went silent.
+    #[command(after_help = "Example:\n  platform-catalog get drift --tier prod")]
+    Drift(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Only clusters of this tier.
+    #[arg(long)]
+    tier: Option<String>,
+    /// Only clusters with this label.
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE")]
+    label: Option<String>,
+    /// Only clusters running this component, and only its column.
+    #[arg(long)]
+    component: Option<String>,
+    #[arg(short, long, value_enum, default_value = "table")]
+    output: FleetFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only items of this tier (clusters, tags, drift).
+    #[arg(long)]
+    tier: Option<String>,
+    /// Only clusters with this label (clusters).
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE")]
+    label: Option<String>,
+    #[arg(short, long, value_enum, default_value = "table")]
+    output: Format,
+}
+
+impl ListArgs {
+    /// The filters as query parameters; a filter the list does not take is a usage error.
+    fn query(&self, what: &str, takes_tier: bool, takes_label: bool) -> Result<Vec<(&'static str, String)>, Error> {
+        let mut q = Vec::new();
+        for (name, value, taken) in [("tier", &self.tier, takes_tier), ("label", &self.label, takes_label)] {
+            match (value, taken) {
+                (Some(v), true) => q.push((name, v.clone())),
+                (Some(_), false) => {
+                    return Err(Error::Usage(format!("get {what} takes no --{name} filter")));
+                }
+                (None, _) => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+pub fn run(client: &Client, cmd: GetCommand) -> Result<ExitCode, Error> {
+    match cmd {
+        GetCommand::Fleet(a) => {
+            let mut q = Vec::new();
+            q.extend(a.tier.map(|t| ("tier", t)));
+            q.extend(a.label.map(|l| ("label", l)));
+            q.extend(a.component.map(|c| ("component", c)));
+            fleet::print(client, &q, a.output)?;
+        }
+        GetCommand::Clusters(a) => list::<ClusterDto>(
+            client,
+            "/api/v1/clusters",
+            &a.query("clusters", true, true)?,
+            a.output,
+            clusters,
+        )?,
+        GetCommand::Components(a) => list::<ComponentDto>(
+            client,
+            "/api/v1/components",
+            &a.query("components", false, false)?,
+            a.output,
+            components,
+        )?,
+        GetCommand::Tiers(a) => list::<TierDto>(
+            client,
+            "/api/v1/tiers",
+            &a.query("tiers", false, false)?,
+            a.output,
+            tiers,
+        )?,
+        GetCommand::Artifacts(a) => list::<ArtifactDto>(
+            client,
+            "/api/v1/artifacts",
+            &a.query("artifacts", false, false)?,
+            a.output,
+            artifacts,
+        )?,
+        GetCommand::Tags { artifact, list: a } => {
+            let path = format!("/api/v1/artifacts/{}/tags", seg(&artifact));
+            list::<TagDto>(client, &path, &a.query("tags", true, false)?, a.output, tags)?
+        }
+        GetCommand::Rollouts(a) => list::<RolloutDto>(
+            client,
+            "/api/v1/rollouts",
+            &a.query("rollouts", false, false)?,
+            a.output,
+            rollouts,
+        )?,
+        GetCommand::Holds(a) => list::<HoldDto>(
+            client,
+            "/api/v1/holds",
+            &a.query("holds", false, false)?,
+            a.output,
+            holds,
+        )?,
+        GetCommand::Drift(a) => list::<FindingDto>(
+            client,
+            "/api/v1/drift",
+            &a.query("drift", true, false)?,
+            a.output,
+            drift,
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table's headers and rows; `wide` adds columns.
+type Columns = (Vec<&'static str>, Vec<Vec<String>>);
+
+fn list<T: DeserializeOwned + Serialize>(
+    client: &Client,
+    path: &str,
+    query: &[(&str, String)],
+    format: Format,
+    columns: fn(&[T], bool) -> Columns,
+) -> Result<(), Error> {
+    let items: Vec<T> = client.all(path, query)?;
+    match format {
+        Format::Yaml | Format::Json => crate::say!("{}", output::structured(&items, format)?),
+        Format::Table | Format::Wide => {
+            let (headers, rows) = columns(&items, format == Format::Wide);
+            crate::say!("{}", output::table(&headers, &rows));
+        }
+    }
+    Ok(())
+}
+
+/// The first columns always, the rest only when wide.
+fn cut(headers: Vec<&'static str>, rows: Vec<Vec<String>>, narrow: usize, wide: bool) -> Columns {
+    match wide {
+        true => (headers, rows),
+        false => (
+            headers.into_iter().take(narrow).collect(),
+            rows.into_iter().map(|r| r.into_iter().take(narrow).collect()).collect(),
+        ),
+    }
+}
+
+fn clusters(items: &[ClusterDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.tier.clone(),
+                output::labels(&c.labels),
+                c.revision.to_string(),
+                c.enabled.to_string(),
+                c.flux_namespace.clone(),
+                or_dash(c.oci_tag.as_deref()),
+                c.updated_at.clone(),
+            ]
+        })
+        .collect();
+    let headers = vec![
+        "NAME",
+        "TIER",
+        "LABELS",
+        "REVISION",
+        "ENABLED",
+        "NAMESPACE",
+        "PINNED TAG",
+        "UPDATED",
+    ];
+    cut(headers, rows, 4, wide)
+}
+
+fn components(items: &[ComponentDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.artifact.clone(),
+                or_dash(c.oci_tag.as_deref()),
+                c.component_path.clone(),
+                c.category.clone(),
+                c.enabled.to_string(),
+                or_dash(Some(&c.depends_on.join(","))),
+                c.interval.clone(),
+            ]
+        })
+        .collect();
+    let headers = vec![
+        "ID",
+        "ARTIFACT",
+        "OWN TAG",
+        "PATH",
+        "CATEGORY",
+        "ENABLED",
+        "DEPENDS ON",
+        "INTERVAL",
+    ];
+    cut(headers, rows, 4, wide)
+}
+
+fn tiers(items: &[TierDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|t| {
+            let p = &t.policy;
+            vec![
+                t.name.clone(),
+                p.allow_mutable.to_string(),
+                p.allow_prerelease.to_string(),
+                p.pin_digest.to_string(),
+                p.require_known_tag.to_string(),
+                or_dash(p.pattern.as_deref()),
+            ]
+        })
+        .collect();
+    let headers = vec![
+        "NAME",
+        "MUTABLE",
+        "PRERELEASE",
+        "PIN DIGEST",
+        "KNOWN TAG ONLY",
+        "PATTERN",
+    ];
+    cut(headers, rows, 5, wide)
+}
+
+fn artifacts(items: &[ArtifactDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                a.oci_tag.clone(),
+                a.tag_count.to_string(),
+                a.url.clone(),
+                a.insecure.to_string(),
+                or_dash(a.sync_interval.as_deref()),
+            ]
+        })
+        .collect();
+    cut(
+        vec!["ID", "DEFAULT TAG", "BUILDS", "URL", "INSECURE", "SYNC EVERY"],
+        rows,
+        4,
+        wide,
+    )
+}
+
+fn tags(items: &[TagDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|t| {
+            let kind = serde_json::to_value(t.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            vec![
+                t.tag.clone(),
+                kind,
+                t.registered_at.clone(),
+                or_dash(t.digest.as_deref()),
+                or_dash(t.first_seen_at.as_deref()),
+            ]
+        })
+        .collect();
+    cut(vec!["TAG", "KIND", "REGISTERED", "DIGEST", "FIRST SEEN"], rows, 3, wide)
+}
+
+/// What a rollout moves: its component, or `release <artifact>`.
+pub(super) fn rollout_target(r: &RolloutDto) -> String {
+    r.component.clone().unwrap_or_else(|| format!("release {}", r.artifact))
+}
+
+/// A rollout's state as the API names it.
+pub(super) fn rollout_state(r: &RolloutDto) -> String {
+    r.state
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "planned (dry run)".to_owned())
+}
+
+fn rollouts(items: &[RolloutDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.map(|i| i.to_string()).unwrap_or_default(),
+                rollout_target(r),
+                r.oci_tag.clone(),
+                rollout_state(r),
+                format!("{}/{}", r.steps_applied, r.steps_total),
+                r.created_by.clone(),
+                r.created_at.clone(),
+                or_dash(r.reason.as_deref()),
+            ]
+        })
+        .collect();
+    cut(
+        vec![
+            "ID",
+            "TARGET",
+            "TAG",
+            "STATE",
+            "STEPS",
+            "CREATED BY",
+            "CREATED",
+            "REASON",
+        ],
+        rows,
+        5,
+        wide,
+    )
+}
+
+fn holds(items: &[HoldDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|h| {
+            vec![
+                h.id.to_string(),
+                or_dash(h.cluster.as_deref()),
+                or_dash(h.component.as_deref()),
+                h.active.to_string(),
+                or_dash(h.expires_at.as_deref()),
+                h.reason.clone(),
+                h.created_by.clone(),
+            ]
+        })
+        .collect();
+    cut(
+        vec![
+            "ID",
+            "CLUSTER",
+            "COMPONENT",
+            "ACTIVE",
+            "EXPIRES",
+            "REASON",
+            "CREATED BY",
+        ],
+        rows,
+        6,
+        wide,
+    )
+}
+
+fn drift(items: &[FindingDto], wide: bool) -> Columns {
+    let rows = items
+        .iter()
+        .map(|f| {
+            vec![
+                f.kind.clone(),
+                f.tier.clone(),
+                or_dash(f.cluster.as_deref()),
+                or_dash(f.component.as_deref()),
+                f.detail.clone(),
+                or_dash(f.desired_tag.as_deref()),
+                or_dash(f.applied_revision.as_deref()),
+                or_dash(f.last_event_at.as_deref()),
+            ]
+        })
+        .collect();
+    cut(
+        vec![
+            "KIND",
+            "TIER",
+            "CLUSTER",
+            "COMPONENT",
+            "DETAIL",
+            "DESIRED",
+            "APPLIED",
+            "LAST EVENT",
+        ],
+        rows,
+        5,
+        wide,
+    )
+}
