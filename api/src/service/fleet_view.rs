@@ -82,6 +82,35 @@ pub struct FleetPage {
     pub more: bool,
 }
 
+/// What Flux last reported of each desired component: the worse of its two objects (a failed
+/// source fails the component), else its Kustomization's state.
+fn observed_states<'a>(
+    side: &ClusterSide<'a>,
+    reported: &[crate::db::models_observed::ObservedRow],
+) -> BTreeMap<&'a str, ObservedState> {
+    let (pairs, _) = drift::pair_up(side, reported);
+    side.desired
+        .components
+        .iter()
+        .zip(&pairs)
+        .filter_map(|(d, p)| {
+            let objects = [p.kustomization, p.oci_repository];
+            let failed = objects
+                .into_iter()
+                .flatten()
+                .any(|r| ObservedState::from_stored(&r.state) == ObservedState::Failed);
+            let state = match failed {
+                true => Some(ObservedState::Failed),
+                false => p
+                    .kustomization
+                    .or(p.oci_repository)
+                    .map(|r| ObservedState::from_stored(&r.state)),
+            };
+            state.map(|s| (d.id.as_str(), s))
+        })
+        .collect()
+}
+
 /// The clusters the filter keeps after `after` (by name), at most `limit`; with a component
 /// filter each row shows only that component.
 pub fn page(state: &AppState, filter: &ClusterFilter, after: Option<&str>, limit: usize) -> Result<FleetPage, Error> {
@@ -135,27 +164,7 @@ fn row(
     };
     let mut findings: Vec<Finding> = Vec::new();
     drift::cluster_findings(&side, reported, digests, None, now, &mut findings, None);
-    let (pairs, _) = drift::pair_up(&side, reported);
-    let states: BTreeMap<&str, Option<ObservedState>> = desired
-        .components
-        .iter()
-        .zip(&pairs)
-        .map(|(d, p)| {
-            let states = [p.kustomization, p.oci_repository]
-                .into_iter()
-                .flatten()
-                .map(|r| ObservedState::from_stored(&r.state));
-            let failed = states.clone().any(|s| s == ObservedState::Failed);
-            let state = match failed {
-                true => Some(ObservedState::Failed),
-                false => p
-                    .kustomization
-                    .or(p.oci_repository)
-                    .map(|r| ObservedState::from_stored(&r.state)),
-            };
-            (d.id.as_str(), state)
-        })
-        .collect();
+    let states = observed_states(&side, reported);
     let mut cells: Vec<Cell> = record
         .components
         .iter()
@@ -179,7 +188,7 @@ fn row(
                 component_path: rc.component_path.clone(),
                 provenance: Provenance::of(source),
                 detail: source.detail.clone(),
-                state: states.get(rc.id.as_str()).copied().flatten(),
+                state: states.get(rc.id.as_str()).copied(),
                 drift,
             }
         })

@@ -141,7 +141,7 @@ fn soak_left(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> Option<Strin
 
 /// What a rollout waits for now, in a phrase.
 pub(super) fn gate(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> String {
-    let state = super::get::rollout_state(r);
+    let state = super::columns::rollout_state(r);
     match state.as_str() {
         "completed" | "aborted" => state,
         "halted" => format!("halted: {}", r.halted_reason.clone().unwrap_or_default()),
@@ -168,10 +168,10 @@ pub(super) fn rollout(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> Str
         out,
         "Rollout {}: {} to {}",
         r.id.map(|i| i.to_string()).unwrap_or_else(|| "(dry run)".into()),
-        super::get::rollout_target(r),
+        super::columns::rollout_target(r),
         r.oci_tag
     );
-    let _ = writeln!(out, "State:     {}", super::get::rollout_state(r));
+    let _ = writeln!(out, "State:     {}", super::columns::rollout_state(r));
     let _ = writeln!(out, "Steps:     {}/{} applied", r.steps_applied, r.steps_total);
     let _ = writeln!(out, "Gate:      {}", gate(r, now));
     let _ = writeln!(out, "Created:   {} by {}", r.created_at, r.created_by);

@@ -2,6 +2,7 @@
 //! spoken to a running service over its REST API.
 
 mod change;
+mod columns;
 mod config;
 mod describe;
 mod fleet;

@@ -134,7 +134,7 @@ fn create(client: &Client, a: CreateArgs) -> Result<ExitCode, Error> {
     crate::sayln!(
         "rollout {} created: {} to {} in {} step(s)",
         r.id.unwrap_or_default(),
-        super::get::rollout_target(&r),
+        super::columns::rollout_target(&r),
         r.oci_tag,
         r.steps_total
     );
@@ -153,7 +153,7 @@ fn action(client: &Client, verb: &str, a: ActionArgs) -> Result<ExitCode, Error>
         crate::sayln!(
             "rollout {}: {verb} done, now {} ({}/{} steps)",
             a.id,
-            super::get::rollout_state(&done.rollout),
+            super::columns::rollout_state(&done.rollout),
             done.rollout.steps_applied,
             done.rollout.steps_total
         );
@@ -164,7 +164,7 @@ fn action(client: &Client, verb: &str, a: ActionArgs) -> Result<ExitCode, Error>
 
 /// 0 once completed, 1 once halted or aborted, `None` while it may still move.
 fn ended(r: &RolloutDto) -> Option<ExitCode> {
-    match super::get::rollout_state(r).as_str() {
+    match super::columns::rollout_state(r).as_str() {
         "completed" => Some(ExitCode::SUCCESS),
         "halted" | "aborted" => Some(ExitCode::from(1)),
         _ => None,
@@ -185,7 +185,7 @@ fn line(r: &RolloutDto) -> String {
     format!(
         "rollout {}: {} {}/{} steps; {}{failures}",
         r.id.unwrap_or_default(),
-        super::get::rollout_state(r),
+        super::columns::rollout_state(r),
         r.steps_applied,
         r.steps_total,
         super::describe::gate(r, chrono::Utc::now())
