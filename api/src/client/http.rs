@@ -223,3 +223,24 @@ pub fn seg(s: &str) -> String {
         .collect::<String>()
         .replace('+', "%20")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_required_role_is_read_from_the_document_by_path_template() {
+        assert_eq!(required_role("GET", "/api/v1/clusters").as_deref(), Some("viewer"));
+        assert_eq!(required_role("DELETE", "/api/v1/holds/7").as_deref(), Some("operator"));
+        assert_eq!(
+            required_role("PUT", "/api/v1/tiers/prod?dry_run=true").as_deref(),
+            Some("admin")
+        );
+        assert_eq!(required_role("GET", "/api/v1/nowhere"), None);
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(seg("a b/c"), "a%20b%2Fc");
+    }
+}

@@ -183,3 +183,31 @@ pub async fn get_fleet(state: Shared, req: HttpRequest) -> Result<HttpResponse, 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_fleet);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_with_commas_quotes_or_line_breaks_are_quoted() {
+        let row = FleetClusterDto {
+            name: "prod-eu-1".into(),
+            tier: "prod".into(),
+            labels: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())]),
+            revision: 3,
+            components: vec![FleetComponentDto {
+                component: "grafana".into(),
+                oci_tag: "v1.1.0".into(),
+                component_path: "observability/grafana/7.3.9".into(),
+                provenance: "override".into(),
+                detail: Some("rollback, \"bad\" dashboards".into()),
+                state: Some("failed".into()),
+                drift: vec!["failed".into(), "silent".into()],
+            }],
+        };
+        assert_eq!(
+            to_csv(&[row]),
+            format!("{CSV_HEADER}\nprod-eu-1,prod,a=1;b=2,grafana,v1.1.0,observability/grafana/7.3.9,override,\"rollback, \"\"bad\"\" dashboards\",failed,failed;silent\n")
+        );
+    }
+}

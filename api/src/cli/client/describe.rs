@@ -139,8 +139,8 @@ fn soak_left(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> Option<Strin
     })
 }
 
-/// What a rollout waits for now, in a phrase.
-pub(super) fn gate(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> String {
+/// What a rollout waits for now, in a phrase, without the soak's countdown.
+pub(super) fn waits_for(r: &RolloutDto) -> String {
     let state = super::columns::rollout_state(r);
     match state.as_str() {
         "completed" | "aborted" => state,
@@ -148,16 +148,22 @@ pub(super) fn gate(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> String
         "paused" => "paused: waits for `rollout resume`".to_owned(),
         _ => {
             let next = r.waves.iter().find(|w| w.steps.iter().any(|s| s.applied_at.is_none()));
-            let how = match next.map(|w| w.approval.as_str()) {
+            match next.map(|w| w.approval.as_str()) {
                 Some("auto") => "the next step goes by itself once the step gate passes",
                 Some(_) => "the next step waits for `rollout advance`",
                 None => "the completion is next",
-            };
-            match soak_left(r, now) {
-                Some(soak) => format!("{how}; {soak}"),
-                None => how.to_owned(),
             }
+            .to_owned()
         }
+    }
+}
+
+/// What a rollout waits for now, with the soak left when it waits for one.
+fn gate(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> String {
+    let phrase = waits_for(r);
+    match (super::columns::rollout_state(r).as_str(), soak_left(r, now)) {
+        ("planned" | "running", Some(soak)) => format!("{phrase}; {soak}"),
+        _ => phrase,
     }
 }
 

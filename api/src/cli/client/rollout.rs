@@ -171,7 +171,8 @@ fn ended(r: &RolloutDto) -> Option<ExitCode> {
     }
 }
 
-/// A line saying where the rollout stands, for logs: printed when it changes.
+/// A line saying where the rollout stands, for logs: printed when it changes (so without the
+/// soak's countdown).
 fn line(r: &RolloutDto) -> String {
     let failed: Vec<&str> = r
         .waves
@@ -188,7 +189,7 @@ fn line(r: &RolloutDto) -> String {
         super::columns::rollout_state(r),
         r.steps_applied,
         r.steps_total,
-        super::describe::gate(r, chrono::Utc::now())
+        super::describe::waits_for(r)
     )
 }
 
