@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fleet scale: N clusters (half prod, a quarter qa, a quarter dev) x C components, seeded at
-# start-up, one release moving every cluster to a new build, then the drift report twice.
+# start-up, one release moving every cluster to a new build, then the drift report twice and
+# three pages of the fleet view (first, middle, CSV).
 #
 #   scripts/load-fleet.sh [DATABASE_URL]   (default: a fresh SQLite file; a postgres:// URL is
 #                                           dropped and created again, so name a scratch database)
@@ -94,6 +95,18 @@ run_one() {
         took=$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" \
             "http://127.0.0.1:$port/api/v1/drift?limit=100")
         figure "drift_${which}_ms" "$(python3 -c "print(round($took * 1000))")" ms
+    done
+    # The fleet view: its first page, a page in the middle (the cursor names the cluster before
+    # it), and the same page as CSV.
+    local middle
+    middle=$(python3 -c "import sys; n=int(sys.argv[1]); t='prod' if (n//2)%4 in (0,1) else ('qa' if (n//2)%4==2 else 'dev'); print(('fleet:'+t+'-%06d' % (n//2)).encode().hex())" "$n")
+    for which in first middle csv; do
+        local query=limit=100 accept=application/json took
+        [ "$which" = first ] || query="limit=100&cursor=$middle"
+        [ "$which" != csv ] || accept=text/csv
+        took=$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" -H "Accept: $accept" \
+            "http://127.0.0.1:$port/api/v1/fleet?$query")
+        figure "fleet_page_${which}_ms" "$(python3 -c "print(round($took * 1000))")" ms
     done
     local hwm
     hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$server/status")

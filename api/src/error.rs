@@ -1,5 +1,5 @@
-//! The crate's one error type. The CLI maps it to exit codes (1 invalid input, 2 usage or I/O,
-//! 3 our fault); the API maps it to `application/problem+json` in `http::problem`.
+//! The crate's one error type. The CLI maps it to exit codes (1 invalid input or refused by
+//! a rule, 2 usage or I/O, 3 our fault or the service's, 4 not found on the service); the API maps it to `application/problem+json` in `http::problem`.
 
 use std::path::PathBuf;
 
@@ -173,6 +173,16 @@ pub enum Error {
     #[error("the dry run was rolled back")]
     RolledBack,
 
+    /// The service the CLI spoke to refused or failed a request: its problem document, and
+    /// what the CLI knows that the service did not say (which context and token it used).
+    #[error("{}", remote_message(detail, errors, hint))]
+    Remote {
+        status: u16,
+        detail: String,
+        errors: Vec<FieldError>,
+        hint: Option<String>,
+    },
+
     /// Our fault; the message is for the log, not the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -201,6 +211,9 @@ impl Error {
             | Error::Unavailable(_)
             | Error::RolledBack
             | Error::Internal(_) => 3,
+            Error::Remote { status: 404, .. } => 4,
+            Error::Remote { status, .. } if *status >= 500 => 3,
+            Error::Remote { .. } => 1,
         }
     }
 
@@ -220,6 +233,18 @@ impl Error {
             errors: vec![FieldError { path, message }],
         }
     }
+}
+
+/// The detail, each field error on a line of its own, and the hint.
+fn remote_message(detail: &str, errors: &[FieldError], hint: &Option<String>) -> String {
+    let mut out = detail.to_owned();
+    for e in errors {
+        out.push_str(&format!("\n  {}: {}", e.path, e.message));
+    }
+    if let Some(h) = hint {
+        out.push_str(&format!("\n{h}"));
+    }
+    out
 }
 
 impl From<diesel::r2d2::PoolError> for Error {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod db;
 pub mod error;
 pub mod http;

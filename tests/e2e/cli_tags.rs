@@ -96,7 +96,8 @@ fn help_explains_the_order_and_the_exit_codes() {
     );
     let out = run(&["--help"], None);
     assert!(
-        out.stdout.contains("Exit codes: 0 success, 1 invalid input"),
+        out.stdout
+            .contains("Exit codes:\n  0  success\n  1  invalid input or refused by a rule"),
         "{}",
         out.stdout
     );

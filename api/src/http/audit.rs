@@ -19,7 +19,7 @@ use crate::store::AuditQuery;
 const CURSOR_KIND: &str = "audit";
 
 /// One write, as the audit log keeps it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntryDto {
     pub id: i64,
     pub at: String,

@@ -120,20 +120,23 @@ pub struct ClusterQuery {
     cursor: Option<String>,
 }
 
+/// `?label=key=value`, refused by name when it has no `=`.
+pub(super) fn label_filter(raw: Option<String>) -> Result<Option<(String, String)>, Error> {
+    raw.map(|l| {
+        l.split_once('=')
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .ok_or_else(|| Error::field("label", "must be key=value"))
+    })
+    .transpose()
+}
+
 /// List clusters, in name order, a page at a time.
 #[utoipa::path(tag = "clusters", params(ClusterQuery),
     responses((status = 200, body = Page<ClusterDto>), (status = 422, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/clusters")]
 pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: ClusterQuery = query(&req)?;
-    let label = match q.label {
-        None => None,
-        Some(l) => Some(
-            l.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| Error::field("label", "must be key=value"))?,
-        ),
-    };
+    let label = label_filter(q.label)?;
     let limit = paging::limit(q.limit.as_deref())? as usize;
     let after = paging::decode_name_cursor("clusters", q.cursor.as_deref())?;
     let filter = ClusterFilter {

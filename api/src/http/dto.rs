@@ -174,7 +174,7 @@ pub struct AssignmentDto {
 }
 
 /// An artifact: an OCI repository holding builds of the platform monorepo.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactDto {
     pub id: String,
     pub url: String,
@@ -185,10 +185,10 @@ pub struct ArtifactDto {
     /// Plain http to its registry.
     pub insecure: bool,
     /// How often the service syncs its tags from the registry; absent: only on request.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_interval: Option<String>,
     /// The last sync with the registry, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<super::registry_dto::SyncStatusDto>,
 }
 
@@ -211,7 +211,7 @@ pub struct TagInput {
 }
 
 /// What kind of build a tag names (hotfix-aware).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TagKindDto {
     Release,
@@ -222,7 +222,7 @@ pub enum TagKindDto {
 }
 
 /// A registered build of an artifact.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TagDto {
     pub tag: String,
     pub digest: Option<String>,
@@ -230,11 +230,11 @@ pub struct TagDto {
     pub registered_at: String,
     pub kind: TagKindDto,
     /// When a registry sync first saw the tag (RFC 3339 UTC); absent for tags only registered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen_at: Option<String>,
     /// Set when the tag moved in the registry after its digest was pinned: `digest` stays the
     /// pinned one, this names what the registry holds now.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<super::registry_dto::TagMoveDto>,
 }
 
@@ -257,7 +257,7 @@ pub struct TierPolicyDto {
 }
 
 /// An environment class with its policy.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TierDto {
     pub name: String,
     pub policy: TierPolicyDto,
@@ -298,7 +298,7 @@ pub struct ReleaseComponentInput {
 }
 
 /// Whether a stale override is a leftover or someone's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StaleKindDto {
     /// The default caught up with it (a hotfix the next release superseded): a collapse
@@ -310,7 +310,7 @@ pub enum StaleKindDto {
 }
 
 /// An override the default has caught up with: its tag is not newer than the default.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StaleOverrideDto {
     pub cluster: String,
     pub component: String,
@@ -341,7 +341,7 @@ pub struct CollapseInput {
 
 /// What a collapse did (on a dry run, would do): the plan, the overrides removed and the
 /// deliberate ones left in place.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CollapseDto {
     #[serde(flatten)]
     pub plan: PlanDto,
@@ -351,13 +351,13 @@ pub struct CollapseDto {
 }
 
 /// The tag and path a component runs.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TagPathDto {
     pub oci_tag: String,
     pub component_path: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ComponentChangeDto {
     pub component: String,
     pub from: Option<TagPathDto>,
@@ -365,19 +365,19 @@ pub struct ComponentChangeDto {
 }
 
 /// A cluster whose effective config the write changes (or, on a dry run, would change).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClusterChangeDto {
     pub cluster: String,
     pub from_revision: Option<i64>,
     pub to_revision: i64,
     pub components: Vec<ComponentChangeDto>,
     /// On a dry run: the rendered diff, component by component (`-` goes, `+` comes).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
 }
 
 /// What a write does: on a dry run, the plan; otherwise what it did.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlanDto {
     pub dry_run: bool,
     pub catalog_revision: i64,
@@ -471,21 +471,21 @@ impl Serialize for ChangesView<'_> {
 }
 
 /// A page of a list; `next_cursor` is absent on the last page.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
 /// An API token as listed: never its secret or its hash.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenDto {
     pub name: String,
     /// `admin`, `operator`, `viewer` or `cluster`.
     pub role: String,
     /// The cluster a `cluster` token may read.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// Who issued it.
     pub created_by: String,
@@ -496,7 +496,7 @@ pub struct TokenDto {
 }
 
 /// A token just issued: the only time its secret is shown.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenCreatedDto {
     /// Send it as `Authorization: Bearer <token>`; it cannot be shown again.
     pub token: String,

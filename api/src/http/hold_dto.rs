@@ -32,7 +32,7 @@ pub struct HoldInput {
 }
 
 /// A hold: while active, no rollout, release or hotfix moves what it covers.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HoldDto {
     pub id: i64,
     pub cluster: Option<String>,
@@ -63,7 +63,7 @@ impl HoldDto {
 /// A component on a cluster a change left alone, and why: `held`, `pinned` (a cluster-wide
 /// pin decides its tag), `override` (a newer override decides it) or `rollout` (a rollout
 /// moves it).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SkippedDto {
     pub cluster: String,
     pub component: String,
@@ -83,7 +83,7 @@ impl From<&Skipped> for SkippedDto {
 }
 
 /// A held component a release kept at what it ran, with an override (reason `hold <id>`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HeldDto {
     pub cluster: String,
     pub component: String,
@@ -105,7 +105,7 @@ impl From<&Kept> for HeldDto {
 /// A component a release did not move, and why: `own_tag` (it follows a tag of its own;
 /// `cluster` is null), `override` (that cluster's override decides its tag) or `pinned` (that
 /// cluster's pin decides it). Held components are listed in `held` instead.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LeftAloneDto {
     pub component: String,
     pub cluster: Option<String>,
@@ -126,7 +126,7 @@ impl From<&LeftAlone> for LeftAloneDto {
 
 /// What a release did (on a dry run, would do), the held components it kept, and what it left
 /// alone.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseDto {
     #[serde(flatten)]
     pub plan: PlanDto,
@@ -182,7 +182,7 @@ pub struct HotfixInput {
 }
 
 /// What a hotfix did (on a dry run, would do).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HotfixDto {
     pub dry_run: bool,
     pub component: String,

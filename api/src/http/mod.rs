@@ -12,6 +12,7 @@ pub mod dto;
 pub mod events;
 pub mod examples;
 pub mod extract;
+pub mod fleet;
 pub mod guide;
 pub mod health;
 pub mod hold_dto;
@@ -121,7 +122,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(audit::routes)
             .configure(tokens::routes)
             .configure(drift::routes)
-            .configure(paths::routes),
+            .configure(paths::routes)
+            .configure(fleet::routes),
     )
     .configure(health::routes);
 }

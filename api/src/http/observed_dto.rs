@@ -117,7 +117,7 @@ impl TryFrom<FluxEventInput> for FluxEvent {
 }
 
 /// What the receiver did with an event.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventAcceptedDto {
     /// The same event was taken in already (a retry); nothing changed.
     pub duplicate: bool,
@@ -128,7 +128,7 @@ pub struct EventAcceptedDto {
 }
 
 /// A cluster's event secret, shown once when issued.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventSecretDto {
     pub cluster: String,
     /// The HMAC key: the `token` of the Flux `generic-hmac` Provider's secret.
@@ -138,7 +138,7 @@ pub struct EventSecretDto {
 }
 
 /// An event as stored.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FluxEventDto {
     pub id: i64,
     pub kind: String,
@@ -174,7 +174,7 @@ impl From<&FluxEventView> for FluxEventDto {
 }
 
 /// The latest state Flux reported for an object.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ObservedObjectDto {
     pub kind: String,
     pub namespace: String,
@@ -221,7 +221,7 @@ impl From<&ObservedView> for ObservedObjectDto {
 }
 
 /// A Flux object reference.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ObjectRefDto {
     pub kind: String,
     pub namespace: String,
@@ -229,30 +229,30 @@ pub struct ObjectRefDto {
 }
 
 /// One difference between what a cluster should run and what it reports.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FindingDto {
     /// `version_mismatch`, `digest_mismatch`, `failed`, `silent`, `mixed_versions` or `unmanaged`.
     pub kind: String,
     pub tier: String,
     /// Absent for fleet findings (`mixed_versions`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectRefDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_tag: Option<String>,
     /// The registry digest stored for the desired tag.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_revision: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<String>,
     pub detail: String,
     /// `mixed_versions`: each applied digest and the clusters applying it.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub digests: BTreeMap<String, Vec<String>>,
 }
 
@@ -279,7 +279,7 @@ impl From<&Finding> for FindingDto {
 }
 
 /// How many findings of a kind a tier has, fleet-wide.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DriftCountDto {
     pub kind: String,
     pub tier: String,
@@ -287,19 +287,19 @@ pub struct DriftCountDto {
 }
 
 /// A page of drift findings, with the fleet-wide counts.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DriftReportDto {
     /// Every finding of the fleet, by kind and tier, whatever the filters.
     pub counts: Vec<DriftCountDto>,
     /// How many findings the filters keep.
     pub total: usize,
     pub items: Vec<FindingDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
 /// What a component should run.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesiredDto {
     pub oci_tag: String,
     /// The registry digest stored for the tag.
@@ -308,7 +308,7 @@ pub struct DesiredDto {
 }
 
 /// One component on a cluster: desired versus observed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ComponentStatusDto {
     pub component: String,
     pub desired: DesiredDto,
@@ -335,7 +335,7 @@ impl From<&ComponentStatus> for ComponentStatusDto {
 }
 
 /// A cluster's desired versus observed state.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClusterStatusDto {
     pub cluster: String,
     pub tier: String,

@@ -77,6 +77,8 @@ impl Error {
             Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            // Only the CLI's client meets another service's answer; the service never does.
+            Error::Remote { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -97,7 +99,11 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::Pool(_) | Error::Connect(..) => "unavailable",
             Error::Unavailable(_) => "registry-unavailable",
-            Error::Migration(_) | Error::Database(_) | Error::RolledBack | Error::Internal(_) => "internal",
+            Error::Migration(_)
+            | Error::Database(_)
+            | Error::RolledBack
+            | Error::Internal(_)
+            | Error::Remote { .. } => "internal",
         }
     }
 

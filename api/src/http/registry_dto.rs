@@ -1,13 +1,13 @@
 //! Wire shapes of the registry features: sync reports, sync status, moved tags.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::artifacts::rfc3339;
 use crate::service::sync::{MovedTag, SyncReport, SyncStatus};
 
 /// A tag that moved in the registry after the catalog pinned its digest.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TagMoveDto {
     pub tag: String,
     /// The digest the catalog keeps using.
@@ -30,15 +30,15 @@ impl From<&MovedTag> for TagMoveDto {
 }
 
 /// How the last sync with the registry went.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SyncStatusDto {
     /// RFC 3339 UTC.
     pub last_attempt_at: String,
     /// The last sync that succeeded (RFC 3339 UTC).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success_at: Option<String>,
     /// Why the last attempt failed; absent when it succeeded.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Tags the registry listed at the last success.
     pub registry_tags: i64,
@@ -58,7 +58,7 @@ impl From<&SyncStatus> for SyncStatusDto {
 }
 
 /// What one sync found.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SyncReportDto {
     pub artifact: String,
     /// RFC 3339 UTC.

@@ -34,20 +34,20 @@ pub struct RenderQuery {
 }
 
 /// Where a value came from: `rollout`, `override`, `cluster_pin`, `component_default` or `artifact_default`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourceDto {
     pub kind: String,
     /// The rollout id, or the override's reason.
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourcedDto {
     pub value: String,
     pub source: SourceDto,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EffectiveComponentDto {
     pub id: String,
     pub artifact: String,
@@ -65,7 +65,7 @@ pub struct EffectiveComponentDto {
 }
 
 /// A cluster's effective config at one revision: every value with its provenance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EffectiveDto {
     pub cluster: String,
     pub tier: String,
@@ -211,14 +211,14 @@ pub async fn get_cluster_render(
 
 /// The inputs document a cluster's Flux Operator `ResourceSetInputProvider` (`type:
 /// ExternalService`) fetches: one input per component, every key always present, never `null`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InputsDocument {
     pub inputs: Vec<InputDto>,
 }
 
 /// One component's input. The schema of what `catalog::render::InputEntry` serializes (a test
 /// holds the two together); absent strings are `""`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InputDto {
     /// The component id; unique; names its Flux objects.
     pub id: String,

@@ -18,7 +18,7 @@ use crate::service::rollback;
 const CURSOR_KIND: &str = "revision";
 
 /// The tag and path one component ran at a revision.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevisionComponentDto {
     pub id: String,
     pub oci_tag: String,
@@ -26,7 +26,7 @@ pub struct RevisionComponentDto {
 }
 
 /// One revision of a cluster's desired state, in brief.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevisionSummaryDto {
     pub revision: i64,
     pub created_at: String,
@@ -39,7 +39,7 @@ pub struct RevisionSummaryDto {
 }
 
 /// A revision's render, as the cluster was served it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevisionRenderDto {
     /// Multi-document YAML, byte for byte what `/render` answered at that revision.
     pub yaml: String,
@@ -48,7 +48,7 @@ pub struct RevisionRenderDto {
 }
 
 /// One revision in full: its effective config with provenance, and its render.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevisionDto {
     pub cluster: String,
     pub revision: i64,
@@ -75,7 +75,7 @@ pub struct RollbackInput {
 }
 
 /// What a rollback did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RollbackDto {
     pub cluster: String,
     /// The revision whose tags and paths were restored.
@@ -87,7 +87,7 @@ pub struct RollbackDto {
 }
 
 /// A rollback's answer: what it did, or on `?dry_run=true` the plan.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum RollbackReplyDto {
     Done(RollbackDto),

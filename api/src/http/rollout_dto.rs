@@ -106,7 +106,7 @@ impl From<RolloutInput> for RolloutSpec {
 
 /// A rollout and its progress. On a dry run nothing is stored: `dry_run` is true and `id` and
 /// `state` are null.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RolloutDto {
     /// Whether this is only a plan (`?dry_run=true`), not a stored rollout.
     pub dry_run: bool,
@@ -134,7 +134,7 @@ pub struct RolloutDto {
     pub skipped: Vec<SkippedDto>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WaveDto {
     pub name: String,
     pub tiers: Vec<String>,
@@ -149,7 +149,7 @@ pub struct WaveDto {
 }
 
 /// One step: its clusters with from/to per component (as planned), and when it was applied.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StepDto {
     pub index: i64,
     pub applied_at: Option<String>,
@@ -160,7 +160,7 @@ pub struct StepDto {
     pub failed: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StepClusterDto {
     pub cluster: String,
     /// `pending` (its step has not applied), `applied`, `skipped` (held when its step applied:
@@ -189,7 +189,7 @@ fn cluster_state(step: &Step, c: &StepCluster) -> &'static str {
 
 /// What a rollout action did (on a dry run, would do): the rollout after it, and the clusters
 /// whose effective config changed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RolloutActionDto {
     pub dry_run: bool,
     pub rollout: RolloutDto,

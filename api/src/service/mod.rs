@@ -16,6 +16,7 @@ pub mod domain;
 mod engine;
 pub mod expiry;
 pub mod fleet;
+pub mod fleet_view;
 pub mod history;
 pub mod holds;
 pub mod hotfixes;

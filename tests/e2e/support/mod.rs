@@ -21,8 +21,14 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
 }
 
 pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    run_with(dir, args, stdin, &[])
+}
+
+/// Runs the binary in `dir` with `args`, optional standard input and environment variables set.
+pub fn run_with(dir: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_platform-catalog"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
