@@ -28,6 +28,11 @@ pub fn not_found(name: &str) -> Error {
 }
 
 pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterView>, Error> {
+    rows(state, filter)?.iter().map(ClusterView::try_from).collect()
+}
+
+/// The stored clusters the filter keeps, by name: for views built inside the service.
+pub(super) fn rows(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterRow>, Error> {
     let mut conn = state.conn()?;
     let mut rows = store::clusters(&mut conn)?;
     if let Some(tier) = &filter.tier {
@@ -46,7 +51,7 @@ pub fn list(state: &AppState, filter: &ClusterFilter) -> Result<Vec<ClusterView>
         let users = store::clusters_using(&mut conn, component)?;
         rows.retain(|r| users.contains(&r.name));
     }
-    rows.iter().map(ClusterView::try_from).collect()
+    Ok(rows)
 }
 
 pub fn get(state: &AppState, name: &str) -> Result<ClusterView, Error> {

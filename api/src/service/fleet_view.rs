@@ -114,7 +114,7 @@ fn observed_states<'a>(
 /// The clusters the filter keeps after `after` (by name), at most `limit`; with a component
 /// filter each row shows only that component.
 pub fn page(state: &AppState, filter: &ClusterFilter, after: Option<&str>, limit: usize) -> Result<FleetPage, Error> {
-    let all = clusters::list(state, filter)?;
+    let all = clusters::rows(state, filter)?;
     let mut rest = all.into_iter().filter(|r| after.is_none_or(|a| r.name.as_str() > a));
     let chosen: Vec<ClusterRow> = rest.by_ref().take(limit).collect();
     let more = rest.next().is_some();
