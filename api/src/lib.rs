@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -36,3 +36,5 @@ mod cli_tags;
 mod cli_validate;
 mod flux_wire;
 mod support;
+mod ui_access;
+mod ui_matrix;
