@@ -37,4 +37,5 @@ mod cli_validate;
 mod flux_wire;
 mod support;
 mod ui_access;
+mod ui_cluster;
 mod ui_matrix;

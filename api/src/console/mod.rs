@@ -1,6 +1,8 @@
 //! The fleet console: server-rendered HTML pages under `/ui/` over the same service layer as
 //! the API, behind the same access guard (each route's role is in [`ROUTES`]).
 
+pub mod changes;
+pub mod cluster;
 pub mod html;
 pub mod login;
 pub mod matrix;
@@ -28,6 +30,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/ui/logout", Access::Viewer),
     ("GET", "/ui/", Access::Viewer),
     ("GET", "/ui/fleet.csv", Access::Viewer),
+    ("GET", "/ui/clusters/{name}", Access::Viewer),
+    ("POST", "/ui/clusters/{name}/pin", Access::Operator),
+    ("POST", "/ui/clusters/{name}/unpin", Access::Operator),
+    ("POST", "/ui/clusters/{name}/rollback", Access::Operator),
 ];
 
 /// Whether a path is the console's.
@@ -60,7 +66,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/login", web::post().to(login::post_login))
         .route("/ui/logout", web::post().to(login::post_logout))
         .route("/ui/", web::get().to(matrix::get_matrix))
-        .route("/ui/fleet.csv", web::get().to(matrix::get_fleet_csv));
+        .route("/ui/fleet.csv", web::get().to(matrix::get_fleet_csv))
+        .route("/ui/clusters/{name}", web::get().to(cluster::get_cluster))
+        .route("/ui/clusters/{name}/pin", web::post().to(changes::post_pin))
+        .route("/ui/clusters/{name}/unpin", web::post().to(changes::post_unpin))
+        .route("/ui/clusters/{name}/rollback", web::post().to(changes::post_rollback));
 }
 
 async fn css() -> HttpResponse {

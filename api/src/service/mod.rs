@@ -10,7 +10,7 @@ pub mod artifacts;
 pub mod assignments;
 pub mod clusters;
 pub mod components;
-mod diff;
+pub mod diff;
 pub mod domain;
 mod engine;
 pub mod expiry;
