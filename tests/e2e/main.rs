@@ -39,3 +39,4 @@ mod support;
 mod ui_access;
 mod ui_cluster;
 mod ui_matrix;
+mod ui_rollouts;

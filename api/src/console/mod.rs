@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod html;
 pub mod login;
 pub mod matrix;
+pub mod rollouts;
 pub mod session;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -34,6 +35,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/ui/clusters/{name}/pin", Access::Operator),
     ("POST", "/ui/clusters/{name}/unpin", Access::Operator),
     ("POST", "/ui/clusters/{name}/rollback", Access::Operator),
+    ("GET", "/ui/rollouts", Access::Viewer),
+    ("GET", "/ui/rollouts/{id}", Access::Viewer),
+    ("GET", "/ui/rollouts/{id}/status", Access::Viewer),
+    ("POST", "/ui/rollouts/{id}/advance", Access::Operator),
+    ("POST", "/ui/rollouts/{id}/pause", Access::Operator),
+    ("POST", "/ui/rollouts/{id}/resume", Access::Operator),
+    ("POST", "/ui/rollouts/{id}/abort", Access::Operator),
 ];
 
 /// Whether a path is the console's.
@@ -70,7 +78,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/clusters/{name}", web::get().to(cluster::get_cluster))
         .route("/ui/clusters/{name}/pin", web::post().to(changes::post_pin))
         .route("/ui/clusters/{name}/unpin", web::post().to(changes::post_unpin))
-        .route("/ui/clusters/{name}/rollback", web::post().to(changes::post_rollback));
+        .route("/ui/clusters/{name}/rollback", web::post().to(changes::post_rollback))
+        .route("/ui/rollouts", web::get().to(rollouts::get_rollouts))
+        .route("/ui/rollouts/{id}", web::get().to(rollouts::get_rollout))
+        .route("/ui/rollouts/{id}/status", web::get().to(rollouts::get_rollout_status))
+        .route("/ui/rollouts/{id}/advance", web::post().to(rollouts::post_advance))
+        .route("/ui/rollouts/{id}/pause", web::post().to(rollouts::post_pause))
+        .route("/ui/rollouts/{id}/resume", web::post().to(rollouts::post_resume))
+        .route("/ui/rollouts/{id}/abort", web::post().to(rollouts::post_abort));
 }
 
 async fn css() -> HttpResponse {
@@ -128,7 +143,7 @@ impl Viewer {
 }
 
 /// The pages the navigation links to.
-const NAV: &[(&str, &str)] = &[("/ui/", "Fleet")];
+const NAV: &[(&str, &str)] = &[("/ui/", "Fleet"), ("/ui/rollouts", "Rollouts")];
 
 /// A whole page: head, navigation (with who is signed in and sign-out), then `body`.
 pub fn page(status: StatusCode, title: &str, viewer: Option<&Viewer>, body: impl FnOnce(&mut Html)) -> HttpResponse {
