@@ -39,4 +39,5 @@ mod support;
 mod ui_access;
 mod ui_cluster;
 mod ui_matrix;
+mod ui_reports;
 mod ui_rollouts;

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod html;
 pub mod login;
 pub mod matrix;
+pub mod reports;
 pub mod rollouts;
 pub mod session;
 
@@ -42,6 +43,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/ui/rollouts/{id}/pause", Access::Operator),
     ("POST", "/ui/rollouts/{id}/resume", Access::Operator),
     ("POST", "/ui/rollouts/{id}/abort", Access::Operator),
+    ("GET", "/ui/drift", Access::Viewer),
+    ("GET", "/ui/audit", Access::Viewer),
 ];
 
 /// Whether a path is the console's.
@@ -85,7 +88,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/rollouts/{id}/advance", web::post().to(rollouts::post_advance))
         .route("/ui/rollouts/{id}/pause", web::post().to(rollouts::post_pause))
         .route("/ui/rollouts/{id}/resume", web::post().to(rollouts::post_resume))
-        .route("/ui/rollouts/{id}/abort", web::post().to(rollouts::post_abort));
+        .route("/ui/rollouts/{id}/abort", web::post().to(rollouts::post_abort))
+        .route("/ui/drift", web::get().to(reports::get_drift))
+        .route("/ui/audit", web::get().to(reports::get_audit));
 }
 
 async fn css() -> HttpResponse {
@@ -143,7 +148,12 @@ impl Viewer {
 }
 
 /// The pages the navigation links to.
-const NAV: &[(&str, &str)] = &[("/ui/", "Fleet"), ("/ui/rollouts", "Rollouts")];
+const NAV: &[(&str, &str)] = &[
+    ("/ui/", "Fleet"),
+    ("/ui/rollouts", "Rollouts"),
+    ("/ui/drift", "Drift"),
+    ("/ui/audit", "Audit"),
+];
 
 /// A whole page: head, navigation (with who is signed in and sign-out), then `body`.
 pub fn page(status: StatusCode, title: &str, viewer: Option<&Viewer>, body: impl FnOnce(&mut Html)) -> HttpResponse {
