@@ -157,7 +157,7 @@ both!(
     |b: Backend| {
         let app = TestApp::empty(b);
         let ops = documented_operations();
-        assert_eq!(ops.len(), 62);
+        assert_eq!(ops.len(), 63);
         for (method, path) in &ops {
             let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some("{}");
             let r = app.request(method, path, body, &[]);

@@ -31,16 +31,6 @@ fn running(app: &TestApp, cluster: &str, component: &str) -> Value {
     json!([cell["oci_tag"], cell["provenance"]])
 }
 
-/// Submits the form holding the button whose text is `label`.
-fn press(browser: &Browser, label: &str) {
-    let button = browser
-        .all("button")
-        .into_iter()
-        .find(|b| browser.text(b) == label)
-        .unwrap_or_else(|| panic!("no button {label:?} on {}", browser.url()));
-    browser.click(&button);
-}
-
 both!(
     an_operator_pins_and_unpins_a_component_after_seeing_what_moves,
     |b: Backend| {
@@ -54,7 +44,7 @@ both!(
         assert_eq!(browser.text_of("h1"), "Cluster prod-eu-1");
         browser.type_into(&browser.find("#pin-tag-grafana"), "v1.0.0");
         browser.type_into(&browser.find("#pin-reason-grafana"), "hold back");
-        press(&browser, "Pin grafana…");
+        browser.press("Pin grafana…");
         browser.wait("the preview", || {
             (browser.text_of("h1") == "Preview: pin grafana on prod-eu-1 to v1.0.0").then_some(())
         });
@@ -65,7 +55,7 @@ both!(
             json!(["v1.1.0", "default"]),
             "a preview writes nothing"
         );
-        press(&browser, "Confirm");
+        browser.press("Confirm");
         browser.wait("the cluster page", || {
             (browser.text_of("h1") == "Cluster prod-eu-1").then_some(())
         });
@@ -81,12 +71,12 @@ both!(
             browser.screenshot("docs/screenshots/cluster.png");
         }
 
-        press(&browser, "Unpin grafana…");
+        browser.press("Unpin grafana…");
         browser.wait("the preview", || {
             (browser.text_of("h1") == "Preview: unpin grafana on prod-eu-1").then_some(())
         });
         assert_eq!(browser.text_of(".plan li"), "grafana: v1.0.0 → v1.1.0");
-        press(&browser, "Confirm");
+        browser.press("Confirm");
         browser.wait("the cluster page", || {
             (browser.text_of("h1") == "Cluster prod-eu-1").then_some(())
         });
@@ -191,3 +181,41 @@ both!(
         assert_eq!(browser.all("main script, main img").len(), 0);
     }
 );
+
+both!(an_operator_rolls_a_cluster_back_after_the_preview, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    let put = app.put(
+        "/api/v1/clusters/dev-eu-1/components/grafana",
+        &json!({"oci_tag": "v1.0.0", "reason": "older"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    let operator = app.issue("ui-operator", Role::Operator, None);
+    let mut client = Client::new(&app);
+    client.sign_in(&operator, &[]);
+    let csrf = client.csrf();
+    let fields = [("csrf", csrf.as_str()), ("revision", "1"), ("reason", "bad dashboards")];
+    let preview = client.post("/ui/clusters/dev-eu-1/rollback", &fields);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview
+            .body
+            .contains("<h1>Preview: roll dev-eu-1 back to revision 1</h1>"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview.body.contains("<li>grafana: v1.0.0 → v1.1.0</li>"),
+        "{}",
+        preview.body
+    );
+    assert_eq!(running(&app, "dev-eu-1", "grafana"), json!(["v1.0.0", "override"]));
+    let confirmed = client.post(
+        "/ui/clusters/dev-eu-1/rollback",
+        &[fields[0], fields[1], fields[2], ("confirm", "1")],
+    );
+    assert_eq!(
+        (confirmed.status, confirmed.header("location")),
+        (303, Some("/ui/clusters/dev-eu-1"))
+    );
+    assert_eq!(running(&app, "dev-eu-1", "grafana"), json!(["v1.1.0", "default"]));
+});

@@ -11,16 +11,6 @@ use crate::support::app::{Backend, TestApp};
 use crate::support::browser::Browser;
 use crate::support::console::Client;
 
-/// Submits the form holding the button whose text is `label`.
-fn press(browser: &Browser, label: &str) {
-    let button = browser
-        .all("button")
-        .into_iter()
-        .find(|b| browser.text(b) == label)
-        .unwrap_or_else(|| panic!("no button {label:?} on {}", browser.url()));
-    browser.click(&button);
-}
-
 /// Waits until the live field `key` reads `want`.
 fn field_reads(browser: &Browser, key: &str, want: &str) {
     let css = format!("[data-field={key}]");
@@ -72,7 +62,7 @@ both!(
             browser.screenshot("docs/screenshots/rollout.png");
         }
 
-        press(&browser, "Advance…");
+        browser.press("Advance…");
         browser.wait("the preview", || {
             (browser.text_of("h1") == format!("Preview: advance rollout #{id}")).then_some(())
         });
@@ -83,14 +73,14 @@ both!(
         );
         let before = app.get(&format!("/api/v1/rollouts/{id}")).json()["steps_applied"].clone();
         assert_eq!(before, json!(1), "a preview writes nothing");
-        press(&browser, "Confirm");
+        browser.press("Confirm");
         field_reads(&browser, "steps", &format!("2 of {total}"));
 
-        press(&browser, "Abort…");
+        browser.press("Abort…");
         browser.wait("the preview", || {
             (browser.text_of("h1") == format!("Preview: abort rollout #{id}")).then_some(())
         });
-        press(&browser, "Confirm");
+        browser.press("Confirm");
         field_reads(&browser, "state", "aborted");
         assert_eq!(app.get(&format!("/api/v1/rollouts/{id}")).json()["state"], "aborted");
     }

@@ -153,6 +153,16 @@ impl Browser {
         self.session_call("POST", &format!("/element/{}/click", e.0), Some(json!({})));
     }
 
+    /// Clicks the button whose text is `label`.
+    pub fn press(&self, label: &str) {
+        let button = self
+            .all("button")
+            .into_iter()
+            .find(|b| self.text(b) == label)
+            .unwrap_or_else(|| panic!("no button {label:?} on {}", self.url()));
+        self.click(&button);
+    }
+
     pub fn type_into(&self, e: &Element, text: &str) {
         self.session_call(
             "POST",
