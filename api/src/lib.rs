@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -55,6 +55,8 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
     // as the router.
     let doc = http::openapi();
     let table = Arc::new(access::AccessTable::from_doc(&doc).map_err(std::io::Error::other)?);
+    // Console sessions live in this process, shared by every worker.
+    let sessions = actix_web::web::Data::new(crate::console::session::Sessions::default());
     let server = HttpServer::new(move || {
         let state = state.clone();
         let metrics_state = state.clone();
@@ -66,12 +68,14 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
         let guard_routes = routes.clone();
         // Middleware runs outside in: logging and metrics see every answer, including the
         // guard's 401 and 403; the guard runs before any handler.
+        // The browser headers wrap the guard, so its refusals carry them too.
         App::new()
-            .wrap(from_fn(http::docs_headers))
+            .app_data(sessions.clone())
             .wrap(from_fn(move |req, next| {
                 let (state, table) = (guard_state.clone(), guard_table.clone());
                 access::guard(access_settings, state, table, guard_routes.clone(), req, next)
             }))
+            .wrap(from_fn(http::docs_headers))
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_owned());
                 let route = routes.route(&req);

@@ -40,3 +40,8 @@ mod cli_tags;
 mod cli_validate;
 mod flux_wire;
 mod support;
+mod ui_access;
+mod ui_cluster;
+mod ui_matrix;
+mod ui_reports;
+mod ui_rollouts;

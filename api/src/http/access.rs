@@ -136,6 +136,10 @@ impl AccessTable {
         for path in UNDOCUMENTED_PUBLIC {
             routes.push(("GET".to_owned(), path.to_owned(), Access::Public));
         }
+        // The console's HTML pages are not in the document; their roles are in its own table.
+        for (method, path, access) in crate::console::ROUTES {
+            routes.push(((*method).to_owned(), (*path).to_owned(), *access));
+        }
         Ok(AccessTable { routes, queries })
     }
 
@@ -305,7 +309,13 @@ pub async fn guard(
         }
         return next.call(req).await;
     }
+    let console = crate::console::is_console(req.path());
     let principal = match settings.mode {
+        // The console always signs in (its forms need a session for their CSRF token).
+        _ if console => match session_principal(&state, &req).await {
+            Ok(p) => p,
+            Err(e) => return Ok(console_refusal(req, e)),
+        },
         AuthMode::None => Principal {
             name: "anonymous".into(),
             role: Role::Admin,
@@ -324,6 +334,9 @@ pub async fn guard(
                 principal.name,
                 access.role_name()
             ));
+            if console {
+                return Ok(console_refusal(req, e));
+            }
             return Ok(req.error_response(e));
         }
     }
@@ -334,6 +347,44 @@ pub async fn guard(
     }
     req.extensions_mut().insert(principal);
     next.call(req).await
+}
+
+/// The principal of a console request: its session cookie names a live session whose token
+/// verifies now (a revoked token ends the session). Records the session for the page.
+async fn session_principal(state: &Arc<AppState>, req: &ServiceRequest) -> Result<Principal, Error> {
+    use crate::console::session::{cookie_id, Current, Sessions};
+    let signed_out = || Error::Unauthorized("sign in to the console first".into());
+    let sessions = req.app_data::<web::Data<Sessions>>().ok_or_else(signed_out)?;
+    let id = cookie_id(req).ok_or_else(signed_out)?;
+    let session = sessions.get(&id).ok_or_else(signed_out)?;
+    let principal = match state.verified.get(&session.token) {
+        Some(p) => Some(p),
+        None => {
+            let (state, token) = (state.clone(), session.token.clone());
+            web::block(move || tokens::authenticate(&state, &token))
+                .await
+                .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))??
+        }
+    };
+    let Some(principal) = principal else {
+        sessions.end(&id);
+        return Err(Error::Unauthorized(
+            "the session's token is expired or revoked: sign in again".into(),
+        ));
+    };
+    req.extensions_mut().insert(Current { id, csrf: session.csrf });
+    Ok(principal)
+}
+
+/// A console request refused: a signed-out page read goes to the sign-in page, anything else
+/// gets an HTML page with the refusal's status.
+fn console_refusal(req: ServiceRequest, e: Error) -> ServiceResponse<BoxBody> {
+    let status = actix_web::ResponseError::status_code(&e);
+    let page = match (status, req.method() == actix_web::http::Method::GET) {
+        (actix_web::http::StatusCode::UNAUTHORIZED, true) => crate::console::redirect("/ui/login"),
+        _ => crate::console::error_page(req.request(), status, &e.to_string()),
+    };
+    req.into_response(page)
 }
 
 async fn authenticate(state: &Arc<AppState>, req: &ServiceRequest) -> Result<Principal, Error> {
@@ -489,7 +540,10 @@ mod table_tests {
             .values()
             .map(|item| operations(item).iter().filter(|(_, op)| op.is_some()).count())
             .sum();
-        assert_eq!(table.routes().count(), documented + UNDOCUMENTED_PUBLIC.len());
+        assert_eq!(
+            table.routes().count(),
+            documented + UNDOCUMENTED_PUBLIC.len() + crate::console::ROUTES.len()
+        );
         assert_eq!(table.required("PUT", "/api/v1/tiers/{name}"), Some(Access::Admin));
         assert_eq!(
             table.required("GET", "/api/v1/clusters/{name}/render"),

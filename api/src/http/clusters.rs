@@ -121,7 +121,7 @@ pub struct ClusterQuery {
 }
 
 /// `?label=key=value`, refused by name when it has no `=`.
-pub(super) fn label_filter(raw: Option<String>) -> Result<Option<(String, String)>, Error> {
+pub fn label_filter(raw: Option<String>) -> Result<Option<(String, String)>, Error> {
     raw.map(|l| {
         l.split_once('=')
             .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -266,6 +266,7 @@ pub fn configure(
             .app_data(extract::BodyLimit(max_body_bytes))
             .app_data(web::Data::from(table));
         routes(&mut ServiceConfig::new(cfg));
+        crate::console::routes(cfg);
         cfg.service(web::redirect("/docs", "/docs/"))
             .route("/docs/guide", web::get().to(guide::guide_page))
             .service(swagger)
@@ -296,15 +297,18 @@ async fn unrouted(req: actix_web::HttpRequest, table: web::Data<access::AccessTa
 const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Adds the browser hardening headers to the docs page.
+/// Adds the browser hardening headers to the docs page and the console.
 pub async fn docs_headers(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<actix_web::body::BoxBody>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     use actix_web::http::header::{self, HeaderValue};
     let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let console = crate::console::is_console(req.path());
     let mut res = next.call(req).await?;
-    if docs {
+    if console {
+        crate::console::harden(res.headers_mut());
+    } else if docs {
         let headers = res.headers_mut();
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -62,7 +62,7 @@ pub async fn get_rollout(state: Shared, id: web::Path<String>) -> Result<HttpRes
 }
 
 /// A rollout id that is not a number names no rollout: 404, like any unknown path.
-fn rollout_id(raw: &str) -> Result<i64, Error> {
+pub fn rollout_id(raw: &str) -> Result<i64, Error> {
     raw.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)

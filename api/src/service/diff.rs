@@ -101,6 +101,16 @@ fn line_diff(a: &str, b: &str) -> String {
     out
 }
 
+/// The rendered diff of a cluster from revision `from` to revision `to`.
+pub fn between_revisions(state: &super::AppState, cluster: &str, from: i64, to: i64) -> Result<String, Error> {
+    let (a, b) = (
+        super::history::revision(state, cluster, from)?,
+        super::history::revision(state, cluster, to)?,
+    );
+    let digests = super::render::digest_map(&mut *state.conn()?)?;
+    rendered_diff(Some(&a.revision.record), &b.revision.record, &digests)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,8 +114,22 @@ fn observed_states<'a>(
 /// The clusters the filter keeps after `after` (by name), at most `limit`; with a component
 /// filter each row shows only that component.
 pub fn page(state: &AppState, filter: &ClusterFilter, after: Option<&str>, limit: usize) -> Result<FleetPage, Error> {
+    page_named(state, filter, None, after, limit)
+}
+
+/// [`page`], keeping only clusters whose name contains `name_part` when one is given.
+pub fn page_named(
+    state: &AppState,
+    filter: &ClusterFilter,
+    name_part: Option<&str>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<FleetPage, Error> {
     let all = clusters::rows(state, filter)?;
-    let mut rest = all.into_iter().filter(|r| after.is_none_or(|a| r.name.as_str() > a));
+    let mut rest = all
+        .into_iter()
+        .filter(|r| name_part.is_none_or(|n| r.name.contains(n)))
+        .filter(|r| after.is_none_or(|a| r.name.as_str() > a));
     let chosen: Vec<ClusterRow> = rest.by_ref().take(limit).collect();
     let more = rest.next().is_some();
     let mut conn = state.conn()?;

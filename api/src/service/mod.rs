@@ -11,7 +11,7 @@ pub mod assignments;
 mod cluster_model;
 pub mod clusters;
 pub mod components;
-mod diff;
+pub mod diff;
 pub mod domain;
 mod engine;
 pub mod expiry;

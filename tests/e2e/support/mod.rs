@@ -103,6 +103,8 @@ pub fn kubectl_installed() -> bool {
 }
 
 pub mod app;
+pub mod browser;
+pub mod console;
 pub mod http;
 pub mod registry;
 pub mod serve;
