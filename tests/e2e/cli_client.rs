@@ -1,6 +1,7 @@
 //! The client commands of the binary against a running service, on SQLite and PostgreSQL where
 //! the service's side differs: the fleet matrix, get and describe, pins with their mark, dry
-//! runs that write nothing, releases, holds, a rollout watched to its end, contexts, shell
+//! runs that write nothing, releases, hotfixes, rollbacks, holds, rollouts stepped by hand and
+//! watched to their end, contexts, shell
 //! completion and exit codes.
 
 use std::path::Path;
@@ -469,4 +470,63 @@ fn every_client_command_shows_an_example_in_its_help() {
     }
     let top = run_with(&repo_root(), &["--help"], None, &[]);
     assert!(top.stdout.contains("\nExit codes:\n"), "{}", top.stdout);
+}
+
+#[test]
+fn a_hotfix_a_rollback_and_a_rollout_stepped_by_hand_are_driven_from_the_terminal() {
+    let app = TestApp::with_fleet(Backend::Sqlite);
+    register_v120(&app);
+    let fixed = ok(
+        &app,
+        &[
+            "hotfix",
+            "grafana",
+            "--tag",
+            "v1.2.0",
+            "--path",
+            "observability/grafana/7.3.9",
+            "--cluster",
+            "dev-eu-1",
+            "--reason",
+            "CVE-2026-1",
+        ],
+    );
+    assert!(fixed.contains("dev-eu-1"), "{fixed}");
+    assert_eq!(
+        effective_tag(&app, "dev-eu-1", "grafana"),
+        ("v1.2.0".into(), "override".into())
+    );
+
+    let rolled = ok(
+        &app,
+        &[
+            "rollback",
+            "dev-eu-1",
+            "--to-revision",
+            "1",
+            "--reason",
+            "back to the start",
+        ],
+    );
+    assert!(rolled.contains("dev-eu-1"), "{rolled}");
+    assert_eq!(effective_tag(&app, "dev-eu-1", "grafana").0, "v1.1.0");
+
+    ok(
+        &app,
+        &["rollout", "create", "--component", "grafana", "--tag", "v1.2.0"],
+    );
+    let advanced = ok(&app, &["rollout", "advance", "1"]);
+    assert!(
+        advanced.starts_with("rollout 1: advance done, now running (1/"),
+        "{advanced}"
+    );
+    let paused = ok(&app, &["rollout", "pause", "1"]);
+    assert!(paused.starts_with("rollout 1: pause done, now paused (1/"), "{paused}");
+    let resumed = ok(&app, &["rollout", "resume", "1"]);
+    assert!(
+        resumed.starts_with("rollout 1: resume done, now running (1/"),
+        "{resumed}"
+    );
+    let described = ok(&app, &["describe", "rollout", "1"]);
+    assert!(described.contains("\nState:     running\n"), "{described}");
 }
