@@ -1,8 +1,7 @@
 //! The client commands of the binary against a running service, on SQLite and PostgreSQL where
 //! the service's side differs: the fleet matrix, get and describe, pins with their mark, dry
 //! runs that write nothing, releases, hotfixes, rollbacks, holds, rollouts stepped by hand and
-//! watched to their end, contexts, shell
-//! completion and exit codes.
+//! watched to their end, contexts, shell completion and exit codes.
 
 use std::path::Path;
 
