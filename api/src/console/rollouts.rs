@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, Utc};
 
-use super::changes::plan;
+use super::changes::preview;
 use super::html::Html;
 use super::session::CsrfForm;
 use super::{page, redirect, Refusal, Viewer};
@@ -269,23 +269,13 @@ async fn act(
     if confirm {
         return Ok(redirect(&back));
     }
-    let path = req.path().to_owned();
-    Ok(page(
-        StatusCode::OK,
+    Ok(preview(
+        &viewer,
         &format!("Preview: {name} rollout #{id}"),
-        Some(&viewer),
-        |h| {
-            plan(h, &outcome.changes);
-            viewer.form(h, &path);
-            h.hidden("confirm", "1");
-            h.el(
-                "button",
-                &[("type", Some("submit")), ("class", Some("danger"))],
-                "Confirm",
-            )
-            .close("form");
-            h.open("p", &[]).link(&back, "Cancel").close("p");
-        },
+        req.path(),
+        &form,
+        &outcome.changes,
+        &back,
     ))
 }
 
