@@ -154,7 +154,7 @@ pub async fn publish_revisions(state: Arc<AppState>, every: Duration) {
     loop {
         ticks.tick().await;
         let state = state.clone();
-        let now = chrono::Utc::now().naive_utc();
+        let now = state.clock.now();
         match actix_web::web::block(move || crate::service::publish::run_due(&state, now)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(revisions = n, "published cluster revisions"),

@@ -204,10 +204,7 @@ both!(
 
 both!(expired_tokens_are_refused, |b: Backend| {
     let app = TestApp::empty(b);
-    let caller = Caller {
-        actor: "test".into(),
-        request_id: "test".into(),
-    };
+    let caller = Caller::internal("test", "test");
     let issue = |name: &str, expires_at| {
         let new = NewToken {
             name: name.into(),

@@ -25,10 +25,7 @@ pub struct Fixture {
 }
 
 pub fn caller() -> Caller {
-    Caller {
-        actor: "test".into(),
-        request_id: "test".into(),
-    }
+    Caller::internal("test", "test")
 }
 
 /// The example COMPONENTS.yaml with its artifact in `registry` (plain http).

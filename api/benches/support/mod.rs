@@ -8,10 +8,7 @@ use platform_catalog::service::fleet::{self, ClusterEntry, ClustersDocument};
 use platform_catalog::service::{AppState, Caller};
 
 pub fn caller() -> Caller {
-    Caller {
-        actor: "bench".into(),
-        request_id: "bench".into(),
-    }
+    Caller::internal("bench", "bench")
 }
 
 /// Creates `n` clusters named by `name`, spread over dev, qa and prod in turn, and says how

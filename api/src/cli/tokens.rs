@@ -71,10 +71,7 @@ pub struct RevokeArgs {
 }
 
 fn cli_caller() -> Caller {
-    Caller {
-        actor: "platform-catalog".into(),
-        request_id: "cli".into(),
-    }
+    Caller::internal("platform-catalog", "cli")
 }
 
 pub fn run(cmd: TokenCommand) -> Result<ExitCode, Error> {

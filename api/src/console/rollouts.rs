@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::changes::preview;
 use super::html::Html;
@@ -119,8 +119,9 @@ fn gate_text(r: &Rollout, soak: &str) -> String {
 
 pub async fn get_rollout_status(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Refusal> {
     let id = rollout_id(&id)?;
+    let at = state.clock.now();
     let r = blocking(move || rollouts::get(&state, id)).await?;
-    Ok(HttpResponse::Ok().json(status(&r, Utc::now().naive_utc())?))
+    Ok(HttpResponse::Ok().json(status(&r, at)?))
 }
 
 /// A labelled value the page's script keeps current.
@@ -132,8 +133,9 @@ fn field(h: &mut Html, label: &str, key: &str, value: &str) {
 pub async fn get_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Refusal> {
     let viewer = Viewer::of(&req);
     let id = rollout_id(&id)?;
+    let at = state.clock.now();
     let r = blocking(move || rollouts::get(&state, id)).await?;
-    let now = status(&r, Utc::now().naive_utc())?;
+    let now = status(&r, at)?;
     let shown = |k: &str| now.get(k).cloned().unwrap_or_default();
     let what = r.component.clone().unwrap_or_else(|| format!("release {}", r.artifact));
     let title = format!("Rollout #{}: {what} to {}", r.id, r.oci_tag);

@@ -286,11 +286,16 @@ pub fn caller(req: &HttpRequest) -> Caller {
         .extensions()
         .get::<RequestId>()
         .map_or_else(|| "unassigned".to_owned(), |id| id.0.clone());
-    let actor = req
+    let (actor, role) = req
         .extensions()
         .get::<Principal>()
-        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone());
-    Caller { actor, request_id }
+        .map_or_else(|| ("anonymous".to_owned(), None), |p| (p.name.clone(), Some(p.role)));
+    Caller {
+        actor,
+        request_id,
+        role,
+        break_glass: None,
+    }
 }
 
 #[cfg(test)]

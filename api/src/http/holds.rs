@@ -14,10 +14,6 @@ use super::{blocking, Shared};
 use crate::error::Error;
 use crate::service::holds::{self, HoldSpec};
 
-fn now() -> chrono::NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
 /// Place a hold on a cluster, a component, or a component on a cluster. Rollouts planned from
 /// now on skip it, steps skip it, releases and hotfixes leave it where it is, until it is
 /// deleted or its `expires_at` passes.
@@ -48,8 +44,9 @@ pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>)
         reason: input.reason,
         expires_at,
     };
+    let at = state.clock.now();
     let outcome = blocking(move || holds::create(&state, &caller, spec)).await?;
-    Ok(HttpResponse::Created().json(HoldDto::new(&outcome.value, now())))
+    Ok(HttpResponse::Created().json(HoldDto::new(&outcome.value, at)))
 }
 
 /// List every hold, ended ones included (`active: false`), oldest first.
@@ -60,8 +57,8 @@ pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>)
 pub async fn list_holds(state: Shared, req: HttpRequest) -> Result<HttpResponse, Error> {
     let q: PageQuery = query(&req)?;
     let limit = paging::limit(q.limit.as_deref())?;
+    let at = state.clock.now();
     let list = blocking(move || holds::list(&state)).await?;
-    let at = now();
     let items = list.iter().map(|h| HoldDto::new(h, at)).collect();
     let page = paging::page_sorted(items, limit, "holds", q.cursor.as_deref(), |h: &HoldDto| {
         paging::ascending(h.id)
@@ -75,8 +72,9 @@ pub async fn list_holds(state: Shared, req: HttpRequest) -> Result<HttpResponse,
 #[get("/holds/{id}")]
 pub async fn get_hold(state: Shared, id: web::Path<String>) -> Result<HttpResponse, Error> {
     let id = hold_id(&id)?;
+    let at = state.clock.now();
     let hold = blocking(move || holds::get(&state, id)).await?;
-    Ok(HttpResponse::Ok().json(HoldDto::new(&hold, now())))
+    Ok(HttpResponse::Ok().json(HoldDto::new(&hold, at)))
 }
 
 /// End a hold. What it kept during a release stays as an override (reason `hold <id>`) that

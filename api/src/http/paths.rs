@@ -83,7 +83,7 @@ pub async fn list_paths_in_use(state: Shared, req: HttpRequest) -> Result<HttpRe
     let limit = paging::limit(q.limit.as_deref())?;
     let window = parse_duration(q.rollback_window.as_deref().unwrap_or(paths::DEFAULT_ROLLBACK_WINDOW))
         .map_err(|e| Error::field("rollback_window", e))?;
-    let now = chrono::Utc::now().naive_utc();
+    let now = state.clock.now();
     let in_use = blocking(move || paths::in_use(&state, window, now)).await?;
     let items = in_use
         .iter()

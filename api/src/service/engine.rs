@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use catalog::Catalog;
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,7 +51,7 @@ impl AppState {
                 catalog_revision,
                 new_catalog: None,
                 caller,
-                now: Utc::now().naive_utc(),
+                now: self.clock.now(),
                 touched: Touched::Some(BTreeSet::new()),
                 audit: Vec::new(),
             };

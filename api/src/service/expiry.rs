@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::{AppState, Caller};
 use crate::error::Error;
@@ -19,7 +19,7 @@ impl Sweeper {
     /// Re-resolves the clusters whose overrides expired since the last sweep (every expired one
     /// on the first sweep); returns how many clusters got a new revision.
     pub fn sweep(&self, state: &AppState) -> Result<usize, Error> {
-        let now = Utc::now().naive_utc();
+        let now = state.clock.now();
         let after = *self
             .last
             .lock()
@@ -29,10 +29,7 @@ impl Sweeper {
             self.remember(now)?;
             return Ok(0);
         }
-        let caller = Caller {
-            actor: "platform-catalog".into(),
-            request_id: format!("expiry-{}", now.and_utc().timestamp()),
-        };
+        let caller = Caller::internal("platform-catalog", format!("expiry-{}", now.and_utc().timestamp()));
         let outcome = state.write(&caller, false, "override expired", |ctx| {
             for a in &expired {
                 ctx.touch(&a.cluster);

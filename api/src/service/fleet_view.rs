@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
-
 use super::clusters::{self, ClusterFilter};
 use super::observed::drift::{self, ClusterSide, DriftKind, Finding};
 use super::observed::readiness::ObservedState;
@@ -139,7 +137,7 @@ pub fn page_named(
         records.insert(name, EffectiveRecord::decode(&json)?);
     }
     let digests = drift::digests(&mut conn)?;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let rows = state.observed.snapshot.with_rows(&mut conn, |observed| {
         chosen
             .iter()

@@ -178,7 +178,7 @@ impl HoldEntry {
 
 /// The holds in force now, oldest first.
 pub fn export(state: &AppState) -> Result<HoldsDocument, Error> {
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let mut conn = state.conn()?;
     let holds = db::active(&mut conn, now)?.into_iter().map(Hold::from);
     Ok(HoldsDocument {

@@ -8,6 +8,7 @@
 mod admission;
 pub mod artifacts;
 pub mod assignments;
+pub mod clock;
 mod cluster_model;
 pub mod clusters;
 pub mod components;
@@ -57,11 +58,28 @@ pub use plan::{ClusterChange, ComponentChange, TagPath};
 pub use render::{RenderCache, Rendered, DEFAULT_CACHE_BYTES};
 pub use version::{version_of, Expected};
 
-/// Who is asking, for the audit log.
+/// Who is asking, for the audit log and for the rules that depend on who asks.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub actor: String,
     pub request_id: String,
+    /// The token's role; `None` for the service's own writes (runner, expiry, start-up files).
+    pub role: Option<tokens::Role>,
+    /// Why an admin skips the evidence and change-window rules for this one write; checked
+    /// (admin only) where the request enters, and audited by the write that uses it.
+    pub break_glass: Option<String>,
+}
+
+impl Caller {
+    /// The service itself acting (a background task, start-up, the CLI on the database).
+    pub fn internal(actor: &str, request_id: impl Into<String>) -> Caller {
+        Caller {
+            actor: actor.to_owned(),
+            request_id: request_id.into(),
+            role: None,
+            break_glass: None,
+        }
+    }
 }
 
 pub struct AppState {
@@ -81,6 +99,8 @@ pub struct AppState {
     publish: Mutex<Option<publish::PublishSettings>>,
     /// Called inside every write's transaction; `None` but in tests.
     write_fault: Mutex<Option<WriteFault>>,
+    /// The time every rule reads.
+    pub clock: clock::Clock,
 }
 
 impl AppState {
@@ -97,6 +117,7 @@ impl AppState {
             registry: Mutex::new(None),
             publish: Mutex::new(None),
             write_fault: Mutex::new(None),
+            clock: clock::Clock::default(),
         }
     }
 

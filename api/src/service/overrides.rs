@@ -90,7 +90,7 @@ pub fn stale(state: &AppState, filter: &OverrideFilter) -> Result<Vec<StaleOverr
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
     check_filter(&mut conn, &catalog, filter)?;
-    let now = chrono::Utc::now().naive_utc();
+    let now = state.clock.now();
     Ok(find(&mut conn, &catalog, filter, now)?
         .into_iter()
         .map(|(s, _)| s)

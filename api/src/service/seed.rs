@@ -213,10 +213,7 @@ fn record(ctx: &mut Ctx<'_>, files: &Files) -> Result<(), Error> {
 }
 
 fn caller() -> Caller {
-    Caller {
-        actor: ACTOR.into(),
-        request_id: "start-up".into(),
-    }
+    Caller::internal(ACTOR, "start-up")
 }
 
 /// The leaves where two JSON documents differ, as `path: stored X, file Y`. Arrays of objects

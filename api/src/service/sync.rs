@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use catalog::{Artifact, OciTag};
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::{AppState, Caller};
 use crate::db::models::ArtifactTagRow;
@@ -77,7 +77,7 @@ fn artifact_of(state: &AppState, id: &str) -> Result<Artifact, Error> {
 pub fn sync(state: &AppState, caller: &Caller, id: &str) -> Result<SyncReport, Error> {
     let artifact = artifact_of(state, id)?;
     let started = Instant::now();
-    let attempt_at = Utc::now().naive_utc();
+    let attempt_at = state.clock.now();
     let fetched = fetch(state, &artifact);
     let (listed, digests) = match fetched {
         Ok(v) => v,
@@ -319,11 +319,8 @@ pub fn sync_due(state: &AppState) -> Result<Vec<DueSync>, Error> {
             Err(e) => return Err(e),
         }
     };
-    let now = Utc::now().naive_utc();
-    let caller = Caller {
-        actor: "registry-sync".into(),
-        request_id: format!("sync-{}", now.and_utc().timestamp()),
-    };
+    let now = state.clock.now();
+    let caller = Caller::internal("registry-sync", format!("sync-{}", now.and_utc().timestamp()));
     let mut out = Vec::new();
     for a in artifacts {
         let Some(interval) = &a.sync_interval else { continue };

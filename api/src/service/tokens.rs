@@ -236,7 +236,7 @@ pub fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error
 
 /// Whether any admin token works now: when none does, start-up says how to make one.
 pub fn has_active_admin(state: &AppState) -> Result<bool, Error> {
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     Ok(store::tokens(&mut *state.conn()?)?.iter().any(|t| active_admin(t, now)))
 }
 
@@ -353,7 +353,7 @@ fn authenticate_stored(state: &AppState, presented: &str) -> Result<Option<(Prin
     if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), row.secret_sha256.as_bytes()) {
         return Ok(None);
     }
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     if row.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
@@ -382,10 +382,7 @@ pub fn first_admin(state: &AppState) -> Result<Option<String>, Error> {
         return Ok(None);
     }
     drop(conn);
-    let caller = Caller {
-        actor: "platform-catalog".into(),
-        request_id: "first-start".into(),
-    };
+    let caller = Caller::internal("platform-catalog", "first-start");
     let new = NewToken {
         name: "admin".into(),
         role: Role::Admin,

@@ -116,10 +116,7 @@ pub fn issue(state: &AppState, name: &str, role: Role, cluster: Option<&str>) ->
 }
 
 fn system() -> Caller {
-    Caller {
-        actor: "test".into(),
-        request_id: "test".into(),
-    }
+    Caller::internal("test", "test")
 }
 
 impl TestApp {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::fnv::FnvMap;
 use super::{AppState, ClusterView, Desired, DesiredComponent, KUSTOMIZATION, OCI_REPOSITORY};
@@ -357,7 +357,7 @@ pub fn report(state: &AppState, filter: &Filter) -> Result<Report, Error> {
     };
     let desired = state.observed.views.desired_all(&mut conn, &clusters)?;
     let digests = digests(&mut conn)?;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let empty = Vec::new();
     let all = state.observed.snapshot.with_rows(&mut conn, |rows| {
         let mut out = Vec::new();

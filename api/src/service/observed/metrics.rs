@@ -5,8 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-
 use super::drift::{report, DriftKind, Filter};
 use super::AppState;
 use crate::error::Error;
@@ -35,7 +33,7 @@ pub fn metrics_text(state: &AppState) -> Result<Arc<String>, Error> {
         .into_iter()
         .map(|c| (c.name, c.tier))
         .collect();
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let mut ages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     state.observed.snapshot.with_rows(&mut conn, |rows| {
         for (cluster, list) in rows {

@@ -19,7 +19,7 @@ mod view;
 
 use std::sync::Arc;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::{AppState, Caller, Ctx};
 use crate::db::models_observed::{EventSecretRow, FluxEventRow, NewFluxEventRow, ObservedRow};
@@ -133,7 +133,7 @@ pub async fn receive(
         }
     };
     check_signature(&view, body, signature)?;
-    let (work, component) = prepare(&view, parse(body)?);
+    let (work, component) = prepare(&view, parse(body)?, state.clock.now());
     let answer = state.observed.writer.submit(&state.pool, work);
     let duplicate = answer.await.map_err(|_| unanswered())??;
     Ok(Ingested { duplicate, component })
@@ -166,10 +166,9 @@ fn check_signature(view: &ClusterView, body: &[u8], signature: Option<&str>) -> 
 }
 
 /// The writes that store `event`, and the component its object renders.
-fn prepare(view: &ClusterView, event: FluxEvent) -> (batch::Work, Option<String>) {
+fn prepare(view: &ClusterView, event: FluxEvent, now: NaiveDateTime) -> (batch::Work, Option<String>) {
     let cluster = view.name.as_str();
     let component = view.component_of(&event.kind, &event.namespace, &event.name);
-    let now = Utc::now().naive_utc();
     let row = NewFluxEventRow {
         cluster: cluster.to_owned(),
         event_key: event.key(cluster),

@@ -1,6 +1,6 @@
 //! One cluster's desired versus observed state, component by component.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::drift::{self, ClusterSide, DriftKind, Finding};
 use super::{AppState, DesiredComponent};
@@ -95,15 +95,7 @@ pub fn cluster_status(state: &AppState, cluster: &str) -> Result<ClusterStatus, 
         desired: &desired,
     };
     let mut findings = Vec::new();
-    drift::cluster_findings(
-        &side,
-        &rows,
-        &digests,
-        None,
-        Utc::now().naive_utc(),
-        &mut findings,
-        None,
-    );
+    drift::cluster_findings(&side, &rows, &digests, None, state.clock.now(), &mut findings, None);
     findings.sort_by_cached_key(Finding::sort_key);
     let (pairs, unmanaged) = drift::pair_up(&side, &rows);
     let components = desired

@@ -63,7 +63,7 @@ pub fn run_once(state: &AppState, gate: &dyn StepGate) -> Result<Vec<(i64, Actio
         // A cheap look outside any transaction first, so a soaking rollout costs no write.
         let waiting = {
             let mut conn = state.conn()?;
-            let now = chrono::Utc::now().naive_utc();
+            let now = state.clock.now();
             matches!(gate.check(&mut conn, &input(r, now))?, Verdict::Wait(_))
         };
         if waiting {
@@ -101,10 +101,7 @@ fn refused(e: &Error) -> bool {
 
 /// Halts `r` because its next step was refused; nothing else changes.
 fn halt(state: &AppState, r: &Rollout, e: &Error) -> Result<String, Error> {
-    let caller = Caller {
-        actor: ACTOR.into(),
-        request_id: format!("runner-{}-{}-halt", r.id, r.steps_applied),
-    };
+    let caller = Caller::internal(ACTOR, format!("runner-{}-{}-halt", r.id, r.steps_applied));
     let why = format!("step {} was refused: {e}", r.steps_applied);
     state.write(&caller, false, &format!("rollout {} halted", r.id), |ctx| {
         // A person may have paused or aborted it meanwhile; then that stands.
@@ -135,10 +132,7 @@ fn input(r: &Rollout, now: chrono::NaiveDateTime) -> GateInput<'_> {
 
 /// Moves rollout `id` on if it is still where the round saw it (`seen_applied` steps applied).
 pub fn try_move(state: &AppState, gate: &dyn StepGate, id: i64, seen_applied: i64) -> Result<Option<Action>, Error> {
-    let caller = Caller {
-        actor: ACTOR.into(),
-        request_id: format!("runner-{id}-{seen_applied}"),
-    };
+    let caller = Caller::internal(ACTOR, format!("runner-{id}-{seen_applied}"));
     let reason = super::steps::write_reason(state, id, format!("rollout {id} ({ACTOR})"))?;
     let outcome = state.write(&caller, false, &reason, |ctx| {
         if !db::claim(ctx.conn, id)? {
