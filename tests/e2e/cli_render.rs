@@ -121,3 +121,29 @@ fn render_of_an_invalid_catalog_prints_the_findings_and_exits_1() {
         "error: tests/fixtures/broken-components.yaml is not a valid catalog; run `platform-catalog validate tests/fixtures/broken-components.yaml`\n"
     ), "{}", out.stderr);
 }
+
+#[test]
+fn render_into_a_pipe_closed_early_ends_quietly_instead_of_panicking() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platform-catalog"))
+        .args([
+            "render",
+            "--catalog",
+            "COMPONENTS.yaml",
+            "--tier",
+            "dev",
+            "--cluster",
+            "dev-1",
+        ])
+        .current_dir(crate::support::repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // What `… | head -0` does: the reader goes away before the first write.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the binary ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

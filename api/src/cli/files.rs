@@ -182,7 +182,7 @@ pub fn export(args: ExportArgs) -> Result<ExitCode, Error> {
         out.push_str("---\n");
         out.push_str(&catalog::yaml::to_yaml(doc));
     }
-    print!("{out}");
+    crate::say!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -105,10 +105,10 @@ fn prune(args: PruneArgs) -> Result<ExitCode, Error> {
         }
     }
     match args.output {
-        Output::Text => print!("{}", text(&plan, args.apply)),
+        Output::Text => crate::say!("{}", text(&plan, args.apply)),
         Output::Json => {
             let doc = serde_json::json!({"plan": plan, "applied": args.apply, "removed": done});
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::sayln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
     Ok(if plan.protected().next().is_some() {

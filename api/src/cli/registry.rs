@@ -185,7 +185,7 @@ pub fn push(args: PushArgs) -> Result<ExitCode, Error> {
     if let Some(existing) = registry.digest(&target, tag.as_str())? {
         if same_build(&registry, &target, &existing, &built)? {
             eprintln!("{target}:{tag} already holds this build: nothing pushed");
-            println!("{existing}");
+            crate::sayln!("{existing}");
             return Ok(ExitCode::SUCCESS);
         }
         if !args.force {
@@ -202,7 +202,7 @@ pub fn push(args: PushArgs) -> Result<ExitCode, Error> {
     }
     let digest = registry.push_flux(&target, tag.as_str(), &built)?;
     eprintln!("pushed {target}:{tag}");
-    println!("{digest}");
+    crate::sayln!("{digest}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -241,6 +241,6 @@ pub fn retag(args: RetagArgs) -> Result<ExitCode, Error> {
             debug_assert_eq!(moved, digest);
         }
     }
-    println!("{digest}");
+    crate::sayln!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

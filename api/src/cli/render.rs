@@ -70,6 +70,6 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, Error> {
         Output::Json => rendering.to_json(),
         Output::Inputs => rendering.inputs_json()?,
     };
-    print!("{body}");
+    crate::say!("{body}");
     Ok(ExitCode::SUCCESS)
 }

@@ -246,6 +246,6 @@ pub fn openapi() -> Result<ExitCode, Error> {
     let doc = http::openapi()
         .to_pretty_json()
         .map_err(|e| Error::Internal(e.to_string()))?;
-    println!("{doc}");
+    crate::sayln!("{doc}");
     Ok(ExitCode::SUCCESS)
 }

@@ -97,13 +97,13 @@ pub fn run(cmd: TokenCommand) -> Result<ExitCode, Error> {
                 token.name,
                 token.role.as_str()
             );
-            println!("{secret}");
+            crate::sayln!("{secret}");
         }
         TokenCommand::List(db) => {
             let state = server::open(db.url(), 2)?;
             for t in tokens::list(&state)? {
                 let ts = |t: Option<chrono::NaiveDateTime>| t.map_or("-".to_owned(), crate::service::time::rfc3339);
-                println!(
+                crate::sayln!(
                     "{}\t{}\t{}\tcreated {}\texpires {}\tlast used {}",
                     t.name,
                     t.role.as_str(),

@@ -90,16 +90,16 @@ fn print(report: &Report, summary: Option<&[String]>, output: Output) {
                 "warnings": warnings,
                 "diagnostics": report.diagnostics,
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::sayln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         Output::Text => {
             for d in &report.diagnostics {
-                println!("{d}");
+                crate::sayln!("{d}");
             }
             if errors == 0 {
-                println!("{}: valid ({})", report.file, summary.unwrap_or_default().join("; "));
+                crate::sayln!("{}: valid ({})", report.file, summary.unwrap_or_default().join("; "));
             } else {
-                println!("{}: {errors} error(s), {warnings} warning(s)", report.file);
+                crate::sayln!("{}: {errors} error(s), {warnings} warning(s)", report.file);
             }
         }
     }
