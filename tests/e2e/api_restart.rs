@@ -128,3 +128,25 @@ fn two_replicas_on_one_postgres_apply_each_step_exactly_once() {
         .count();
     assert_eq!(moves, 15, "three rollouts of four steps and a completion each: {audit}");
 }
+
+#[test]
+fn a_sqlite_connection_syncs_the_log_at_every_commit_so_an_answered_write_survives_power_loss() {
+    use diesel::sql_types::Integer;
+    use diesel::{QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Pragma {
+        #[diesel(sql_type = Integer)]
+        synchronous: i32,
+    }
+    let dir = Scratch::new();
+    let url = dir.path().join("catalog.db").display().to_string();
+    let conn = platform_catalog::db::connect(&url).expect("the file opens");
+    let platform_catalog::db::DbConnection::Sqlite(mut conn) = conn else {
+        panic!("a file path opens SQLite");
+    };
+    let rows: Vec<Pragma> = diesel::sql_query("PRAGMA synchronous")
+        .load(&mut conn)
+        .expect("the pragma reads");
+    // 2 is FULL; NORMAL (1) may lose the last commits of a WAL database on power loss.
+    assert_eq!(rows.iter().map(|r| r.synchronous).collect::<Vec<_>>(), [2]);
+}
