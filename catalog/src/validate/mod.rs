@@ -16,10 +16,10 @@ use crate::ids::{ArtifactId, ArtifactUrl, ComponentId, ComponentPath, FluxDurati
 use crate::policy::{TagRegex, Tier, TierPolicy};
 use crate::schema;
 use crate::tag::OciTag;
-use crate::windows::{ChangeWindow, Freeze};
 use crate::yaml::{JsonPath, YamlDoc};
 
 mod rules;
+mod safety;
 
 /// A loaded catalog with the warnings found on the way.
 #[derive(Debug)]
@@ -148,14 +148,6 @@ struct PartialComponent {
     depends_on: Vec<(JsonPath, ComponentId)>,
     enabled: bool,
     built: Option<Component>,
-}
-
-/// The field a value refusal names (`days`, `from`, …).
-fn field_of(e: &Error) -> &'static str {
-    match e {
-        Error::InvalidValue { field, .. } => field,
-        _ => "",
-    }
 }
 
 /// Field lookups that stay quiet on missing or mistyped values: the schema reports those.
@@ -297,39 +289,6 @@ impl Checker<'_> {
             });
         }
         out
-    }
-
-    /// A policy's windows, freezes and approvals; false when one of them was refused.
-    fn safety(&mut self, p: &Value, at: &JsonPath, policy: &mut TierPolicy) -> bool {
-        let mut complete = true;
-        let text = |v: &Value, key: &str| get(v, key).and_then(Value::as_str).unwrap_or_default().to_owned();
-        for (j, w) in items(get(p, "windows")).iter().enumerate() {
-            let days: Vec<&str> = items(get(w, "days")).iter().filter_map(Value::as_str).collect();
-            match ChangeWindow::parse(&days, &text(w, "from"), &text(w, "to"), &text(w, "tz")) {
-                Ok(window) => policy.windows.push(window),
-                Err(e) => {
-                    complete = false;
-                    self.fail(
-                        at.key("windows").index(j).key(field_of(&e)),
-                        "change-window",
-                        e.to_string(),
-                    );
-                }
-            }
-        }
-        for (j, f) in items(get(p, "freezes")).iter().enumerate() {
-            match Freeze::parse(&text(f, "from"), &text(f, "to"), &text(f, "reason")) {
-                Ok(freeze) => policy.freezes.push(freeze),
-                Err(e) => {
-                    complete = false;
-                    self.fail(at.key("freezes").index(j).key(field_of(&e)), "freeze", e.to_string());
-                }
-            }
-        }
-        if let Some(n) = get(p, "approvals").and_then(Value::as_u64) {
-            policy.approvals = u32::try_from(n).unwrap_or(u32::MAX);
-        }
-        complete
     }
 
     fn components(&mut self, list: &[Value], at: &JsonPath, artifacts: &[PartialArtifact]) -> Vec<PartialComponent> {
