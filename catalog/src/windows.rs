@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn a_freeze_closes_even_inside_a_window_and_opens_at_the_next_window_after_it() {
         let freeze = Freeze::parse("2026-12-03T00:00:00Z", "2026-12-03T12:00:00Z", "year-end").unwrap();
-        let closed = closed_at(&[office()], &[freeze.clone()], at("2026-12-03T09:00:00Z")).unwrap();
+        let closed = closed_at(&[office()], std::slice::from_ref(&freeze), at("2026-12-03T09:00:00Z")).unwrap();
         assert_eq!(
             closed.to_string(),
             "frozen until 2026-12-03T12:00:00Z (year-end); next opening 2026-12-03T12:00:00Z"
