@@ -103,6 +103,10 @@ fn status(r: &Rollout, now: NaiveDateTime) -> Result<BTreeMap<String, String>, E
 
 /// What the next step (or the completion) waits for.
 fn gate_text(r: &Rollout, soak: &str) -> String {
+    // Approvals and a closed change window say what they wait for, with the next opening.
+    if let Some(waiting) = &r.waiting {
+        return waiting.clone();
+    }
     if !r.state.may_advance() {
         return format!("nothing: the rollout is {}", r.state.as_str());
     }
@@ -174,6 +178,7 @@ fn actions(h: &mut Html, viewer: &Viewer, id: i64) {
         ("pause", "Pause…"),
         ("resume", "Resume…"),
         ("abort", "Abort…"),
+        ("approve", "Approve…"),
     ] {
         viewer.form(h, &format!("/ui/rollouts/{id}/{action}"));
         h.el("button", &[("type", Some("submit"))], label).close("form");
@@ -315,4 +320,13 @@ pub async fn post_abort(
     form: CsrfForm,
 ) -> Result<HttpResponse, Refusal> {
     act(state, req, id, form, "abort", rollouts::abort).await
+}
+
+pub async fn post_approve(
+    state: Shared,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: CsrfForm,
+) -> Result<HttpResponse, Refusal> {
+    act(state, req, id, form, "approve", rollouts::approve).await
 }
