@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::http::extract::caller;
 use crate::http::rollouts::rollout_id;
 use crate::http::{blocking, Shared};
-use crate::service::rollouts::{self, gate, Rollout};
+use crate::service::rollouts::{self, gate, Rollout, RolloutState};
 
 pub async fn get_rollouts(state: Shared, req: HttpRequest) -> Result<HttpResponse, Refusal> {
     let viewer = Viewer::of(&req);
@@ -164,22 +164,24 @@ pub async fn get_rollout(state: Shared, req: HttpRequest, id: web::Path<String>)
             h.el("p", &[], &format!("Why: {reason} (by {})", r.created_by));
         }
         if viewer.operates() {
-            actions(h, &viewer, r.id);
+            actions(h, &viewer, r.id, r.state == RolloutState::AwaitingApproval);
         }
         waves(h, &r, &shown);
         h.close("div");
     }))
 }
 
-fn actions(h: &mut Html, viewer: &Viewer, id: i64) {
+/// The rollout's buttons; Approve only while it awaits approval.
+fn actions(h: &mut Html, viewer: &Viewer, id: i64, awaits_approval: bool) {
     h.open("div", &[("class", Some("actions"))]);
-    for (action, label) in [
+    let approve = awaits_approval.then_some(("approve", "Approve…"));
+    let all = [
         ("advance", "Advance…"),
         ("pause", "Pause…"),
         ("resume", "Resume…"),
         ("abort", "Abort…"),
-        ("approve", "Approve…"),
-    ] {
+    ];
+    for (action, label) in all.into_iter().chain(approve) {
         viewer.form(h, &format!("/ui/rollouts/{id}/{action}"));
         h.el("button", &[("type", Some("submit"))], label).close("form");
     }
