@@ -338,3 +338,56 @@ both!(
         assert_eq!(app.get("/api/v1/tiers/prod").json()["policy"]["windows"], Value::Null);
     }
 );
+
+both!(
+    a_manual_step_into_a_closed_tier_is_refused_and_two_approvals_need_two_operators,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        register_v120(&app);
+        let opening = tomorrow_ten(&app);
+        let window = json!({"days": [day_name(opening)], "from": "10:00", "to": "11:00", "tz": "UTC"});
+        prod_policy(&app, json!({"windows": [window], "approvals": 2}));
+        let reply = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": [{"tiers": ["prod"]}, {"tiers": ["dev", "qa"]}]}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let id = reply.json()["id"].clone();
+        assert_eq!(reply.json()["state"], "awaiting_approval");
+        let path = format!("/api/v1/rollouts/{id}/approve");
+        let (ann, bob) = (
+            app.issue("ann", Role::Operator, None),
+            app.issue("bob", Role::Operator, None),
+        );
+        let first = app.request_as(Some(&ann), "POST", &path, Some("{}"));
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert_eq!(first.json()["rollout"]["state"], "awaiting_approval", "one of two");
+        let again = app.request_as(Some(&ann), "POST", &path, Some("{}"));
+        assert_eq!(again.status, 409, "{}", again.body);
+        assert!(again.body.contains("ann approved already"), "{}", again.body);
+        let second = app.request_as(Some(&bob), "POST", &path, Some("{}"));
+        assert_eq!(second.json()["rollout"]["state"], "planned");
+        let approvals = second.json()["rollout"]["approvals"].clone();
+        let mut by: Vec<&str> = approvals
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["by"].as_str().unwrap())
+            .collect();
+        by.sort_unstable();
+        assert_eq!(by, ["ann", "bob"]);
+
+        // Approved, but prod is outside its window: a person's advance is refused naming it.
+        let advance = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+        assert_eq!(advance.status, 422, "{}", advance.body);
+        assert!(
+            advance.body.contains("prod: outside its change windows"),
+            "{}",
+            advance.body
+        );
+        move_clock_past(&app, opening);
+        let advance = app.post(&format!("/api/v1/rollouts/{id}/advance"), &json!({}));
+        assert_eq!(advance.status, 200, "{}", advance.body);
+        assert_eq!(effective_tag(&app, "prod-eu-1", "grafana").0, "v1.2.0");
+    }
+);
