@@ -42,7 +42,37 @@ fn tier_document(tier: &Tier) -> Value {
     if let Some(pattern) = &p.pattern {
         policy.insert("pattern".into(), pattern.as_str().into());
     }
+    safety_document(p, &mut policy);
     json!({"name": tier.name.as_str(), "policy": policy})
+}
+
+/// Windows, freezes and approvals, written only when set so other catalogs read as before.
+pub fn safety_document(p: &crate::TierPolicy, policy: &mut Map<String, Value>) {
+    if !p.windows.is_empty() {
+        let windows: Vec<Value> = p
+            .windows
+            .iter()
+            .map(|w| {
+                json!({"days": w.day_names(), "from": w.from.format("%H:%M").to_string(),
+                    "to": w.to.format("%H:%M").to_string(), "tz": w.tz.name()})
+            })
+            .collect();
+        policy.insert("windows".into(), windows.into());
+    }
+    if !p.freezes.is_empty() {
+        let freezes: Vec<Value> = p
+            .freezes
+            .iter()
+            .map(|f| {
+                json!({"from": f.from.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    "to": f.to.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "reason": f.reason})
+            })
+            .collect();
+        policy.insert("freezes".into(), freezes.into());
+    }
+    if p.approvals > 0 {
+        policy.insert("approvals".into(), p.approvals.into());
+    }
 }
 
 /// One component's entry, as COMPONENTS.yaml and the API write it.

@@ -27,6 +27,14 @@ pub enum Error {
         detail: String,
     },
 
+    /// A tier is closed for changes now: outside its change windows, or frozen.
+    #[error("{tier}: {detail}")]
+    ChangeClosed {
+        tier: String,
+        detail: String,
+        next_opening: Option<chrono::DateTime<chrono::Utc>>,
+    },
+
     /// A tier pins digests but no digest is known for the tag.
     #[error("tier {tier} pins digests, but no digest is known for tag {tag:?} of component {component}")]
     DigestUnresolved {

@@ -17,6 +17,7 @@ pub mod stream;
 pub mod tag;
 pub mod tree;
 pub mod validate;
+pub mod windows;
 pub mod yaml;
 
 pub use catalog::{Artifact, Catalog, Component, KustomizationDefaults, Tier};

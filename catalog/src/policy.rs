@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::error::Error;
 use crate::ids::TierName;
 use crate::tag::OciTag;
+use crate::windows::{ChangeWindow, Freeze};
 
 /// The policy rule that refused a tag; its text is the policy field's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,6 +84,13 @@ pub struct TierPolicy {
     pub pattern: Option<TagRegex>,
     pub pin_digest: bool,
     pub require_known_tag: bool,
+    // Promotion safety: when the tier's clusters may change, and who must agree first.
+    /// Weekly windows in which changes may happen; none means any time.
+    pub windows: Vec<ChangeWindow>,
+    /// Stretches in which nothing changes, windows or not.
+    pub freezes: Vec<Freeze>,
+    /// Distinct operators (not the rollout's creator) who approve a rollout step into the tier.
+    pub approvals: u32,
 }
 
 impl TierPolicy {
@@ -100,6 +109,22 @@ impl TierPolicy {
             pattern: None,
             pin_digest,
             require_known_tag: true,
+            windows: Vec::new(),
+            freezes: Vec::new(),
+            approvals: 0,
+        }
+    }
+
+    /// Whether the tier is closed for changes at `now` (outside every window, or frozen):
+    /// a refusal naming the tier, the window or freeze, and the next opening.
+    pub fn check_open(&self, tier: &TierName, now: DateTime<Utc>) -> Result<(), Error> {
+        match crate::windows::closed_at(&self.windows, &self.freezes, now) {
+            None => Ok(()),
+            Some(closed) => Err(Error::ChangeClosed {
+                tier: tier.to_string(),
+                next_opening: closed.next_opening,
+                detail: closed.to_string(),
+            }),
         }
     }
 

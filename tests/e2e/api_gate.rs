@@ -109,7 +109,7 @@ both!(an_unknown_on_failure_is_refused_naming_the_field, |b: Backend| {
     assert_eq!(reply.status, 422, "{}", reply.body);
     assert!(reply.body.contains("$.waves[0].on_failure"), "{}", reply.body);
     assert!(
-        reply.body.contains("\\\"ignore\\\" is not halt or abort"),
+        reply.body.contains("\\\"ignore\\\" is not halt, abort or rollback"),
         "{}",
         reply.body
     );

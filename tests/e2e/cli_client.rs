@@ -529,3 +529,47 @@ fn a_hotfix_a_rollback_and_a_rollout_stepped_by_hand_are_driven_from_the_termina
     let described = ok(&app, &["describe", "rollout", "1"]);
     assert!(described.contains("\nState:     running\n"), "{described}");
 }
+
+#[test]
+fn rollout_approve_lets_another_operator_release_a_rollout_awaiting_approval() {
+    let app = TestApp::with_fleet(Backend::Sqlite);
+    register_v120(&app);
+    let tier = app.put(
+        "/api/v1/tiers/prod",
+        &serde_json::json!({"allow_mutable": false, "allow_prerelease": false,
+            "pin_digest": true, "require_known_tag": true, "approvals": 1}),
+    );
+    assert_eq!(tier.status, 200, "{}", tier.body);
+    ok(
+        &app,
+        &["rollout", "create", "--component", "grafana", "--tag", "v1.2.0"],
+    );
+    // The default waves: canary dev-eu-1, then qa, then prod, which asks for an approval.
+    ok(&app, &["rollout", "advance", "1"]);
+    ok(&app, &["rollout", "advance", "1"]);
+    let described = ok(&app, &["describe", "rollout", "1"]);
+    assert!(described.contains("awaiting_approval"), "{described}");
+    let own = cli(&app, &["rollout", "approve", "1"]);
+    assert_eq!(own.code, 1, "{}{}", own.stdout, own.stderr);
+    assert!(own.stderr.contains("rule approvals"), "{}", own.stderr);
+
+    let bob = app.issue("bob", platform_catalog::service::tokens::Role::Operator, None);
+    let config = Scratch::new();
+    let run = run_with(
+        &repo_root(),
+        &["rollout", "approve", "1"],
+        None,
+        &[
+            ("PLATFORM_CATALOG_SERVER", &app.base),
+            ("PLATFORM_CATALOG_TOKEN", &bob),
+            ("XDG_CONFIG_HOME", &config.path().display().to_string()),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("rollout 1: approve done, now running (2/"),
+        "{}",
+        run.stdout
+    );
+}

@@ -31,6 +31,7 @@ mod api_rollouts;
 mod api_runner;
 mod api_snapshots;
 mod api_trust;
+mod api_windows;
 mod cli_client;
 mod cli_export;
 mod cli_registry;

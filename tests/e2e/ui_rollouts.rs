@@ -113,3 +113,43 @@ both!(
         assert_eq!(app.get(&format!("/api/v1/rollouts/{id}")).json()["steps_applied"], 0);
     }
 );
+
+both!(
+    an_operator_approves_a_rollout_awaiting_approval_from_its_page,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        register_v120(&app);
+        let tier = app.put(
+            "/api/v1/tiers/prod",
+            &json!({"allow_mutable": false, "allow_prerelease": false,
+                "pin_digest": true, "require_known_tag": true, "approvals": 1}),
+        );
+        assert_eq!(tier.status, 200, "{}", tier.body);
+        let created = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.2.0", "waves": [{"tiers": ["prod"]}, {"tiers": ["dev", "qa"]}]}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(created.json()["state"], "awaiting_approval");
+        let id = created.json()["id"].as_i64().unwrap();
+        let operator = app.issue("ui-operator", Role::Operator, None);
+        let mut client = Client::new(&app);
+        client.sign_in(&operator, &[]);
+        let page = client.get(&format!("/ui/rollouts/{id}")).body;
+        assert!(page.contains(&format!("/ui/rollouts/{id}/approve")), "{page}");
+        let status = client.get(&format!("/ui/rollouts/{id}/status")).json();
+        assert_eq!(
+            status["gate"],
+            "awaiting approval: wave wave-1 reaches a tier that asks for 1 approval(s); 0 given"
+        );
+        let csrf = client.csrf();
+        let approved = client.post(
+            &format!("/ui/rollouts/{id}/approve"),
+            &[("csrf", &csrf), ("confirm", "1")],
+        );
+        assert_eq!(approved.status, 303, "{}", approved.body);
+        let r = app.get(&format!("/api/v1/rollouts/{id}")).json();
+        assert_eq!(r["state"], "planned");
+        assert_eq!(r["approvals"][0]["by"], "ui-operator");
+    }
+);

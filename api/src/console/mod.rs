@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/ui/rollouts/{id}/pause", Access::Operator),
     ("POST", "/ui/rollouts/{id}/resume", Access::Operator),
     ("POST", "/ui/rollouts/{id}/abort", Access::Operator),
+    ("POST", "/ui/rollouts/{id}/approve", Access::Operator),
     ("GET", "/ui/drift", Access::Viewer),
     ("GET", "/ui/audit", Access::Viewer),
 ];
@@ -89,6 +90,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/rollouts/{id}/pause", web::post().to(rollouts::post_pause))
         .route("/ui/rollouts/{id}/resume", web::post().to(rollouts::post_resume))
         .route("/ui/rollouts/{id}/abort", web::post().to(rollouts::post_abort))
+        .route("/ui/rollouts/{id}/approve", web::post().to(rollouts::post_approve))
         .route("/ui/drift", web::get().to(reports::get_drift))
         .route("/ui/audit", web::get().to(reports::get_audit));
 }

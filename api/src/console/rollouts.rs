@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::http::extract::caller;
 use crate::http::rollouts::rollout_id;
 use crate::http::{blocking, Shared};
-use crate::service::rollouts::{self, gate, Rollout};
+use crate::service::rollouts::{self, gate, Rollout, RolloutState};
 
 pub async fn get_rollouts(state: Shared, req: HttpRequest) -> Result<HttpResponse, Refusal> {
     let viewer = Viewer::of(&req);
@@ -103,6 +103,10 @@ fn status(r: &Rollout, now: NaiveDateTime) -> Result<BTreeMap<String, String>, E
 
 /// What the next step (or the completion) waits for.
 fn gate_text(r: &Rollout, soak: &str) -> String {
+    // Approvals and a closed change window say what they wait for, with the next opening.
+    if let Some(waiting) = &r.waiting {
+        return waiting.clone();
+    }
     if !r.state.may_advance() {
         return format!("nothing: the rollout is {}", r.state.as_str());
     }
@@ -160,21 +164,24 @@ pub async fn get_rollout(state: Shared, req: HttpRequest, id: web::Path<String>)
             h.el("p", &[], &format!("Why: {reason} (by {})", r.created_by));
         }
         if viewer.operates() {
-            actions(h, &viewer, r.id);
+            actions(h, &viewer, r.id, r.state == RolloutState::AwaitingApproval);
         }
         waves(h, &r, &shown);
         h.close("div");
     }))
 }
 
-fn actions(h: &mut Html, viewer: &Viewer, id: i64) {
+/// The rollout's buttons; Approve only while it awaits approval.
+fn actions(h: &mut Html, viewer: &Viewer, id: i64, awaits_approval: bool) {
     h.open("div", &[("class", Some("actions"))]);
-    for (action, label) in [
+    let approve = awaits_approval.then_some(("approve", "Approve…"));
+    let all = [
         ("advance", "Advance…"),
         ("pause", "Pause…"),
         ("resume", "Resume…"),
         ("abort", "Abort…"),
-    ] {
+    ];
+    for (action, label) in all.into_iter().chain(approve) {
         viewer.form(h, &format!("/ui/rollouts/{id}/{action}"));
         h.el("button", &[("type", Some("submit"))], label).close("form");
     }
@@ -315,4 +322,13 @@ pub async fn post_abort(
     form: CsrfForm,
 ) -> Result<HttpResponse, Refusal> {
     act(state, req, id, form, "abort", rollouts::abort).await
+}
+
+pub async fn post_approve(
+    state: Shared,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: CsrfForm,
+) -> Result<HttpResponse, Refusal> {
+    act(state, req, id, form, "approve", rollouts::approve).await
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{
     api_tokens, artifact_tags, assignments, audit_log, catalog_revisions, cluster_revisions, clusters, holds,
-    rollout_pins, rollout_steps, rollouts,
+    rollout_approvals, rollout_pins, rollout_steps, rollouts,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -203,6 +203,16 @@ pub struct RolloutPinRow {
     pub component: String,
     pub oci_tag: Option<String>,
     pub component_path: Option<String>,
+}
+
+/// One operator's approval of a rollout's wave.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rollout_approvals)]
+pub struct RolloutApprovalRow {
+    pub rollout: i64,
+    pub wave: i64,
+    pub actor: String,
+    pub approved_at: NaiveDateTime,
 }
 
 /// A hold as stored: `cluster`, `component` or both say what it covers.

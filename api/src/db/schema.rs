@@ -189,6 +189,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    rollout_approvals (rollout, wave, actor) {
+        rollout -> BigInt,
+        wave -> BigInt,
+        actor -> Text,
+        approved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     holds (id) {
         id -> BigInt,
         cluster -> Nullable<Text>,
@@ -271,6 +280,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     rollout_steps,
     rollout_pins,
+    rollout_approvals,
     holds,
     artifact_tag_moves,
     artifact_syncs,

@@ -302,7 +302,8 @@ pub async fn list_cluster_components(state: Shared, name: web::Path<String>) -> 
 #[utoipa::path(tag = "clusters",
     params(("name" = String, Path), ("id" = String, Path, description = "Component id"), WriteParams), request_body = AssignmentInput,
     responses((status = 200, body = AssignmentDto), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, description = "A field breaks a rule, the tier's policy refuses the tag (rule named), or `expires_at` is not in the future", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 403, description = "`break_glass` asked for by a caller who is not an admin", body = Problem),
+        (status = 422, description = "A field breaks a rule, the tier's policy refuses the tag (rule named), `expires_at` is not in the future, or the tier is outside its change windows or frozen (named, with the next opening)", body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[put("/clusters/{name}/components/{id}")]
 pub async fn put_cluster_component(
     state: Shared,
@@ -312,11 +313,12 @@ pub async fn put_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
+    let mut input = body.0;
+    let caller = super::safety_dto::with_break_glass(caller(&req), input.break_glass.take())?;
     let command = PutAssignment {
         key: assignment_in_path(&req, &cluster, &component, "component")?,
-        settings: AssignmentSettings::try_from(body.0)?,
+        settings: AssignmentSettings::try_from(input)?,
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::put_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |a| AssignmentDto::from(a))
 }

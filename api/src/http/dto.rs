@@ -158,6 +158,22 @@ pub struct AssignmentInput {
     #[serde(default)]
     #[schema(format = DateTime, example = "2026-12-31T00:00:00Z")]
     pub expires_at: Option<String>,
+    /// Admins only: make this change even outside the tier's change windows or in a freeze,
+    /// saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlassInput>,
+}
+
+/// Why an admin skips the change-window and freeze rules for one write.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassInput {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "incident 4711: roll back the broken build now"
+    )]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -254,6 +270,18 @@ pub struct TierPolicyDto {
     #[serde(default)]
     #[schema(min_length = 1)]
     pub pattern: Option<String>,
+    // Promotion safety: when the tier's clusters may change, and who must agree first.
+    /// Weekly change windows; outside every one, writes that change what the tier's clusters
+    /// run are refused (422) and automatic rollout steps wait. Absent: any time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<super::safety_dto::ChangeWindowDto>,
+    /// Freezes: nothing of the tier changes in them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freezes: Vec<super::safety_dto::FreezeDto>,
+    /// Distinct operators, other than its creator, who approve a rollout step into the tier.
+    #[serde(default, skip_serializing_if = "super::safety_dto::is_zero")]
+    #[schema(maximum = 10)]
+    pub approvals: u32,
 }
 
 /// An environment class with its policy.

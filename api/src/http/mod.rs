@@ -31,6 +31,7 @@ pub mod render;
 pub mod revisions;
 pub mod rollout_dto;
 pub mod rollouts;
+pub mod safety_dto;
 pub mod sync;
 pub mod tiers;
 pub mod tokens;

@@ -88,6 +88,7 @@ impl Error {
             Error::Validation { .. } | Error::Refused { .. } | Error::Invalid(_) => "invalid-request",
             Error::InvalidCatalog(_) => "invalid-catalog",
             Error::Catalog(catalog::Error::PolicyRefused { .. }) => "tag-policy",
+            Error::Catalog(catalog::Error::ChangeClosed { .. }) => "change-window",
             Error::Catalog(catalog::Error::DigestUnresolved { .. }) => "digest-unresolved",
             Error::Catalog(catalog::Error::Unknown { .. }) | Error::NotFound { .. } => "not-found",
             Error::Catalog(_) => "invalid-value",

@@ -71,8 +71,9 @@ pub struct WaveInput {
     /// the completion too.
     #[serde(default)]
     pub approval: Option<String>,
-    /// What passing `max_failures` does: `halt` (default; stop with what is applied kept) or
-    /// `abort` (stop and return every cluster the rollout changed to what it ran before).
+    /// What passing `max_failures` does: `halt` (default; stop with what is applied kept),
+    /// `abort` (stop and return every cluster the rollout changed to what it ran before) or
+    /// `rollback` (as `abort`, the audit entry naming the failure events that decided it).
     #[serde(default)]
     pub on_failure: Option<String>,
 }
@@ -132,6 +133,13 @@ pub struct RolloutDto {
     pub waves: Vec<WaveDto>,
     /// What planning left out: held, pinned, or decided by a newer override.
     pub skipped: Vec<SkippedDto>,
+    /// Who approved which wave, and when (waves reaching tiers that ask for approvals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<super::safety_dto::ApprovalDto>,
+    /// What the rollout waits for now: approvals, or the change window of the tiers its next
+    /// automatic step reaches (with the next opening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -268,6 +276,16 @@ impl From<&Rollout> for RolloutDto {
             reason: r.reason.clone(),
             waves,
             skipped: r.skipped.iter().map(SkippedDto::from).collect(),
+            approvals: r
+                .approvals
+                .iter()
+                .map(|a| super::safety_dto::ApprovalDto {
+                    wave: a.wave,
+                    by: a.by.clone(),
+                    at: time(a.at),
+                })
+                .collect(),
+            waiting: r.waiting.clone(),
         }
     }
 }

@@ -88,7 +88,7 @@ async fn act(state: Shared, req: HttpRequest, id: i64, action: Action) -> Result
 #[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
     responses((status = 200, description = "What changed (on a dry run, what would)", body = RolloutActionDto),
         (status = 404, body = Problem),
-        (status = 409, description = "The rollout is paused, completed or aborted, or still soaking", body = Problem),
+        (status = 409, description = "The rollout is paused, completed or aborted, still soaking, or awaits approval", body = Problem),
         (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
 #[post("/rollouts/{id}/advance")]
 pub async fn advance_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
@@ -125,6 +125,21 @@ pub async fn abort_rollout(state: Shared, req: HttpRequest, id: web::Path<String
     act(state, req, rollout_id(&id)?, rollouts::abort).await
 }
 
+/// Approve the wave a rollout awaits approval for (its next step reaches a tier whose policy
+/// asks for `approvals`). The creator may not approve their own rollout; each operator counts
+/// once. With enough approvals it moves on as before: the runner takes automatic waves, a
+/// person advances manual ones.
+#[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1), WriteParams),
+    responses((status = 200, description = "The rollout with the approval (on a dry run, as it would be)", body = RolloutActionDto),
+        (status = 403, description = "The caller created the rollout (rule `approvals`)", body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "The rollout awaits no approval, or the caller approved already", body = Problem),
+        (status = 422, body = Problem)), extensions(("x-required-role" = json!("operator"))))]
+#[post("/rollouts/{id}/approve")]
+pub async fn approve_rollout(state: Shared, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    act(state, req, rollout_id(&id)?, rollouts::approve).await
+}
+
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_rollout)
         .service(list_rollouts)
@@ -132,5 +147,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(advance_rollout)
         .service(pause_rollout)
         .service(resume_rollout)
-        .service(abort_rollout);
+        .service(abort_rollout)
+        .service(approve_rollout);
 }

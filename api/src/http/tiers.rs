@@ -15,6 +15,7 @@ use crate::service::tiers::{self, PolicySpec, TierView};
 impl From<&TierView> for TierDto {
     fn from(t: &TierView) -> Self {
         let p = &t.policy;
+        let (windows, freezes) = super::safety_dto::safety_dto(&p.safety);
         TierDto {
             name: t.name.clone(),
             policy: TierPolicyDto {
@@ -23,6 +24,9 @@ impl From<&TierView> for TierDto {
                 pin_digest: p.pin_digest,
                 require_known_tag: p.require_known_tag,
                 pattern: p.pattern.clone(),
+                windows,
+                freezes,
+                approvals: p.safety.approvals,
             },
         }
     }
@@ -77,6 +81,7 @@ pub async fn replace_tier(
         pin_digest: p.pin_digest,
         require_known_tag: p.require_known_tag,
         pattern: p.pattern,
+        safety: super::safety_dto::safety_spec(p.windows, p.freezes, p.approvals),
     };
     let outcome = blocking(move || tiers::put_policy(&state, &caller, &name, spec, expected, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |t| TierDto::from(t))
@@ -102,6 +107,7 @@ mod tests {
                 pin_digest: true,
                 require_known_tag: true,
                 pattern: Some("^v".into()),
+                safety: Default::default(),
             },
         };
         assert_eq!(view.version(), etag_of(&TierDto::from(&view)));

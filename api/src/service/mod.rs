@@ -39,6 +39,7 @@ pub mod time;
 pub mod tokens;
 pub mod verify;
 pub mod version;
+pub mod windows;
 
 use std::sync::{Arc, Mutex};
 

@@ -246,6 +246,7 @@ pub(super) fn recompute(
             false => super::render::digest_map(ctx.conn)?,
         },
         admission: super::admission::Admission::default(),
+        windows: super::windows::holds(ctx.caller()).then(super::windows::OpenTiers::default),
         tiers: BTreeMap::new(),
         shared_components: HashMap::new(),
         shared_desired: HashMap::new(),
@@ -338,6 +339,8 @@ struct Planner<'r> {
     store_revisions: bool,
     digests: HashMap<(catalog::ids::ArtifactId, catalog::OciTag), catalog::ids::Digest>,
     admission: super::admission::Admission,
+    /// Set when the write is held to change windows and freezes.
+    windows: Option<super::windows::OpenTiers>,
     tiers: BTreeMap<String, catalog::Tier>,
     shared_components: HashMap<Vec<ComponentChange>, Arc<Vec<ComponentChange>>>,
     shared_desired: HashMap<String, Arc<Desired>>,
@@ -353,6 +356,9 @@ impl Planner<'_> {
             let before = stored.map(|json| self.shapes.previous(&c.row.name, json)).transpose()?;
             phases.mark("decode previous configs");
             let tier = self.tier(ctx, &c.shape.record.tier)?;
+            if let Some(open) = &mut self.windows {
+                open.check(&tier, ctx.now)?;
+            }
             let previous = before.as_ref().map(|b| &b.record);
             self.admission
                 .check(ctx.conn, &tier, previous, &c.shape.record, &c.row.name)?;

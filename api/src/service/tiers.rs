@@ -24,6 +24,86 @@ pub struct PolicyView {
     pub pin_digest: bool,
     pub require_known_tag: bool,
     pub pattern: Option<String>,
+    #[serde(flatten)]
+    pub safety: SafetySpec,
+}
+
+/// A tier's change windows, freezes and approvals, as shown and as asked for (the catalog
+/// parses them). Empty parts are left out, so a tier without them shows (and versions) as before.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SafetySpec {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSpec>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub freezes: Vec<FreezeSpec>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub approvals: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct WindowSpec {
+    pub days: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub tz: String,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FreezeSpec {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+impl From<&catalog::TierPolicy> for SafetySpec {
+    fn from(p: &catalog::TierPolicy) -> Self {
+        let mut doc = Map::new();
+        catalog::document::safety_document(p, &mut doc);
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let list = |k: &str| doc.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+        SafetySpec {
+            windows: list("windows")
+                .iter()
+                .map(|w| WindowSpec {
+                    days: w["days"]
+                        .as_array()
+                        .map(|d| d.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                    from: text(w, "from"),
+                    to: text(w, "to"),
+                    tz: text(w, "tz"),
+                })
+                .collect(),
+            freezes: list("freezes")
+                .iter()
+                .map(|f| FreezeSpec {
+                    from: text(f, "from"),
+                    to: text(f, "to"),
+                    reason: text(f, "reason"),
+                })
+                .collect(),
+            approvals: p.approvals,
+        }
+    }
+}
+
+impl SafetySpec {
+    /// Adds the set parts to a policy document, as the catalog reads them.
+    fn write(&self, policy: &mut Map<String, Value>) {
+        if !self.windows.is_empty() {
+            policy.insert("windows".into(), json!(self.windows));
+        }
+        if !self.freezes.is_empty() {
+            policy.insert("freezes".into(), json!(self.freezes));
+        }
+        if self.approvals > 0 {
+            policy.insert("approvals".into(), self.approvals.into());
+        }
+    }
 }
 
 impl TierView {
@@ -44,6 +124,7 @@ impl From<&Tier> for TierView {
                 pin_digest: p.pin_digest,
                 require_known_tag: p.require_known_tag,
                 pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
+                safety: SafetySpec::from(p),
             },
         }
     }
@@ -57,6 +138,7 @@ pub struct PolicySpec {
     pub pin_digest: bool,
     pub require_known_tag: bool,
     pub pattern: Option<String>,
+    pub safety: SafetySpec,
 }
 
 /// Tiers in their order, lowest first.
@@ -128,6 +210,7 @@ fn policy_document(spec: &PolicySpec) -> Value {
     if let Some(pattern) = &spec.pattern {
         policy.insert("pattern".into(), pattern.clone().into());
     }
+    spec.safety.write(&mut policy);
     Value::Object(policy)
 }
 
@@ -136,7 +219,7 @@ fn tier_view(tier: &Tier) -> Value {
     json!({
         "name": tier.name.as_str(), "allow_mutable": p.allow_mutable, "allow_prerelease": p.allow_prerelease,
         "pin_digest": p.pin_digest, "require_known_tag": p.require_known_tag,
-        "pattern": p.pattern.as_ref().map(|r| r.as_str()),
+        "pattern": p.pattern.as_ref().map(|r| r.as_str()), "safety": SafetySpec::from(p),
     })
 }
 

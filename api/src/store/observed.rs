@@ -133,6 +133,19 @@ pub fn events(conn: &mut DbConnection, cluster: &str, before: Option<i64>, limit
     q.load(conn)
 }
 
+/// The ids of the error events `clusters` sent at or after `since` (their own timestamps),
+/// oldest first: the evidence a rollback names.
+pub fn failure_events(conn: &mut DbConnection, clusters: &[&str], since: NaiveDateTime) -> Result<Vec<i64>> {
+    flux_events::table
+        .filter(flux_events::cluster.eq_any(clusters))
+        .filter(flux_events::severity.eq("error"))
+        .filter(flux_events::event_at.ge(since))
+        .select(flux_events::id)
+        .order(flux_events::id)
+        .limit(100)
+        .load(conn)
+}
+
 /// Deletes all but the newest `keep` events of a cluster, in one statement; how many went.
 pub fn prune_events(conn: &mut DbConnection, cluster: &str, keep: i64) -> Result<usize> {
     let kept = diesel::alias!(flux_events as kept);

@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Result;
-use crate::db::models::{NewRolloutRow, RolloutPinRow, RolloutRow, RolloutStepRow};
-use crate::db::schema::{rollout_pins, rollout_steps, rollouts};
+use crate::db::models::{NewRolloutRow, RolloutApprovalRow, RolloutPinRow, RolloutRow, RolloutStepRow};
+use crate::db::schema::{rollout_approvals, rollout_pins, rollout_steps, rollouts};
 use crate::db::DbConnection;
 
 /// Inserts a rollout and returns its id. Writers hold the write lock, so the largest id is
@@ -178,4 +178,24 @@ pub fn delete_pins_of_rollout(conn: &mut DbConnection, rollout: i64) -> Result<u
 
 pub fn delete_pins_of_cluster(conn: &mut DbConnection, cluster: &str) -> Result<usize> {
     diesel::delete(rollout_pins::table.filter(rollout_pins::cluster.eq(cluster))).execute(conn)
+}
+
+/// A rollout's approvals, by wave then time.
+pub fn approvals(conn: &mut DbConnection, rollout: i64) -> Result<Vec<RolloutApprovalRow>> {
+    rollout_approvals::table
+        .filter(rollout_approvals::rollout.eq(rollout))
+        .order((
+            rollout_approvals::wave,
+            rollout_approvals::approved_at,
+            rollout_approvals::actor,
+        ))
+        .select(RolloutApprovalRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_approval(conn: &mut DbConnection, row: &RolloutApprovalRow) -> Result<()> {
+    diesel::insert_into(rollout_approvals::table)
+        .values(row.clone())
+        .execute(conn)
+        .map(drop)
 }

@@ -19,6 +19,7 @@ use crate::tag::OciTag;
 use crate::yaml::{JsonPath, YamlDoc};
 
 mod rules;
+mod safety;
 
 /// A loaded catalog with the warnings found on the way.
 #[derive(Debug)]
@@ -280,6 +281,7 @@ impl Checker<'_> {
                     policy.pattern = self.field(p, &at, "pattern", "regex", |s| TagRegex::new("pattern", s));
                     complete = policy.pattern.is_some();
                 }
+                complete &= self.safety(p, &at, &mut policy);
             }
             out.push(PartialTier {
                 tier: Some(Tier { name, policy }),

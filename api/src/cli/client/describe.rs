@@ -141,6 +141,9 @@ fn soak_left(r: &RolloutDto, now: chrono::DateTime<chrono::Utc>) -> Option<Strin
 
 /// What a rollout waits for now, in a phrase, without the soak's countdown.
 pub(super) fn waits_for(r: &RolloutDto) -> String {
+    if let Some(waiting) = &r.waiting {
+        return waiting.clone();
+    }
     let state = super::columns::rollout_state(r);
     match state.as_str() {
         "completed" | "aborted" => state,

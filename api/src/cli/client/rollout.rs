@@ -35,6 +35,9 @@ pub enum RolloutCommand {
     /// Stop it and return every cluster it changed to what it ran before.
     #[command(after_help = "Example:\n  platform-catalog rollout abort 3 --dry-run")]
     Abort(ActionArgs),
+    /// Approve the wave it awaits approval for (an operator other than its creator).
+    #[command(after_help = "Example:\n  platform-catalog rollout approve 3")]
+    Approve(ActionArgs),
     /// Waves, clusters, gate and soak; with `--watch`, redrawn until the rollout ends. Exits 0
     /// when it completed, 1 when it halted or was aborted.
     #[command(after_help = "Example:\n  platform-catalog rollout status 3 --watch")]
@@ -87,6 +90,7 @@ pub fn run(client: &Client, cmd: RolloutCommand) -> Result<ExitCode, Error> {
         RolloutCommand::Pause(a) => action(client, "pause", a),
         RolloutCommand::Resume(a) => action(client, "resume", a),
         RolloutCommand::Abort(a) => action(client, "abort", a),
+        RolloutCommand::Approve(a) => action(client, "approve", a),
         RolloutCommand::Status(a) => status(client, a),
     }
 }

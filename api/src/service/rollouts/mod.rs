@@ -6,11 +6,13 @@
 //! everything else; completion moves the catalog default and drops the pins, abort just drops
 //! them. Step actions live in [`steps`], wave planning in [`waves`].
 
+mod approvals;
 pub mod gate;
 pub mod runner;
 mod state;
 mod steps;
 mod targets;
+mod waits;
 pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +25,7 @@ use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
 use crate::error::{Error, Field};
 use crate::store::{self, rollouts as db};
+pub use approvals::{approve, Approval};
 pub use steps::{abort, advance, pause, resume};
 use targets::{check_named_skipped, targets, Planned};
 use waves::{Target, Wave};
@@ -31,7 +34,7 @@ use waves::{Target, Wave};
 pub use state::RolloutState;
 
 /// The states in which a rollout still holds what it moves.
-pub const ACTIVE: [RolloutState; 4] = RolloutState::ACTIVE;
+pub const ACTIVE: [RolloutState; 5] = RolloutState::ACTIVE;
 
 /// A rollout as a caller asks for it, before checks.
 #[derive(Clone, Debug, Default)]
@@ -118,6 +121,10 @@ pub struct Rollout {
     pub skipped: Vec<Skipped>,
     /// Why the runner halted it (state `halted`).
     pub halted_reason: Option<String>,
+    /// Who approved which wave, and when.
+    pub approvals: Vec<Approval>,
+    /// What it waits for now (approvals, a change window), when read for people to see.
+    pub waiting: Option<String>,
 }
 
 fn internal(what: &str, e: serde_json::Error) -> Error {
@@ -131,7 +138,9 @@ pub fn load(conn: &mut crate::db::DbConnection, id: i64) -> Result<Rollout, Erro
         name: id.to_string(),
     })?;
     let steps = db::steps(conn, id)?;
-    view(row, steps)
+    let mut r = view(row, steps)?;
+    r.approvals = db::approvals(conn, id)?.into_iter().map(Approval::from).collect();
+    Ok(r)
 }
 
 fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
@@ -165,6 +174,8 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
         steps,
         skipped: serde_json::from_str(&row.skipped).map_err(|e| internal("skipped", e))?,
         halted_reason: row.halted_reason,
+        approvals: Vec::new(),
+        waiting: None,
     })
 }
 
@@ -172,17 +183,27 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
 pub fn list(state: &AppState) -> Result<Vec<Rollout>, Error> {
     let mut conn = state.conn()?;
     let rows = db::all(&mut conn)?;
-    rows.into_iter()
-        .map(|row| {
-            let steps = db::steps(&mut conn, row.id)?;
-            view(row, steps)
-        })
-        .collect()
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(shown(state, &mut conn, id)?);
+    }
+    Ok(out)
 }
 
 pub fn get(state: &AppState, id: i64) -> Result<Rollout, Error> {
     let mut conn = state.conn()?;
-    load(&mut conn, id)
+    shown(state, &mut conn, id)
+}
+
+/// A rollout as people read it: with what it waits for now.
+fn shown(state: &AppState, conn: &mut crate::db::DbConnection, id: i64) -> Result<Rollout, Error> {
+    let mut r = load(conn, id)?;
+    if r.state.is_active() {
+        let (_, catalog) = state.catalog(conn)?;
+        waits::annotate(conn, &catalog, state.clock.now(), &mut r)?;
+    }
+    Ok(r)
 }
 
 /// Plans and stores a rollout in state `planned`; nothing changes on any cluster yet.
@@ -328,7 +349,10 @@ fn plan_and_store(
             None::<&()>,
             Some(&summary(&rollout)),
         );
-        Ok(rollout)
+        match approvals::hold_if_needed(ctx, id)? {
+            true => load(ctx.conn, id),
+            false => Ok(rollout),
+        }
     })
 }
 

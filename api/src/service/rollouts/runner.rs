@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::gate::{GateInput, StepGate, Verdict};
-use super::{load, steps, view, Rollout, RolloutState};
+use super::{approvals, load, steps, view, waits, Rollout, RolloutState};
 use crate::error::Error;
 use crate::service::{AppState, Caller, Ctx};
 use crate::store::rollouts as db;
@@ -25,8 +25,10 @@ pub enum Action {
     Applied(i64),
     Completed,
     Halted(String),
-    /// Halted and, as its wave's `on_failure: abort` asks, aborted.
+    /// Halted and, as its wave's `on_failure: abort` (or `rollback`) asks, aborted.
     Aborted(String),
+    /// The next step reaches a tier that asks for approvals it does not have yet.
+    AwaitingApproval,
 }
 
 /// Whether the next move of `r` (its next step, or its completion) belongs to an `auto` wave.
@@ -64,7 +66,9 @@ pub fn run_once(state: &AppState, gate: &dyn StepGate) -> Result<Vec<(i64, Actio
         let waiting = {
             let mut conn = state.conn()?;
             let now = state.clock.now();
-            matches!(gate.check(&mut conn, &input(r, now))?, Verdict::Wait(_))
+            let (_, catalog) = state.catalog(&mut conn)?;
+            waits::window(&mut conn, &catalog, r, now)?.is_some()
+                || matches!(gate.check(&mut conn, &input(r, now))?, Verdict::Wait(_))
         };
         if waiting {
             continue;
@@ -142,6 +146,14 @@ pub fn try_move(state: &AppState, gate: &dyn StepGate, id: i64, seen_applied: i6
         if r.steps_applied != seen_applied || !next_is_auto(&r) {
             return Ok(None);
         }
+        // A closed window holds the step back without a trace: it goes once the window opens.
+        let catalog = ctx.catalog().clone();
+        if waits::window(ctx.conn, &catalog, &r, ctx.now)?.is_some() {
+            return Ok(None);
+        }
+        if approvals::hold_if_needed(ctx, id)? {
+            return Ok(Some(Action::AwaitingApproval));
+        }
         let verdict = gate.check(ctx.conn, &input(&r, ctx.now))?;
         match verdict {
             Verdict::Wait(_) => Ok(None),
@@ -211,18 +223,44 @@ fn record_failures(ctx: &mut Ctx<'_>, r: &Rollout, clusters: &[String], reason: 
         Some(&json!({"state": r.state})),
         Some(&json!({"state": "halted", "reason": why, "failed": in_wave})),
     );
-    if wave.on_failure == "abort" {
+    if matches!(wave.on_failure.as_str(), "abort" | "rollback") {
         steps::release_pins(ctx, r.id)?;
         db::set_state(ctx.conn, r.id, RolloutState::Aborted.as_str(), r.steps_applied, ctx.now)?;
+        let mut after = json!({"state": "aborted", "reason": format!("on_failure {}: {why}", wave.on_failure)});
+        let action = match wave.on_failure.as_str() {
+            "rollback" => {
+                after["events"] = json!(failure_events(ctx, r, last.wave, &in_wave)?);
+                "rollout.rollback"
+            }
+            _ => "rollout.abort",
+        };
         ctx.audit(
-            "rollout.abort",
+            action,
             &format!("rollout/{}", r.id),
             Some(&json!({"state": "halted"})),
-            Some(&json!({"state": "aborted", "reason": format!("on_failure abort: {why}")})),
+            Some(&after),
         );
         return Ok(Some(Action::Aborted(why)));
     }
     Ok(Some(Action::Halted(why)))
+}
+
+/// The ids of the error events the failed clusters of `wave` reported since its first step
+/// applied: what the rollback's audit entry links to.
+fn failure_events(ctx: &mut Ctx<'_>, r: &Rollout, wave: i64, failed: &BTreeSet<&str>) -> Result<Vec<i64>, Error> {
+    let Some(since) = r
+        .steps
+        .iter()
+        .filter(|s| s.wave == wave)
+        .filter_map(|s| s.applied_at)
+        .min()
+    else {
+        return Ok(Vec::new());
+    };
+    // Flux stamps events in whole seconds; the step's time has fractions.
+    let since = since.checked_sub_signed(chrono::Duration::seconds(1)).unwrap_or(since);
+    let clusters: Vec<&str> = failed.iter().copied().collect();
+    Ok(crate::store::observed::failure_events(ctx.conn, &clusters, since)?)
 }
 
 /// Runs rounds forever, every `every`; started by `serve`.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 /// `planned` → `running` ⇄ `paused`; `running` → `halted` (a step the rules or the gate
-/// refused); any active state → `aborted`; the last advance → `completed`.
+/// refused); `planned`/`running` → `awaiting_approval` (the next step reaches a tier that asks
+/// for approvals) → back once approved; any active state → `aborted`; the last advance →
+/// `completed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutState {
@@ -18,18 +20,22 @@ pub enum RolloutState {
     Halted,
     Completed,
     Aborted,
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
 }
 
 impl RolloutState {
     /// The states in which a rollout still holds what it moves.
-    pub const ACTIVE: [RolloutState; 4] = [
+    pub const ACTIVE: [RolloutState; 5] = [
         RolloutState::Planned,
         RolloutState::Running,
         RolloutState::Paused,
         RolloutState::Halted,
+        RolloutState::AwaitingApproval,
     ];
 
-    const ALL: [RolloutState; 6] = [
+    const ALL: [RolloutState; 7] = [
+        RolloutState::AwaitingApproval,
         RolloutState::Planned,
         RolloutState::Running,
         RolloutState::Paused,
@@ -46,6 +52,7 @@ impl RolloutState {
             RolloutState::Halted => "halted",
             RolloutState::Completed => "completed",
             RolloutState::Aborted => "aborted",
+            RolloutState::AwaitingApproval => "awaiting_approval",
         }
     }
 
@@ -60,6 +67,11 @@ impl RolloutState {
     /// Whether the next step (or the completion) may be applied: planned or running.
     pub fn may_advance(self) -> bool {
         matches!(self, RolloutState::Planned | RolloutState::Running)
+    }
+
+    /// Whether it still holds (or will hold) what it moves.
+    pub fn is_active(self) -> bool {
+        RolloutState::ACTIVE.contains(&self)
     }
 
     /// The stored names of `states`, for queries.

@@ -27,11 +27,21 @@ pub fn advance(state: &AppState, caller: &Caller, id: i64, dry_run: bool) -> Res
                     " ({}); abort it",
                     r.halted_reason.as_deref().unwrap_or("no reason recorded")
                 ),
+                RolloutState::AwaitingApproval => {
+                    format!("; another operator approves it first (POST /api/v1/rollouts/{id}/approve)")
+                }
                 _ => String::new(),
             };
             return Err(Error::Conflict(format!("rollout {id} is {}{hint}", r.state)));
         }
         check_soak(ctx, &r)?;
+        let catalog = ctx.catalog().clone();
+        if let Some(p) = super::approvals::pending(ctx.conn, &catalog, &r)? {
+            return Err(Error::Conflict(format!(
+                "rollout {id} awaits approval: {}; another operator approves it first (POST /api/v1/rollouts/{id}/approve)",
+                p.describe(&r)
+            )));
+        }
         step_or_complete(ctx, &r)?;
         load(ctx.conn, id)
     })
@@ -52,7 +62,10 @@ pub(super) fn write_reason(state: &AppState, id: i64, generic: String) -> Result
 /// the completion once every step is applied. The caller has checked state and gate.
 pub(super) fn step_or_complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
     match r.steps.iter().find(|s| s.applied_at.is_none()) {
-        Some(step) => apply_step(ctx, r, step.index),
+        Some(step) => {
+            apply_step(ctx, r, step.index)?;
+            super::approvals::hold_if_needed(ctx, r.id).map(drop)
+        }
         None => complete(ctx, r),
     }
 }

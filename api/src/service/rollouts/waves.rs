@@ -33,8 +33,9 @@ pub struct Wave {
     pub soak: Option<String>,
     pub max_failures: u32,
     pub approval: String,
-    /// What passing `max_failures` does: `halt` (stop, keep what is applied) or `abort` (stop and
-    /// return every changed cluster to what it ran before).
+    /// What passing `max_failures` does: `halt` (stop, keep what is applied), `abort` (stop and
+    /// return every changed cluster to what it ran before) or `rollback` (as abort, and the audit
+    /// names the failure events that decided it).
     #[serde(default = "halt")]
     pub on_failure: String,
 }
@@ -143,10 +144,10 @@ fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) 
         ));
     }
     let on_failure = s.on_failure.clone().unwrap_or_else(halt);
-    if !matches!(on_failure.as_str(), "halt" | "abort") {
+    if !matches!(on_failure.as_str(), "halt" | "abort" | "rollback") {
         return Err(Error::refused(
             at("on_failure"),
-            format!("{on_failure:?} is not halt or abort"),
+            format!("{on_failure:?} is not halt, abort or rollback"),
         ));
     }
     Ok(Wave {
