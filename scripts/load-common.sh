@@ -32,15 +32,17 @@ write_catalog() {
 
 # Builds the release binary and starts it on a free loopback port with the catalog above and
 # $work/clusters.yaml; sets `port` and `server` (the caller's EXIT trap stops it). Fails when
-# the service is not ready within 60 s (READY_WITHIN seconds when set).
+# the service is not ready within 60 s (READY_WITHIN seconds when set). Further arguments go to
+# `serve`.
 start_service() {
     local database_url=$1
+    shift
     [ -n "${built:-}" ] || build_release
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     # The generated catalog names a registry that does not exist: no build paths to check there.
     RUST_LOG=${RUST_LOG:-warn} "$binary" serve --bind "127.0.0.1:$port" --database-url "$database_url" \
         --verify-paths false \
-        --catalog "$work/components.yaml" --tags "$work/tags.yaml" --clusters "$work/clusters.yaml" &
+        --catalog "$work/components.yaml" --tags "$work/tags.yaml" --clusters "$work/clusters.yaml" "$@" &
     server=$!
     for _ in $(seq 1 $((${READY_WITHIN:-60} * 20))); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the service did not become ready" >&2; exit 1; }

@@ -7,6 +7,8 @@
 #   scripts/load-render.sh [DATABASE_URL]     (default: a fresh SQLite file)
 #   DURATION=15s ROUNDS=3                     each wrk run, and how many service/nginx pairs
 #                                             (medians are reported)
+#   WORKERS=1                                 the service's worker threads and nginx's worker
+#                                             processes: the same number for both
 #
 # Needs `wrk` and nginx (Debian: apt-get install wrk nginx-light). Builds the release binary,
 # starts the service on a free loopback port with a generated 50-component catalog and one prod
@@ -31,7 +33,9 @@ clusters:
   - {name: prod-load-1, tier: prod}
 CLUSTERS
 
-start_service "$database_url"
+# The same number of workers for both servers; wrk (2 threads) shares the two cores with them.
+workers=${WORKERS:-1}
+start_service "$database_url" --workers "$workers"
 # Flux on a cluster reads its render with a cluster token; the load does the same.
 token=$("$binary" token create --database-url "$database_url" \
     --name "load-$(date +%s)" --role cluster --cluster prod-load-1 2>/dev/null)
@@ -40,12 +44,12 @@ url="http://127.0.0.1:$port/api/v1/clusters/prod-load-1/render"
 mkdir -p "$work/www"
 curl -sf -H "Authorization: Bearer $token" "$url" > "$work/www/render.yaml"
 bytes=$(wc -c < "$work/www/render.yaml")
-echo "render: $bytes bytes, $components components"
+echo "render: $bytes bytes, $components components, $workers worker(s) each"
 
 # nginx serving the same body, keep-alive, as small a configuration as serves it fast.
 free_port
 cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
+worker_processes $workers;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 1024; }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub client_request_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
     pub keep_alive: Duration,
+    /// HTTP worker threads; `None`: one per core.
+    pub workers: Option<usize>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             max_body_bytes: http::extract::BODY_LIMIT,
             client_request_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(30),
+            workers: None,
         }
     }
 }
@@ -106,9 +109,12 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
     .client_request_timeout(settings.client_request_timeout)
     .client_disconnect_timeout(Duration::from_secs(5))
     .keep_alive(settings.keep_alive)
-    .shutdown_timeout(30)
-    .listen(listener)?
-    .run();
+    .shutdown_timeout(30);
+    let server = match settings.workers {
+        Some(n) => server.workers(n),
+        None => server,
+    };
+    let server = server.listen(listener)?.run();
     Ok(server)
 }
 

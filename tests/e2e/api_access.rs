@@ -389,6 +389,16 @@ fn auth_none_refuses_a_bind_that_is_not_loopback() {
 }
 
 #[test]
+fn serve_refuses_zero_workers_naming_the_flag() {
+    let dir = Scratch::new();
+    let db = dir.path().join("c.db").display().to_string();
+    let out = run(&["serve", "--workers", "0", "--database-url", &db], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--workers"), "{}", out.stderr);
+    assert!(!std::path::Path::new(&db).exists(), "nothing was started");
+}
+
+#[test]
 fn token_create_prints_the_token_once_on_stdout() {
     let dir = Scratch::new();
     let db = dir.path().join("c.db").display().to_string();

@@ -74,6 +74,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PLATFORM_CATALOG_RENDER_CACHE_BYTES", default_value_t = service::DEFAULT_CACHE_BYTES)]
     render_cache_bytes: usize,
 
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PLATFORM_CATALOG_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+
     /// Refuse request bodies over this many bytes with 413.
     #[arg(long, env = "PLATFORM_CATALOG_MAX_BODY_BYTES", default_value_t = http::extract::BODY_LIMIT)]
     max_body_bytes: usize,
@@ -216,6 +220,7 @@ impl ServeArgs {
                     metrics_auth: self.metrics_auth,
                 },
                 max_body_bytes: self.max_body_bytes,
+                workers: self.workers.map(usize::from),
                 ..server::Settings::default()
             },
             registry: self.registry.settings(),

@@ -260,11 +260,15 @@ pub fn expected(req: &HttpRequest) -> Expected {
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The header carrying a request's id, named once rather than parsed on every request.
+pub const REQUEST_ID: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-request-id");
+
 /// Gives the request its id (see [`RequestId`]) before anything else runs.
 pub fn assign_request_id(req: &actix_web::dev::ServiceRequest) -> RequestId {
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)

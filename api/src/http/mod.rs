@@ -101,15 +101,16 @@ struct BaseDoc;
 /// from this same registration, and the access table is read from the document, so none of
 /// the three can drift from the others.
 pub fn routes(cfg: &mut ServiceConfig) {
-    // actix tries routes in order: the receiver, which every cluster's Flux posts to, goes first.
+    // actix tries routes in order, a regular expression for each templated one, until one
+    // matches: what every cluster's Flux calls goes first, its render, then the receiver.
     cfg.service(
         scope("/api/v1")
+            .configure(render::routes)
             .configure(events::routes)
             .configure(catalog::routes)
             .configure(components::routes)
             .configure(clusters::routes)
             .configure(assignments::routes)
-            .configure(render::routes)
             .configure(artifacts::routes)
             .configure(sync::routes)
             .configure(publish::routes)

@@ -166,9 +166,9 @@ pub fn with_request_id<B>(
     mut res: actix_web::dev::ServiceResponse<B>,
     id: &super::extract::RequestId,
 ) -> actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>> {
-    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::http::header::HeaderValue;
     if let Ok(value) = HeaderValue::from_str(&id.0) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut().insert(super::extract::REQUEST_ID, value);
     }
     let server_error = res.status().is_server_error();
     let problem = res

@@ -135,7 +135,13 @@ async fn current_render(state: Shared, name: String) -> Result<std::sync::Arc<se
 }
 
 /// Answers with `body` unless the caller already has it (`If-None-Match`).
-fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str, body: &bytes::Bytes) -> HttpResponse {
+fn conditional(
+    req: &HttpRequest,
+    etag: &str,
+    revision: i64,
+    content_type: &'static str,
+    body: &bytes::Bytes,
+) -> HttpResponse {
     let seen = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -147,15 +153,21 @@ fn conditional(req: &HttpRequest, etag: &str, revision: i64, content_type: &str,
     } else {
         HttpResponse::Ok()
     };
+    // Names and media types known when compiled: nothing parsed or formatted per request.
     response
-        .insert_header((header::ETAG, etag.to_owned()))
-        .insert_header(("X-Platform-Catalog-Revision", revision.to_string()));
+        .insert_header((header::ETAG, etag))
+        .insert_header((REVISION_HEADER, revision));
     if fresh {
         response.finish()
     } else {
-        response.content_type(content_type).body(body.clone())
+        response
+            .insert_header((header::CONTENT_TYPE, header::HeaderValue::from_static(content_type)))
+            .body(body.clone())
     }
 }
+
+/// The revision a render or an inputs document was made from.
+const REVISION_HEADER: header::HeaderName = header::HeaderName::from_static("x-platform-catalog-revision");
 
 /// A render as JSON (`?format=json`): a Kubernetes `v1` `List` of the Flux objects. Only
 /// describes the answer, which is served as rendered.
@@ -293,10 +305,11 @@ fn input_limit_warning(count: usize) -> Option<String> {
     })
 }
 
+/// The render first: the router tries routes in order, and it is the one called most.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_cluster_effective)
-        .service(get_cluster_render)
-        .service(get_cluster_inputs);
+    cfg.service(get_cluster_render)
+        .service(get_cluster_inputs)
+        .service(get_cluster_effective);
 }
 
 #[cfg(test)]
