@@ -70,6 +70,11 @@ impl Field {
     pub fn is_whole(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// A value parsed for this field, or the parser's refusal naming it.
+    pub fn parsed<T, E: std::fmt::Display>(&self, r: Result<T, E>) -> Result<T, Error> {
+        r.map_err(|e| Error::refused(self.clone(), e.to_string()))
+    }
 }
 
 impl std::fmt::Display for Field {

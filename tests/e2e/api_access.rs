@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use platform_catalog::http::access::{AccessSettings, AuthMode};
 use platform_catalog::server::Settings;
-use platform_catalog::service::tokens::{self, NewToken, Role};
+use platform_catalog::service::tokens::{self, NewToken, Role, TokenName};
 use platform_catalog::service::Caller;
 use platform_catalog::store::effective::sha256_hex;
 use serde_json::{json, Value};
@@ -205,18 +205,18 @@ both!(
 both!(expired_tokens_are_refused, |b: Backend| {
     let app = TestApp::empty(b);
     let caller = Caller::internal("test", "test");
-    let issue = |name: &str, expires_at| {
+    let issue = |name: &str, lifetime| {
         let new = NewToken {
-            name: name.into(),
+            name: TokenName::parse(name).unwrap(),
             role: Role::Viewer,
             cluster: None,
-            expires_at: Some(expires_at),
+            lifetime: Some(lifetime),
         };
         tokens::create(&app.state, &caller, new).unwrap().1
     };
-    let now = chrono::Utc::now().naive_utc();
-    let expired = issue("old", now - chrono::Duration::seconds(1));
-    let valid = issue("new", now + chrono::Duration::hours(1));
+    let expired = issue("old", chrono::Duration::seconds(1));
+    let valid = issue("new", chrono::Duration::hours(1));
+    app.state.clock.advance(chrono::Duration::seconds(2));
     assert_unauthorized(
         &app.request_as(Some(&expired), "GET", "/api/v1/audit", None),
         "an expired token",

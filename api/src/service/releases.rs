@@ -2,18 +2,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, OciTag};
+use catalog::{Artifact, ArtifactId, ComponentId, ComponentPath, OciTag};
 use serde_json::{json, Value};
 
 use super::holds::{keep_held, Holds, Kept};
 use super::{AppState, Caller, Ctx, Outcome};
 use crate::error::{Error, Field, FieldError};
 
-/// A release as a caller asks for it, before checks.
+/// Release a build: every value parsed; whether the artifact and components exist and every
+/// tier admits the tag is for the service to say.
 #[derive(Debug, Clone)]
-pub struct ReleaseSpec {
-    pub artifact: String,
-    pub oci_tag: String,
+pub struct CreateRelease {
+    pub artifact: ArtifactId,
+    pub oci_tag: OciTag,
     /// `None` moves the artifact's default; `Some` moves these components' own tags instead.
     pub components: Option<Vec<ReleaseComponent>>,
     /// Why, as the person said; the new revisions carry it.
@@ -22,8 +23,8 @@ pub struct ReleaseSpec {
 
 #[derive(Debug, Clone)]
 pub struct ReleaseComponent {
-    pub id: String,
-    pub component_path: Option<String>,
+    pub id: ComponentId,
+    pub component_path: Option<ComponentPath>,
 }
 
 /// What a release did besides its changes: the held components it kept where they were, and
@@ -51,10 +52,10 @@ pub struct LeftAlone {
 pub fn release(
     state: &AppState,
     caller: &Caller,
-    spec: ReleaseSpec,
+    spec: CreateRelease,
     dry_run: bool,
 ) -> Result<Outcome<Released>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
+    let tag = spec.oci_tag.clone();
     if let Some(list) = &spec.components {
         if list.is_empty() {
             return Err(Error::refused(
@@ -66,7 +67,7 @@ pub fn release(
             if list[..i].iter().any(|earlier| earlier.id == c.id) {
                 return Err(Error::refused(
                     Field::new("components").index(i).field("id"),
-                    format!("{:?} is listed twice", c.id),
+                    format!("{:?} is listed twice", c.id.as_str()),
                 ));
             }
         }
@@ -81,9 +82,9 @@ pub fn release(
             .catalog()
             .artifacts()
             .iter()
-            .find(|a| a.id.as_str() == spec.artifact)
+            .find(|a| a.id == spec.artifact)
             .cloned()
-            .ok_or_else(|| unknown_artifact(ctx, &spec.artifact))?;
+            .ok_or_else(|| unknown_artifact(ctx, spec.artifact.as_str()))?;
         check_default_tag(ctx, artifact.id.as_str(), &tag)?;
         let own: Vec<String> = ctx
             .catalog()
@@ -112,7 +113,7 @@ pub fn release(
                     let index = component_index(ctx, &artifact, i, &c.id)?;
                     set(&mut doc, "components", index, "oci_tag", tag.as_str())?;
                     if let Some(path) = &c.component_path {
-                        set(&mut doc, "components", index, "component_path", path)?;
+                        set(&mut doc, "components", index, "component_path", path.as_str())?;
                     }
                     listed.insert(index, i);
                 }
@@ -145,7 +146,7 @@ pub fn release(
 fn left_alone(
     ctx: &mut Ctx<'_>,
     artifact: &Artifact,
-    spec: &ReleaseSpec,
+    spec: &CreateRelease,
     moved: &BTreeSet<String>,
 ) -> Result<Vec<LeftAlone>, Error> {
     let mut out = Vec::new();
@@ -194,7 +195,7 @@ fn left_alone(
 }
 
 /// The components whose default tag a release moves, and those whose default path it moves.
-fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet<String>, BTreeSet<String>) {
+fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &CreateRelease) -> (BTreeSet<String>, BTreeSet<String>) {
     match &spec.components {
         None => {
             let following = ctx
@@ -207,10 +208,10 @@ fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet
             (following, BTreeSet::new())
         }
         Some(list) => (
-            list.iter().map(|c| c.id.clone()).collect(),
+            list.iter().map(|c| c.id.to_string()).collect(),
             list.iter()
                 .filter(|c| c.component_path.is_some())
-                .map(|c| c.id.clone())
+                .map(|c| c.id.to_string())
                 .collect(),
         ),
     }
@@ -253,13 +254,13 @@ pub(super) fn check_tag_in_tiers(
 }
 
 /// The catalog index of the request's `i`-th component, which must belong to `artifact`.
-fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &str) -> Result<usize, Error> {
+fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &ComponentId) -> Result<usize, Error> {
     let path = Field::new("components").index(i).field("id");
     let components = ctx.catalog().components();
     let index = components
         .iter()
-        .position(|c| c.id.as_str() == id)
-        .ok_or_else(|| Error::refused(path.clone(), format!("unknown component {id:?}")))?;
+        .position(|c| &c.id == id)
+        .ok_or_else(|| Error::refused(path.clone(), format!("unknown component {:?}", id.as_str())))?;
     if components[index].artifact != artifact.id {
         return Err(Error::refused(
             path,
