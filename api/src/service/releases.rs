@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use catalog::yaml::PathSeg;
 use catalog::{Artifact, ArtifactId, ComponentId, ComponentPath, OciTag};
 use serde_json::{json, Value};
 
 use super::holds::{keep_held, Holds, Kept};
-use super::{AppState, Caller, Ctx, Outcome};
-use crate::error::{Error, Field, FieldError};
+use super::{findings, AppState, Caller, Ctx, Outcome};
+use crate::error::{Error, Field};
 
 /// Release a build: every value parsed; whether the artifact and components exist and every
 /// tier admits the tag is for the service to say.
@@ -300,44 +301,40 @@ fn release_view(doc: &Value, artifact: &Artifact, listed: &BTreeMap<usize, usize
     json!({"artifact": artifact.id.as_str(), "oci_tag": default, "components": components})
 }
 
-/// Catalog findings become findings about the request: a tag the catalog refuses is about
-/// `$.oci_tag`, a listed component's path about that entry of `$.components`.
+/// Catalog findings become findings about the command: a tag the catalog refuses is about
+/// `oci_tag`, a listed component's path about that entry of `components`; others stay where
+/// they are in the catalog.
 fn rebase(e: Error, listed: &BTreeMap<usize, usize>, doc: &Value) -> Error {
     let Error::InvalidCatalog(report) = e else { return e };
-    let errors: Vec<FieldError> = report
+    let refusals: Vec<(Field, String)> = report
         .errors()
         .map(|d| {
-            let message = format!("{} [{}]", d.message, d.rule);
-            let located = locate(&d.path).and_then(|(list, index, field)| {
-                let id = doc.get(list)?.get(index)?.get("id")?.as_str()?;
-                match (list, field) {
-                    (_, "oci_tag") => Some(FieldError {
-                        path: "$.oci_tag".into(),
-                        message: format!("{} {id}: {message}", &list[..list.len() - 1]),
-                    }),
-                    ("components", "component_path") => Some(FieldError {
-                        path: format!("$.components[{}].component_path", listed.get(&index)?),
-                        message: message.clone(),
-                    }),
-                    _ => None,
+            let message = findings::message(d);
+            let located = match d.location().segments() {
+                [PathSeg::Key(list), PathSeg::Index(index), PathSeg::Key(field)] => {
+                    let id = doc
+                        .get(list)
+                        .and_then(|l| l.get(index))
+                        .and_then(|e| e.get("id")?.as_str());
+                    match (list.as_str(), field.as_str(), id) {
+                        (_, "oci_tag", Some(id)) => Some((
+                            Field::new("oci_tag"),
+                            format!("{} {id}: {message}", list.strip_suffix('s').unwrap_or(list)),
+                        )),
+                        ("components", "component_path", Some(_)) => listed.get(index).map(|i| {
+                            (
+                                Field::new("components").index(*i).field("component_path"),
+                                message.clone(),
+                            )
+                        }),
+                        _ => None,
+                    }
                 }
-            });
-            located.unwrap_or(FieldError {
-                path: d.path.clone(),
-                message,
-            })
+                _ => None,
+            };
+            located.unwrap_or_else(|| (findings::catalog_field(d), message))
         })
         .collect();
-    let detail = match errors.first() {
-        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
-        _ => format!("the release breaks {} catalog rule(s)", errors.len()),
-    };
-    Error::Validation { detail, errors }
-}
-
-/// `$.components[3].oci_tag` -> `("components", 3, "oci_tag")`.
-fn locate(path: &str) -> Option<(&str, usize, &str)> {
-    let (list, rest) = path.strip_prefix("$.")?.split_once('[')?;
-    let (index, field) = rest.split_once("].")?;
-    Some((list, index.parse().ok()?, field))
+    let summary = format!("the release breaks {} catalog rule(s)", refusals.len());
+    Error::refused_fields(summary, refusals)
 }
