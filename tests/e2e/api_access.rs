@@ -202,6 +202,26 @@ both!(
     }
 );
 
+both!(
+    a_token_lifetime_runs_from_the_service_clock_not_the_system_one,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        app.state.clock.advance(chrono::Duration::days(400));
+        let created = app.post(
+            "/api/v1/tokens",
+            &json!({"name": "later", "role": "viewer", "expires": "2h"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let expires_at = created.json()["expires_at"].as_str().unwrap().to_owned();
+        let expires_at = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap().naive_utc();
+        let ahead = expires_at - app.state.clock.now();
+        assert!(
+            ahead > chrono::Duration::minutes(119) && ahead <= chrono::Duration::hours(2),
+            "{ahead}"
+        );
+    }
+);
+
 both!(expired_tokens_are_refused, |b: Backend| {
     let app = TestApp::empty(b);
     let caller = Caller::internal("test", "test");

@@ -59,13 +59,6 @@ impl Span {
     }
 }
 
-/// The time `text` (a duration, see [`parse_duration`]) after `now`.
-pub fn after(now: NaiveDateTime, text: &str) -> Result<NaiveDateTime, String> {
-    let d = parse_duration(text)?;
-    now.checked_add_signed(d)
-        .ok_or_else(|| format!("{text:?} from now is past the last time this service can store"))
-}
-
 /// A time as every answer and message shows it: RFC 3339 in UTC with milliseconds,
 /// `2026-12-02T03:20:45.123Z`.
 pub fn rfc3339(t: NaiveDateTime) -> String {
