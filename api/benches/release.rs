@@ -14,9 +14,10 @@ mod support;
 
 use std::time::Instant;
 
+use catalog::{ArtifactId, ComponentId, OciTag, TierName};
 use platform_catalog::service::artifacts::{import_tags, TagEntry, TagsDocument};
-use platform_catalog::service::releases::{release, ReleaseSpec};
-use platform_catalog::service::rollouts::{self, RolloutSpec, WaveSpec};
+use platform_catalog::service::releases::{release, CreateRelease};
+use platform_catalog::service::rollouts::{self, Approval, CreateRollout, CreateWave, Moves, OnFailure};
 use platform_catalog::service::{import_catalog, AppState};
 use support::caller;
 
@@ -53,9 +54,9 @@ fn measure(backend: &str, url: &str) {
     eprintln!("{backend}:");
     let state = setup(url);
     for tag in ["v1.2.0", "v1.3.0", "v1.4.0"] {
-        let spec = ReleaseSpec {
-            artifact: "platform".into(),
-            oci_tag: tag.into(),
+        let spec = CreateRelease {
+            artifact: ArtifactId::parse("platform").expect("an artifact id"),
+            oci_tag: OciTag::parse(tag).expect("a tag"),
             components: None,
             reason: None,
         };
@@ -73,21 +74,21 @@ fn measure(backend: &str, url: &str) {
 
 /// One wave of every cluster in one step: the step pins 1,000 clusters at once.
 fn measure_rollout_step(backend: &str, state: &AppState) {
-    let wave = WaveSpec {
+    let tier = |name: &str| TierName::parse(name).expect("a tier name");
+    let wave = CreateWave {
         name: Some("everything".into()),
-        tiers: vec!["dev".into(), "qa".into(), "prod".into()],
+        tiers: vec![tier("dev"), tier("qa"), tier("prod")],
         labels: Default::default(),
         clusters: Vec::new(),
         batch_size: None,
         soak: None,
-        max_failures: None,
-        approval: None,
-        on_failure: None,
+        max_failures: 0,
+        approval: Approval::Manual,
+        on_failure: OnFailure::Halt,
     };
-    let spec = RolloutSpec {
-        component: Some("grafana".into()),
-        release: None,
-        oci_tag: "v1.1.0-1".into(),
+    let spec = CreateRollout {
+        moves: Moves::Component(ComponentId::parse("grafana").expect("a component id")),
+        oci_tag: OciTag::parse("v1.1.0-1").expect("a tag"),
         component_paths: Default::default(),
         waves: Some(vec![wave]),
         reason: Some("bench".into()),

@@ -70,6 +70,11 @@ impl Field {
     pub fn is_whole(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// A value parsed for this field, or the parser's refusal naming it.
+    pub fn parsed<T, E: std::fmt::Display>(&self, r: Result<T, E>) -> Result<T, Error> {
+        r.map_err(|e| Error::refused(self.clone(), e.to_string()))
+    }
 }
 
 impl std::fmt::Display for Field {
@@ -121,6 +126,14 @@ pub enum Error {
     /// refuses to compare with, …); the field is named in the command's terms (see [`Field`]).
     #[error("{field}: {message}")]
     Refused { field: Field, message: String },
+
+    /// The service refused several fields of a command at once (a change that breaks catalog
+    /// rules in more than one place): each field with why; `summary` says how many.
+    #[error("{}", refusals_message(summary, refusals))]
+    RefusedFields {
+        summary: String,
+        refusals: Vec<(Field, String)>,
+    },
 
     /// A request body that is not JSON at all.
     #[error("{0}")]
@@ -198,6 +211,7 @@ impl Error {
             | Error::InvalidCatalog(_)
             | Error::Validation { .. }
             | Error::Refused { .. }
+            | Error::RefusedFields { .. }
             | Error::BadRequest(_)
             | Error::NotFound { .. }
             | Error::Conflict(_)
@@ -225,6 +239,21 @@ impl Error {
         }
     }
 
+    /// The service's refusal of the fields of a command: one refusal names its field, several
+    /// are summarised by `summary`.
+    pub fn refused_fields(summary: impl Into<String>, mut refusals: Vec<(Field, String)>) -> Error {
+        match refusals.len() {
+            1 => {
+                let (field, message) = refusals.remove(0);
+                Error::Refused { field, message }
+            }
+            _ => Error::RefusedFields {
+                summary: summary.into(),
+                refusals,
+            },
+        }
+    }
+
     /// A validation error about one field, at a place in the request (`$.oci_tag`, `limit`).
     pub fn field(path: impl Into<String>, message: impl Into<String>) -> Error {
         let (path, message) = (path.into(), message.into());
@@ -233,6 +262,15 @@ impl Error {
             errors: vec![FieldError { path, message }],
         }
     }
+}
+
+/// The summary, then each refused field on a line of its own.
+fn refusals_message(summary: &str, refusals: &[(Field, String)]) -> String {
+    let mut out = summary.to_owned();
+    for (field, message) in refusals {
+        out.push_str(&format!("\n  {field}: {message}"));
+    }
+    out
 }
 
 /// The detail, each field error on a line of its own, and the hint.

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::yaml::JsonPath;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -25,6 +27,13 @@ pub struct Diagnostic {
     /// A stable rule name scripts can match on, e.g. `unique-id` or `allow_mutable`.
     pub rule: String,
     pub message: String,
+}
+
+impl Diagnostic {
+    /// The steps of `path`; the whole document when it is not a path (it always is one).
+    pub fn location(&self) -> JsonPath {
+        JsonPath::parse(&self.path).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for Diagnostic {

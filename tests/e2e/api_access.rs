@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use platform_catalog::http::access::{AccessSettings, AuthMode};
 use platform_catalog::server::Settings;
-use platform_catalog::service::tokens::{self, NewToken, Role};
+use platform_catalog::service::tokens::{self, NewToken, Role, TokenName};
 use platform_catalog::service::Caller;
 use platform_catalog::store::effective::sha256_hex;
 use serde_json::{json, Value};
@@ -202,21 +202,41 @@ both!(
     }
 );
 
+both!(
+    a_token_lifetime_runs_from_the_service_clock_not_the_system_one,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        app.state.clock.advance(chrono::Duration::days(400));
+        let created = app.post(
+            "/api/v1/tokens",
+            &json!({"name": "later", "role": "viewer", "expires": "2h"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let expires_at = created.json()["expires_at"].as_str().unwrap().to_owned();
+        let expires_at = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap().naive_utc();
+        let ahead = expires_at - app.state.clock.now();
+        assert!(
+            ahead > chrono::Duration::minutes(119) && ahead <= chrono::Duration::hours(2),
+            "{ahead}"
+        );
+    }
+);
+
 both!(expired_tokens_are_refused, |b: Backend| {
     let app = TestApp::empty(b);
     let caller = Caller::internal("test", "test");
-    let issue = |name: &str, expires_at| {
+    let issue = |name: &str, lifetime| {
         let new = NewToken {
-            name: name.into(),
+            name: TokenName::parse(name).unwrap(),
             role: Role::Viewer,
             cluster: None,
-            expires_at: Some(expires_at),
+            lifetime: Some(lifetime),
         };
         tokens::create(&app.state, &caller, new).unwrap().1
     };
-    let now = chrono::Utc::now().naive_utc();
-    let expired = issue("old", now - chrono::Duration::seconds(1));
-    let valid = issue("new", now + chrono::Duration::hours(1));
+    let expired = issue("old", chrono::Duration::seconds(1));
+    let valid = issue("new", chrono::Duration::hours(1));
+    app.state.clock.advance(chrono::Duration::seconds(2));
     assert_unauthorized(
         &app.request_as(Some(&expired), "GET", "/api/v1/audit", None),
         "an expired token",

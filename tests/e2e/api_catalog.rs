@@ -233,3 +233,37 @@ both!(
         assert_eq!(after, before);
     }
 );
+
+both!(
+    a_tier_policy_broken_by_several_tags_in_use_names_each_with_its_field,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        // qa-eu-1 already runs the canary v1.1.0-rc1 on grafana; a second pre-release override.
+        let put = app.put(
+            "/api/v1/clusters/qa-eu-1/components/prometheus",
+            &json!({"oci_tag": "v1.1.0-rc1", "reason": "canary"}),
+        );
+        assert_eq!(put.status, 200, "{}", put.body);
+        let qa =
+            json!({"allow_mutable": false, "allow_prerelease": false, "pin_digest": false, "require_known_tag": true});
+        let reply = app.put("/api/v1/tiers/qa", &qa);
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        let problem = reply.json();
+        assert_eq!(problem["detail"], "the policy is broken by 2 tag(s) in use");
+        assert_eq!(error_paths(&reply), ["$.allow_prerelease", "$.allow_prerelease"]);
+        let messages: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            messages[0].starts_with("cluster qa-eu-1 overrides grafana with \"v1.1.0-rc1\""),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].starts_with("cluster qa-eu-1 overrides prometheus with \"v1.1.0-rc1\""),
+            "{messages:?}"
+        );
+    }
+);

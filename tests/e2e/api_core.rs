@@ -336,6 +336,22 @@ both!(
     }
 );
 
+both!(
+    a_cluster_merge_patch_refuses_an_unknown_member_whatever_its_value,
+    |b: Backend| {
+        let app = TestApp::with_fleet(b);
+        let before = app.get("/api/v1/clusters/dev-eu-1").json();
+        let valued = app.patch("/api/v1/clusters/dev-eu-1", &json!({"colour": "red"}));
+        let null = app.patch("/api/v1/clusters/dev-eu-1?dry_run=true", &json!({"colour": null}));
+        assert_eq!(valued.status, 422, "{}", valued.body);
+        assert_eq!((null.status, null.json()), (422, valued.json()));
+        // A null for a member the cluster has still resets it, as RFC 7396 says.
+        let reset = app.patch("/api/v1/clusters/dev-eu-1?dry_run=true", &json!({"labels": null}));
+        assert_eq!(reset.status, 200, "{}", reset.body);
+        assert_eq!(app.get("/api/v1/clusters/dev-eu-1").json(), before);
+    }
+);
+
 /// The problem document a stale `If-Match` gets.
 fn stale(sent: &str, current: &str) -> serde_json::Value {
     json!({

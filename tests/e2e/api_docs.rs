@@ -21,6 +21,16 @@ fn the_committed_openapi_document_is_the_generated_one() {
     );
 }
 
+/// The document as a snapshot beside the committed file: a change to any operation, schema or
+/// example shows as a diff to review (`cargo insta review`) before the file is regenerated.
+#[test]
+fn the_openapi_document_matches_its_reviewed_snapshot() {
+    let generated = platform_catalog::http::openapi()
+        .to_pretty_json()
+        .expect("the document serializes");
+    insta::assert_snapshot!("openapi", generated);
+}
+
 /// Where two texts first differ, with a few lines around it from each side.
 fn first_difference(committed: &str, generated: &str) -> String {
     let (a, b): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());

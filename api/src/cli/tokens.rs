@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
+use catalog::ClusterName;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::service::DatabaseArgs;
-use crate::error::Error;
+use crate::error::{Error, Field};
 use crate::server;
-use crate::service::tokens::{self, NewToken, Role};
+use crate::service::tokens::{self, NewToken, Role, TokenName};
 use crate::service::Caller;
 
 #[derive(Debug, Subcommand)]
@@ -77,20 +77,19 @@ fn cli_caller() -> Caller {
 pub fn run(cmd: TokenCommand) -> Result<ExitCode, Error> {
     match cmd {
         TokenCommand::Create(args) => {
-            let expires_at = match args.expires.as_deref() {
-                None => None,
-                Some(text) => Some(
-                    crate::service::time::after(Utc::now().naive_utc(), text)
-                        .map_err(|m| Error::Usage(format!("--expires: {m}")))?,
-                ),
+            let new = NewToken {
+                name: Field::new("name").parsed(TokenName::parse(&args.name))?,
+                role: args.role.into(),
+                cluster: (args.cluster.as_deref())
+                    .map(|c| Field::new("cluster").parsed(ClusterName::parse(c)))
+                    .transpose()?,
+                lifetime: (args.expires.as_deref())
+                    .map(|text| {
+                        crate::service::time::parse_duration(text).map_err(|m| Error::Usage(format!("--expires: {m}")))
+                    })
+                    .transpose()?,
             };
             let state = server::open(args.db.url(), 2)?;
-            let new = NewToken {
-                name: args.name,
-                role: args.role.into(),
-                cluster: args.cluster,
-                expires_at,
-            };
             let (token, secret) = tokens::create(&state, &cli_caller(), new)?;
             eprintln!(
                 "token {:?} ({}) created; it is shown once, here:",

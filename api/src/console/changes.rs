@@ -12,8 +12,9 @@ use crate::error::Error;
 use crate::http::extract::caller;
 use crate::http::{blocking, Shared};
 use crate::service::clusters::{self, AssignmentKey, AssignmentSettings, PutAssignment};
+use crate::service::rollback::{self, Rollback};
 use crate::service::version::Expected;
-use crate::service::{assignments, rollback, ClusterChange, Outcome};
+use crate::service::{assignments, ClusterChange, Outcome};
 use catalog::{ClusterName, ComponentId};
 
 /// Shows the dry run's plan with a form that posts the same fields back with `confirm=1`.
@@ -159,9 +160,13 @@ pub async fn post_rollback(
     let why = form.get("reason").to_owned();
     let who = caller(&req);
     let what = format!("roll {cluster} back to revision {revision}");
-    let c = cluster.clone();
+    let command = Rollback {
+        cluster: ClusterName::parse(&cluster).map_err(|_| clusters::not_found(&cluster))?,
+        revision,
+        reason: Some(why),
+    };
     previewed(req, form, cluster, &what, move |dry_run| {
-        rollback::rollback(&state, &who, &c, revision, Some(why.as_str()), dry_run)
+        rollback::rollback(&state, &who, command.clone(), dry_run)
     })
     .await
 }

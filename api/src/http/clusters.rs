@@ -265,7 +265,16 @@ pub async fn patch_cluster(
         }
         doc.as_object_mut().map(|m| m.remove(read_only));
     }
+    // A `null` for a member the cluster does not have would merge to nothing; kept, reading the
+    // result refuses it as the unknown field it is, as for any other value.
+    let unknown_nulls: Vec<String> = (body.0.as_object().into_iter().flatten())
+        .filter(|(key, value)| value.is_null() && doc.get(key.as_str()).is_none())
+        .map(|(key, _)| key.clone())
+        .collect();
     crate::service::merge_patch(&mut doc, &body.0);
+    if let Some(m) = doc.as_object_mut() {
+        m.extend(unknown_nulls.into_iter().map(|key| (key, Value::Null)));
+    }
     let input: ClusterInput = super::extract::parse_json(doc.to_string().as_bytes())?;
     write_cluster(state, req, name, input).await
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/holds`: what no rollout, release or hotfix may move for now.
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use catalog::{ClusterName, ComponentId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::Page;
@@ -11,8 +11,25 @@ use super::hold_dto::HoldInput;
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::error::Error;
-use crate::service::holds::{self, HoldSpec};
+use crate::error::{Error, Field};
+use crate::service::clusters::parse_expiry;
+use crate::service::holds::{self, CreateHold};
+
+impl TryFrom<HoldInput> for CreateHold {
+    type Error = Error;
+    fn try_from(i: HoldInput) -> Result<Self, Error> {
+        Ok(CreateHold {
+            cluster: (i.cluster.as_deref())
+                .map(|c| Field::new("cluster").parsed(ClusterName::parse(c)))
+                .transpose()?,
+            component: (i.component.as_deref())
+                .map(|c| Field::new("component").parsed(ComponentId::parse(c)))
+                .transpose()?,
+            reason: i.reason,
+            expires_at: i.expires_at.as_deref().map(parse_expiry).transpose()?,
+        })
+    }
+}
 
 /// Place a hold on a cluster, a component, or a component on a cluster. Rollouts planned from
 /// now on skip it, steps skip it, releases and hotfixes leave it where it is, until it is
@@ -23,27 +40,7 @@ use crate::service::holds::{self, HoldSpec};
 #[post("/holds")]
 pub async fn create_hold(state: Shared, req: HttpRequest, body: Body<HoldInput>) -> Result<HttpResponse, Error> {
     let caller = caller(&req);
-    let input = body.0;
-    let expires_at = input
-        .expires_at
-        .as_deref()
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|e| {
-                    Error::field(
-                        "$.expires_at",
-                        format!("must be an RFC 3339 time like 2026-12-01T00:00:00Z: {e}"),
-                    )
-                })
-        })
-        .transpose()?;
-    let spec = HoldSpec {
-        cluster: input.cluster,
-        component: input.component,
-        reason: input.reason,
-        expires_at,
-    };
+    let spec = CreateHold::try_from(body.0)?;
     let at = state.clock.now();
     let outcome = blocking(move || holds::create(&state, &caller, spec)).await?;
     Ok(HttpResponse::Created().json(HoldDto::new(&outcome.value, at)))

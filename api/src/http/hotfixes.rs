@@ -4,11 +4,45 @@ use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{caller, query, Body, WriteParams};
-use super::hold_dto::{HotfixDto, HotfixInput, SkippedDto};
+use catalog::{ClusterName, ComponentId, ComponentPath, OciTag, TierName};
+
+use super::hold_dto::{HotfixDto, HotfixInput, SelectorInput, SkippedDto};
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::error::Error;
-use crate::service::hotfixes::{self, HotfixSpec};
+use crate::error::{Error, Field};
+use crate::service::hotfixes::{self, CreateHotfix, Selector};
+
+impl TryFrom<HotfixInput> for CreateHotfix {
+    type Error = Error;
+    fn try_from(i: HotfixInput) -> Result<Self, Error> {
+        Ok(CreateHotfix {
+            oci_tag: Field::new("oci_tag").parsed(OciTag::parse(&i.oci_tag))?,
+            component_path: i
+                .component_path
+                .map(|p| Field::new("component_path").parsed(ComponentPath::parse(&p)))
+                .transpose()?,
+            component: Field::new("component").parsed(ComponentId::parse(&i.component))?,
+            selector: Selector::try_from(i.selector)?,
+            reason: i.reason,
+        })
+    }
+}
+
+impl TryFrom<SelectorInput> for Selector {
+    type Error = Error;
+    fn try_from(i: SelectorInput) -> Result<Self, Error> {
+        let at = |list: &'static str, n: usize| Field::new("selector").field(list).index(n);
+        Ok(Selector {
+            tiers: (i.tiers.iter().enumerate())
+                .map(|(n, t)| at("tiers", n).parsed(TierName::parse(t)))
+                .collect::<Result<_, _>>()?,
+            clusters: (i.clusters.iter().enumerate())
+                .map(|(n, c)| at("clusters", n).parsed(ClusterName::parse(c)))
+                .collect::<Result<_, _>>()?,
+            labels: i.labels,
+        })
+    }
+}
 
 /// Pin `component` to the hotfix `oci_tag` (and `component_path`) on the clusters the
 /// selector picks, as overrides with reason `hotfix`, in one write. Held clusters and clusters
@@ -22,17 +56,8 @@ use crate::service::hotfixes::{self, HotfixSpec};
 pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let caller = caller(&req);
-    let input = body.0;
-    let spec = HotfixSpec {
-        component: input.component,
-        oci_tag: input.oci_tag,
-        component_path: input.component_path,
-        tiers: input.selector.tiers,
-        labels: input.selector.labels,
-        clusters: input.selector.clusters,
-        reason: input.reason,
-    };
-    let (component, oci_tag) = (spec.component.clone(), spec.oci_tag.clone());
+    let spec = CreateHotfix::try_from(body.0)?;
+    let (component, oci_tag) = (spec.component.to_string(), spec.oci_tag.to_string());
     let outcome = blocking(move || hotfixes::hotfix(&state, &caller, spec, params.dry_run)).await?;
     Ok(HttpResponse::Ok().json(HotfixDto {
         dry_run: outcome.dry_run,

@@ -147,7 +147,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// A write that takes `?dry_run=true` answers its plan (`PlanDto`) instead of the resource on a
-/// dry run: its 200 says "the resource or the plan".
+/// dry run: its 200 says "the resource or the plan". An operation whose 200 is the answer of its
+/// dry run alone (described `Dry run: …`, as a rollout's plan) says what that is itself.
 fn dry_runs_may_answer_a_plan(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::schema::{AnyOfBuilder, Schema};
     use utoipa::openapi::{path::ParameterIn, Ref, RefOr};
@@ -164,6 +165,9 @@ fn dry_runs_may_answer_a_plan(doc: &mut utoipa::openapi::OpenApi) {
             let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
                 continue;
             };
+            if ok.description.starts_with("Dry run:") {
+                continue;
+            }
             let Some(RefOr::T(content)) = ok.content.get_mut("application/json") else {
                 continue;
             };

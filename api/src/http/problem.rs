@@ -57,9 +57,11 @@ impl Error {
     fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) | Error::Usage(_) => StatusCode::BAD_REQUEST,
-            Error::Validation { .. } | Error::Refused { .. } | Error::InvalidCatalog(_) | Error::Invalid(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Error::Validation { .. }
+            | Error::Refused { .. }
+            | Error::RefusedFields { .. }
+            | Error::InvalidCatalog(_)
+            | Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Catalog(e) => match e {
                 catalog::Error::Unknown { .. } => StatusCode::NOT_FOUND,
                 catalog::Error::DigestUnresolved { .. } => StatusCode::CONFLICT,
@@ -85,7 +87,9 @@ impl Error {
     fn slug(&self) -> &'static str {
         match self {
             Error::BadRequest(_) | Error::Usage(_) | Error::Read { .. } => "malformed-request",
-            Error::Validation { .. } | Error::Refused { .. } | Error::Invalid(_) => "invalid-request",
+            Error::Validation { .. } | Error::Refused { .. } | Error::RefusedFields { .. } | Error::Invalid(_) => {
+                "invalid-request"
+            }
             Error::InvalidCatalog(_) => "invalid-catalog",
             Error::Catalog(catalog::Error::PolicyRefused { .. }) => "tag-policy",
             Error::Catalog(catalog::Error::ChangeClosed { .. }) => "change-window",
@@ -115,6 +119,13 @@ impl Error {
                 path: json_path(field),
                 message: message.clone(),
             }],
+            Error::RefusedFields { refusals, .. } => refusals
+                .iter()
+                .map(|(field, message)| ProblemField {
+                    path: json_path(field),
+                    message: message.clone(),
+                })
+                .collect(),
             Error::InvalidCatalog(report) => report
                 .errors()
                 .map(|d| ProblemField {
@@ -146,6 +157,7 @@ impl Error {
                     )
                 }
                 Error::Refused { field, message } => format!("{}: {message}", json_path(field)),
+                Error::RefusedFields { summary, .. } => summary.clone(),
                 other => other.to_string(),
             }
         };

@@ -3,13 +3,45 @@
 use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{PlanView, ReleaseInput};
+use catalog::{ArtifactId, ComponentId, ComponentPath, OciTag};
+
+use super::dto::{PlanView, ReleaseComponentInput, ReleaseInput};
 use super::extract::{caller, query, Body, WriteParams};
 use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto, ReleaseView};
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::error::Error;
-use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
+use crate::error::{Error, Field};
+use crate::service::releases::{self, CreateRelease, ReleaseComponent};
+
+impl TryFrom<ReleaseInput> for CreateRelease {
+    type Error = Error;
+    fn try_from(i: ReleaseInput) -> Result<Self, Error> {
+        let component = |(n, c): (usize, ReleaseComponentInput)| {
+            let at = Field::new("components").index(n);
+            Ok(ReleaseComponent {
+                id: at.clone().field("id").parsed(ComponentId::parse(&c.id))?,
+                component_path: c
+                    .component_path
+                    .map(|p| at.field("component_path").parsed(ComponentPath::parse(&p)))
+                    .transpose()?,
+            })
+        };
+        Ok(CreateRelease {
+            oci_tag: Field::new("oci_tag").parsed(OciTag::parse(&i.oci_tag))?,
+            artifact: Field::new("artifact").parsed(ArtifactId::parse(&i.artifact))?,
+            components: i
+                .components
+                .map(|list| {
+                    list.into_iter()
+                        .enumerate()
+                        .map(component)
+                        .collect::<Result<_, Error>>()
+                })
+                .transpose()?,
+            reason: i.reason,
+        })
+    }
+}
 
 /// Release a build: without `components` the artifact's default tag moves (components with
 /// their own tag keep it); with them, those components' own tag (and path) move instead.
@@ -25,20 +57,7 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let caller = caller(&req);
-    let input = body.0;
-    let spec = ReleaseSpec {
-        artifact: input.artifact,
-        oci_tag: input.oci_tag,
-        components: input.components.map(|list| {
-            list.into_iter()
-                .map(|c| ReleaseComponent {
-                    id: c.id,
-                    component_path: c.component_path,
-                })
-                .collect()
-        }),
-        reason: input.reason,
-    };
+    let spec = CreateRelease::try_from(body.0)?;
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
     // Written from the write's own change list: a fleet-wide release's is large.
     Ok(HttpResponse::Ok().json(ReleaseView {

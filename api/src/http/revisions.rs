@@ -11,9 +11,11 @@ use super::paging;
 use super::problem::Problem;
 use super::render::EffectiveDto;
 use super::{blocking, etag_of, Shared};
+use catalog::ClusterName;
+
 use crate::error::Error;
 use crate::service::history::{self, Revision};
-use crate::service::rollback;
+use crate::service::rollback::{self, Rollback};
 
 const CURSOR_KIND: &str = "revision";
 
@@ -72,6 +74,27 @@ pub struct RollbackInput {
     #[serde(default)]
     #[schema(max_length = 170)]
     pub reason: Option<String>,
+}
+
+impl TryFrom<(ClusterName, RollbackInput)> for Rollback {
+    type Error = Error;
+    fn try_from((cluster, i): (ClusterName, RollbackInput)) -> Result<Self, Error> {
+        let revision = match i.revision {
+            Some(n) if n > 0 => n,
+            Some(n) => {
+                return Err(Error::refused(
+                    "revision",
+                    format!("must be a positive integer, not {n}"),
+                ))
+            }
+            None => return Err(Error::refused("revision", "is required")),
+        };
+        Ok(Rollback {
+            cluster,
+            revision,
+            reason: i.reason,
+        })
+    }
 }
 
 /// What a rollback did.
@@ -219,20 +242,10 @@ pub async fn rollback_cluster(
     body: Body<RollbackInput>,
 ) -> Result<HttpResponse, Error> {
     let params: RollbackParams = query(&req)?;
-    let n = match body.0.revision {
-        Some(n) if n > 0 => n,
-        Some(n) => {
-            return Err(Error::field(
-                "$.revision",
-                format!("must be a positive integer, not {n}"),
-            ))
-        }
-        None => return Err(Error::field("$.revision", "is required")),
-    };
-    let (caller, cluster) = (caller(&req), name.into_inner());
-    let (name, why) = (cluster.clone(), body.0.reason);
-    let outcome =
-        blocking(move || rollback::rollback(&state, &caller, &name, n, why.as_deref(), params.dry_run)).await?;
+    let cluster = name.into_inner();
+    let command = Rollback::try_from((super::clusters::cluster_in_path(&cluster)?, body.0))?;
+    let caller = caller(&req);
+    let outcome = blocking(move || rollback::rollback(&state, &caller, command, params.dry_run)).await?;
     let change = outcome.changes.iter().find(|c| c.cluster == cluster);
     let reply = match outcome.dry_run {
         true => RollbackReplyDto::Plan(PlanDto::new(true, outcome.catalog_revision, &outcome.changes)),

@@ -1,13 +1,20 @@
 //! Wire types of `/api/v1/rollouts`.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+
+use catalog::{ArtifactId, ClusterName, ComponentId, ComponentPath, OciTag, TierName};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::dto::{ClusterChangeDto, ComponentChangeDto, TagPathDto};
 use super::hold_dto::SkippedDto;
-use crate::service::rollouts::{Rollout, RolloutSpec, Step, StepCluster, StepComponent, WaveSpec};
+use crate::error::{Error, Field};
+use crate::service::rollouts::{
+    Approval, CreateRollout, CreateWave, Moves, OnFailure, Rollout, Step, StepCluster, StepComponent,
+};
+use crate::service::time::Span;
 use crate::service::ClusterChange;
 
 /// A rollout to plan: exactly one of `component` or `release`.
@@ -78,30 +85,67 @@ pub struct WaveInput {
     pub on_failure: Option<String>,
 }
 
-impl From<RolloutInput> for RolloutSpec {
-    fn from(i: RolloutInput) -> Self {
-        RolloutSpec {
-            component: i.component,
-            release: i.release,
-            oci_tag: i.oci_tag,
-            component_paths: i.component_paths,
-            waves: i.waves.map(|w| {
-                w.into_iter()
-                    .map(|w| WaveSpec {
-                        name: w.name,
-                        tiers: w.tiers,
-                        labels: w.labels,
-                        clusters: w.clusters,
-                        batch_size: w.batch_size,
-                        soak: w.soak,
-                        max_failures: w.max_failures,
-                        approval: w.approval,
-                        on_failure: w.on_failure,
-                    })
-                    .collect()
-            }),
-            reason: i.reason,
+impl TryFrom<RolloutInput> for CreateRollout {
+    type Error = Error;
+    fn try_from(i: RolloutInput) -> Result<Self, Error> {
+        let oci_tag = Field::new("oci_tag").parsed(OciTag::parse(&i.oci_tag))?;
+        let moves = match (i.component, i.release) {
+            (Some(c), None) => Moves::Component(Field::new("component").parsed(ComponentId::parse(&c))?),
+            (None, Some(a)) => Moves::Release(Field::new("release").parsed(ArtifactId::parse(&a))?),
+            _ => {
+                return Err(Error::refused(
+                    Field::whole(),
+                    "name exactly one of `component` (one component) or `release` (an artifact)",
+                ))
+            }
+        };
+        let mut component_paths = BTreeMap::new();
+        for (id, path) in &i.component_paths {
+            let at = Field::new("component_paths").named(id.clone());
+            component_paths.insert(
+                at.parsed(ComponentId::parse(id))?,
+                at.parsed(ComponentPath::parse(path))?,
+            );
         }
+        let waves = (i
+            .waves
+            .map(|list| list.into_iter().enumerate().map(CreateWave::try_from).collect()))
+        .transpose()?;
+        Ok(CreateRollout {
+            moves,
+            oci_tag,
+            component_paths,
+            waves,
+            reason: i.reason,
+        })
+    }
+}
+
+impl TryFrom<(usize, WaveInput)> for CreateWave {
+    type Error = Error;
+    fn try_from((n, w): (usize, WaveInput)) -> Result<Self, Error> {
+        let at = |field: &'static str| Field::new("waves").index(n).field(field);
+        Ok(CreateWave {
+            tiers: (w.tiers.iter().enumerate())
+                .map(|(j, t)| at("tiers").index(j).parsed(TierName::parse(t)))
+                .collect::<Result<_, _>>()?,
+            clusters: (w.clusters.iter().enumerate())
+                .map(|(j, c)| at("clusters").index(j).parsed(ClusterName::parse(c)))
+                .collect::<Result<_, _>>()?,
+            batch_size: (w.batch_size)
+                .map(|b| at("batch_size").parsed(NonZeroU32::new(b).ok_or("must be at least 1")))
+                .transpose()?,
+            soak: (w.soak.as_deref())
+                .map(|s| at("soak").parsed(Span::parse(s)))
+                .transpose()?,
+            approval: (w.approval.as_deref())
+                .map_or(Ok(Approval::Manual), |a| at("approval").parsed(Approval::parse(a)))?,
+            on_failure: (w.on_failure.as_deref())
+                .map_or(Ok(OnFailure::Halt), |f| at("on_failure").parsed(OnFailure::parse(f)))?,
+            max_failures: w.max_failures.unwrap_or(0),
+            labels: w.labels,
+            name: w.name,
+        })
     }
 }
 

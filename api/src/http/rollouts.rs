@@ -26,7 +26,7 @@ use crate::service::{AppState, Caller, Outcome};
 pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let caller = caller(&req);
-    let spec = body.0.into();
+    let spec = rollouts::CreateRollout::try_from(body.0)?;
     let outcome = blocking(move || rollouts::create(&state, &caller, spec, params.dry_run)).await?;
     Ok(match outcome.dry_run {
         true => HttpResponse::Ok().json(RolloutDto::planned_only(&outcome.value)),

@@ -1,7 +1,8 @@
 //! `/api/v1/tokens`: issuing, listing and revoking API tokens (admin only).
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use chrono::{NaiveDateTime, SecondsFormat, Utc};
+use catalog::ClusterName;
+use chrono::{NaiveDateTime, SecondsFormat};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{Page, TokenCreatedDto, TokenDto, TokenInput};
@@ -9,8 +10,9 @@ use super::extract::{caller, query, Body};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, Shared};
-use crate::error::Error;
-use crate::service::tokens::{self, NewToken, Role, Token};
+use crate::error::{Error, Field};
+use crate::service::time::parse_duration;
+use crate::service::tokens::{self, NewToken, Role, Token, TokenName};
 
 fn ts(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -35,18 +37,16 @@ impl TryFrom<TokenInput> for NewToken {
 
     fn try_from(input: TokenInput) -> Result<NewToken, Error> {
         let role = Role::parse(&input.role)
-            .ok_or_else(|| Error::field("$.role", "the role is one of admin, operator, viewer, cluster"))?;
-        let expires_at = match input.expires.as_deref() {
-            None => None,
-            Some(text) => Some(
-                crate::service::time::after(Utc::now().naive_utc(), text).map_err(|m| Error::field("$.expires", m))?,
-            ),
-        };
+            .ok_or_else(|| Error::refused("role", "the role is one of admin, operator, viewer, cluster"))?;
         Ok(NewToken {
-            name: input.name,
+            name: Field::new("name").parsed(TokenName::parse(&input.name))?,
             role,
-            cluster: input.cluster,
-            expires_at,
+            cluster: (input.cluster.as_deref())
+                .map(|c| Field::new("cluster").parsed(ClusterName::parse(c)))
+                .transpose()?,
+            lifetime: (input.expires.as_deref())
+                .map(|text| Field::new("expires").parsed(parse_duration(text)))
+                .transpose()?,
         })
     }
 }

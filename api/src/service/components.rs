@@ -5,8 +5,8 @@ use catalog::Component;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AppState, Caller, Ctx, Expected, Outcome};
-use crate::error::{Error, FieldError};
+use super::{findings, AppState, Caller, Ctx, Expected, Outcome};
+use crate::error::{Error, Field};
 use crate::store;
 
 /// A component with every setting resolved, as the service shows it. It serializes as the API
@@ -256,23 +256,21 @@ fn put_component(ctx: &mut Ctx<'_>, id: &str, doc: Value, before: Option<&Compon
     Ok(component)
 }
 
-/// Findings about `$.components[index]` become findings about the request body (`$`).
+/// Findings about the component's entry of the catalog are findings about the command (its
+/// fields are the entry's); others stay where they are in the catalog.
 fn rebase(e: Error, index: usize) -> Error {
     let Error::InvalidCatalog(report) = e else { return e };
-    let prefix = format!("$.components[{index}]");
-    let errors: Vec<FieldError> = report
+    let entry = findings::entry("components", index);
+    let refusals: Vec<(Field, String)> = report
         .errors()
-        .map(|d| FieldError {
-            path: match d.path.strip_prefix(&prefix) {
-                Some(rest) => format!("${rest}"),
-                None => d.path.clone(),
-            },
-            message: format!("{} [{}]", d.message, d.rule),
+        .map(|d| {
+            let field = match findings::inside(d, &entry) {
+                Some(rest) => findings::field_of(&rest),
+                None => findings::catalog_field(d),
+            };
+            (field, findings::message(d))
         })
         .collect();
-    let detail = match errors.first() {
-        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
-        _ => format!("the component breaks {} catalog rule(s)", errors.len()),
-    };
-    Error::Validation { detail, errors }
+    let summary = format!("the component breaks {} catalog rule(s)", refusals.len());
+    Error::refused_fields(summary, refusals)
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use catalog::{ClusterName, ComponentId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,13 +59,37 @@ impl Hold {
     }
 }
 
-/// A hold as a caller asks for it.
+/// Place a hold, every value parsed; whether what it names exists, the reason says why and
+/// the expiry lies ahead is for the service to say.
 #[derive(Clone, Debug, Default)]
-pub struct HoldSpec {
-    pub cluster: Option<String>,
-    pub component: Option<String>,
+pub struct CreateHold {
+    pub cluster: Option<ClusterName>,
+    pub component: Option<ComponentId>,
     pub reason: String,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+impl TryFrom<&HoldEntry> for CreateHold {
+    type Error = Error;
+    /// A hold as a holds file states it.
+    fn try_from(entry: &HoldEntry) -> Result<CreateHold, Error> {
+        Ok(CreateHold {
+            cluster: (entry.cluster.as_deref())
+                .map(|c| Field::new("cluster").parsed(ClusterName::parse(c)))
+                .transpose()?,
+            component: (entry.component.as_deref())
+                .map(|c| Field::new("component").parsed(ComponentId::parse(c)))
+                .transpose()?,
+            reason: entry.reason.clone(),
+            expires_at: (entry.expires_at.as_deref())
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(t)
+                        .map(|d| d.with_timezone(&Utc).naive_utc())
+                        .map_err(|_| Error::refused("expires_at", format!("{t:?} is not an RFC 3339 time")))
+                })
+                .transpose()?,
+        })
+    }
 }
 
 /// The holds in force at `now`.
@@ -99,12 +124,12 @@ pub fn get(state: &AppState, id: i64) -> Result<Hold, Error> {
 }
 
 /// Stores a hold; the cluster and component it names must exist.
-pub fn create(state: &AppState, caller: &Caller, spec: HoldSpec) -> Result<Outcome<Hold>, Error> {
+pub fn create(state: &AppState, caller: &Caller, spec: CreateHold) -> Result<Outcome<Hold>, Error> {
     state.write(caller, false, "hold created", |ctx| create_in(ctx, &spec))
 }
 
 /// Checks and stores a hold inside a write.
-fn create_in(ctx: &mut Ctx<'_>, spec: &HoldSpec) -> Result<Hold, Error> {
+fn create_in(ctx: &mut Ctx<'_>, spec: &CreateHold) -> Result<Hold, Error> {
     if spec.cluster.is_none() && spec.component.is_none() {
         return Err(Error::refused(
             Field::whole(),
@@ -118,23 +143,29 @@ fn create_in(ctx: &mut Ctx<'_>, spec: &HoldSpec) -> Result<Hold, Error> {
         return Err(Error::refused("reason", "must be at most 200 characters"));
     }
     if let Some(at) = spec.expires_at {
-        super::time::check_expiry("expires_at", at.naive_utc(), ctx.now)?;
+        super::time::check_expiry("expires_at", at, ctx.now)?;
     }
     if let Some(name) = &spec.cluster {
-        if store::cluster(ctx.conn, name)?.is_none() {
-            return Err(Error::refused("cluster", format!("unknown cluster {name:?}")));
+        if store::cluster(ctx.conn, name.as_str())?.is_none() {
+            return Err(Error::refused(
+                "cluster",
+                format!("unknown cluster {:?}", name.as_str()),
+            ));
         }
     }
     if let Some(id) = &spec.component {
-        if ctx.catalog().component(id).is_none() {
-            return Err(Error::refused("component", format!("unknown component {id:?}")));
+        if ctx.catalog().component(id.as_str()).is_none() {
+            return Err(Error::refused(
+                "component",
+                format!("unknown component {:?}", id.as_str()),
+            ));
         }
     }
     let row = NewHoldRow {
-        cluster: spec.cluster.clone(),
-        component: spec.component.clone(),
+        cluster: spec.cluster.as_ref().map(ClusterName::to_string),
+        component: spec.component.as_ref().map(ComponentId::to_string),
         reason: spec.reason.clone(),
-        expires_at: spec.expires_at.map(|t| t.naive_utc()),
+        expires_at: spec.expires_at,
         created_by: ctx.caller().actor.clone(),
         created_at: ctx.now,
     };
@@ -199,22 +230,7 @@ pub(super) fn import_in(ctx: &mut Ctx<'_>, doc: &HoldsDocument) -> Result<usize,
             continue;
         }
         let at = |e: Error| Error::Invalid(format!("holds[{i}]: {e}"));
-        let expires_at = entry
-            .expires_at
-            .as_deref()
-            .map(|t| {
-                DateTime::parse_from_rfc3339(t)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| Error::refused("expires_at", format!("{t:?} is not an RFC 3339 time")))
-            })
-            .transpose()
-            .map_err(at)?;
-        let spec = HoldSpec {
-            cluster: entry.cluster.clone(),
-            component: entry.component.clone(),
-            reason: entry.reason.clone(),
-            expires_at,
-        };
+        let spec = CreateHold::try_from(entry).map_err(at)?;
         create_in(ctx, &spec).map_err(at)?;
         created += 1;
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{ComponentPath, OciTag};
+use catalog::{ClusterName, ComponentId, ComponentPath, OciTag, TierName};
 
 use super::holds::Holds;
 use super::rollouts::Skipped;
@@ -13,16 +13,22 @@ use crate::db::models::AssignmentRow;
 use crate::error::{Error, Field};
 use crate::store::{self, rollouts as pins};
 
-/// A hotfix as a caller asks for it, before checks.
-#[derive(Clone, Debug, Default)]
-pub struct HotfixSpec {
-    pub component: String,
-    pub oci_tag: String,
-    pub component_path: Option<String>,
-    pub tiers: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    pub clusters: Vec<String>,
+/// Pin a component to a hotfix build on the clusters `selector` picks, every value parsed.
+#[derive(Clone, Debug)]
+pub struct CreateHotfix {
+    pub component: ComponentId,
+    pub oci_tag: OciTag,
+    pub component_path: Option<ComponentPath>,
+    pub selector: Selector,
     pub reason: Option<String>,
+}
+
+/// Clusters every given part matches: one of `tiers`, all of `labels`, one of `clusters`.
+#[derive(Clone, Debug, Default)]
+pub struct Selector {
+    pub tiers: Vec<TierName>,
+    pub labels: BTreeMap<String, String>,
+    pub clusters: Vec<ClusterName>,
 }
 
 /// What a hotfix pinned, and what it left alone.
@@ -32,14 +38,10 @@ pub struct Hotfix {
     pub skipped: Vec<Skipped>,
 }
 
-pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool) -> Result<Outcome<Hotfix>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
-    let path = spec
-        .component_path
-        .as_deref()
-        .map(|p| ComponentPath::parse(p).map_err(|e| Error::refused("component_path", e.to_string())))
-        .transpose()?;
-    if spec.tiers.is_empty() && spec.labels.is_empty() && spec.clusters.is_empty() {
+pub fn hotfix(state: &AppState, caller: &Caller, spec: CreateHotfix, dry_run: bool) -> Result<Outcome<Hotfix>, Error> {
+    let (tag, path) = (&spec.oci_tag, &spec.component_path);
+    let selector = &spec.selector;
+    if selector.tiers.is_empty() && selector.labels.is_empty() && selector.clusters.is_empty() {
         return Err(Error::refused(
             "selector",
             "select clusters by `tiers`, `labels` or `clusters`; a hotfix everywhere is a release",
@@ -57,24 +59,25 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
     state.write(caller, dry_run, &revision_reason, |ctx| {
         let component = ctx
             .catalog()
-            .component(&spec.component)
+            .component(spec.component.as_str())
             .cloned()
-            .ok_or_else(|| Error::refused("component", format!("unknown component {:?}", spec.component)))?;
-        let selected = select(ctx, &spec)?;
+            .ok_or_else(|| Error::refused("component", format!("unknown component {:?}", spec.component.as_str())))?;
+        let component_id = spec.component.as_str();
+        let selected = select(ctx, component_id, selector)?;
         let holds = Holds::load(ctx.conn, ctx.now)?;
         let mut done = Hotfix::default();
         let mut tiers = BTreeSet::new();
         for (name, tier) in selected {
-            if let Some(hold) = holds.covering(&name, &spec.component) {
-                done.skipped.push(skipped(&name, &spec.component, "held", hold.label()));
+            if let Some(hold) = holds.covering(&name, component_id) {
+                done.skipped.push(skipped(&name, component_id, "held", hold.label()));
                 continue;
             }
-            if let Some(pin) = pins::pin(ctx.conn, &name, &spec.component)? {
+            if let Some(pin) = pins::pin(ctx.conn, &name, component_id)? {
                 let why = format!("rollout {} moves it; complete or abort that first", pin.rollout);
-                done.skipped.push(skipped(&name, &spec.component, "rollout", why));
+                done.skipped.push(skipped(&name, component_id, "rollout", why));
                 continue;
             }
-            let Some(before) = store::assignment(ctx.conn, &name, &spec.component)? else {
+            let Some(before) = store::assignment(ctx.conn, &name, component_id)? else {
                 continue;
             };
             tiers.insert(tier);
@@ -94,7 +97,7 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
             ctx.touch(&name);
             ctx.audit(
                 "hotfix",
-                &format!("cluster/{name}/components/{}", spec.component),
+                &format!("cluster/{name}/components/{component_id}"),
                 Some(&super::clusters::audit_assignment(&before)),
                 Some(&super::clusters::audit_assignment(&after)),
             );
@@ -110,7 +113,7 @@ pub fn hotfix(state: &AppState, caller: &Caller, spec: HotfixSpec, dry_run: bool
                 format!("selects no cluster the hotfix can pin{}", why.unwrap_or_default()),
             ));
         }
-        super::releases::check_tag_in_tiers(ctx, component.artifact.as_str(), &tag, |t| tiers.contains(t))?;
+        super::releases::check_tag_in_tiers(ctx, component.artifact.as_str(), tag, |t| tiers.contains(t))?;
         Ok(done)
     })
 }
@@ -126,35 +129,32 @@ fn skipped(cluster: &str, component: &str, reason: &str, detail: String) -> Skip
 
 /// Clusters running the component that every given selector matches, with their tier; a
 /// named cluster that does not exist or does not run it is refused.
-fn select(ctx: &mut Ctx<'_>, spec: &HotfixSpec) -> Result<Vec<(String, String)>, Error> {
-    for (i, tier) in spec.tiers.iter().enumerate() {
-        if ctx.catalog().tier(tier).is_err() {
+fn select(ctx: &mut Ctx<'_>, component: &str, selector: &Selector) -> Result<Vec<(String, String)>, Error> {
+    for (i, tier) in selector.tiers.iter().enumerate() {
+        if ctx.catalog().tier(tier.as_str()).is_err() {
             return Err(Error::refused(
                 Field::new("selector").field("tiers").index(i),
-                format!("unknown tier {tier:?}"),
+                format!("unknown tier {:?}", tier.as_str()),
             ));
         }
     }
-    let running: BTreeSet<String> = store::clusters_using(ctx.conn, &spec.component)?.into_iter().collect();
+    let running: BTreeSet<String> = store::clusters_using(ctx.conn, component)?.into_iter().collect();
     let all = store::clusters(ctx.conn)?;
-    for (i, name) in spec.clusters.iter().enumerate() {
+    for (i, name) in selector.clusters.iter().enumerate() {
         let at = Field::new("selector").field("clusters").index(i);
-        if !all.iter().any(|c| &c.name == name) {
-            return Err(Error::refused(at, format!("unknown cluster {name:?}")));
+        if !all.iter().any(|c| c.name == name.as_str()) {
+            return Err(Error::refused(at, format!("unknown cluster {:?}", name.as_str())));
         }
-        if !running.contains(name) {
-            return Err(Error::refused(
-                at,
-                format!("cluster {name} does not run {}", spec.component),
-            ));
+        if !running.contains(name.as_str()) {
+            return Err(Error::refused(at, format!("cluster {name} does not run {component}")));
         }
     }
     let mut out = Vec::new();
     for row in all.into_iter().filter(|c| c.enabled && running.contains(&c.name)) {
         let labels = super::domain::labels_of(&row)?;
-        let selected = (spec.tiers.is_empty() || spec.tiers.contains(&row.tier))
-            && spec.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            && (spec.clusters.is_empty() || spec.clusters.contains(&row.name));
+        let selected = (selector.tiers.is_empty() || selector.tiers.iter().any(|t| t.as_str() == row.tier))
+            && selector.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && (selector.clusters.is_empty() || selector.clusters.iter().any(|c| c.as_str() == row.name));
         if selected {
             out.push((row.name, row.tier));
         }

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod domain;
 mod engine;
 pub mod expiry;
+mod findings;
 pub mod fleet;
 pub mod fleet_view;
 pub mod history;

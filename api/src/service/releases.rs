@@ -2,18 +2,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, OciTag};
+use catalog::yaml::PathSeg;
+use catalog::{Artifact, ArtifactId, ComponentId, ComponentPath, OciTag};
 use serde_json::{json, Value};
 
 use super::holds::{keep_held, Holds, Kept};
-use super::{AppState, Caller, Ctx, Outcome};
-use crate::error::{Error, Field, FieldError};
+use super::{findings, AppState, Caller, Ctx, Outcome};
+use crate::error::{Error, Field};
 
-/// A release as a caller asks for it, before checks.
+/// Release a build: every value parsed; whether the artifact and components exist and every
+/// tier admits the tag is for the service to say.
 #[derive(Debug, Clone)]
-pub struct ReleaseSpec {
-    pub artifact: String,
-    pub oci_tag: String,
+pub struct CreateRelease {
+    pub artifact: ArtifactId,
+    pub oci_tag: OciTag,
     /// `None` moves the artifact's default; `Some` moves these components' own tags instead.
     pub components: Option<Vec<ReleaseComponent>>,
     /// Why, as the person said; the new revisions carry it.
@@ -22,8 +24,8 @@ pub struct ReleaseSpec {
 
 #[derive(Debug, Clone)]
 pub struct ReleaseComponent {
-    pub id: String,
-    pub component_path: Option<String>,
+    pub id: ComponentId,
+    pub component_path: Option<ComponentPath>,
 }
 
 /// What a release did besides its changes: the held components it kept where they were, and
@@ -51,10 +53,10 @@ pub struct LeftAlone {
 pub fn release(
     state: &AppState,
     caller: &Caller,
-    spec: ReleaseSpec,
+    spec: CreateRelease,
     dry_run: bool,
 ) -> Result<Outcome<Released>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
+    let tag = spec.oci_tag.clone();
     if let Some(list) = &spec.components {
         if list.is_empty() {
             return Err(Error::refused(
@@ -66,7 +68,7 @@ pub fn release(
             if list[..i].iter().any(|earlier| earlier.id == c.id) {
                 return Err(Error::refused(
                     Field::new("components").index(i).field("id"),
-                    format!("{:?} is listed twice", c.id),
+                    format!("{:?} is listed twice", c.id.as_str()),
                 ));
             }
         }
@@ -81,9 +83,9 @@ pub fn release(
             .catalog()
             .artifacts()
             .iter()
-            .find(|a| a.id.as_str() == spec.artifact)
+            .find(|a| a.id == spec.artifact)
             .cloned()
-            .ok_or_else(|| unknown_artifact(ctx, &spec.artifact))?;
+            .ok_or_else(|| unknown_artifact(ctx, spec.artifact.as_str()))?;
         check_default_tag(ctx, artifact.id.as_str(), &tag)?;
         let own: Vec<String> = ctx
             .catalog()
@@ -112,7 +114,7 @@ pub fn release(
                     let index = component_index(ctx, &artifact, i, &c.id)?;
                     set(&mut doc, "components", index, "oci_tag", tag.as_str())?;
                     if let Some(path) = &c.component_path {
-                        set(&mut doc, "components", index, "component_path", path)?;
+                        set(&mut doc, "components", index, "component_path", path.as_str())?;
                     }
                     listed.insert(index, i);
                 }
@@ -145,7 +147,7 @@ pub fn release(
 fn left_alone(
     ctx: &mut Ctx<'_>,
     artifact: &Artifact,
-    spec: &ReleaseSpec,
+    spec: &CreateRelease,
     moved: &BTreeSet<String>,
 ) -> Result<Vec<LeftAlone>, Error> {
     let mut out = Vec::new();
@@ -194,7 +196,7 @@ fn left_alone(
 }
 
 /// The components whose default tag a release moves, and those whose default path it moves.
-fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet<String>, BTreeSet<String>) {
+fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &CreateRelease) -> (BTreeSet<String>, BTreeSet<String>) {
     match &spec.components {
         None => {
             let following = ctx
@@ -207,10 +209,10 @@ fn moved_by(ctx: &Ctx<'_>, artifact: &Artifact, spec: &ReleaseSpec) -> (BTreeSet
             (following, BTreeSet::new())
         }
         Some(list) => (
-            list.iter().map(|c| c.id.clone()).collect(),
+            list.iter().map(|c| c.id.to_string()).collect(),
             list.iter()
                 .filter(|c| c.component_path.is_some())
-                .map(|c| c.id.clone())
+                .map(|c| c.id.to_string())
                 .collect(),
         ),
     }
@@ -253,13 +255,13 @@ pub(super) fn check_tag_in_tiers(
 }
 
 /// The catalog index of the request's `i`-th component, which must belong to `artifact`.
-fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &str) -> Result<usize, Error> {
+fn component_index(ctx: &Ctx<'_>, artifact: &Artifact, i: usize, id: &ComponentId) -> Result<usize, Error> {
     let path = Field::new("components").index(i).field("id");
     let components = ctx.catalog().components();
     let index = components
         .iter()
-        .position(|c| c.id.as_str() == id)
-        .ok_or_else(|| Error::refused(path.clone(), format!("unknown component {id:?}")))?;
+        .position(|c| &c.id == id)
+        .ok_or_else(|| Error::refused(path.clone(), format!("unknown component {:?}", id.as_str())))?;
     if components[index].artifact != artifact.id {
         return Err(Error::refused(
             path,
@@ -299,44 +301,40 @@ fn release_view(doc: &Value, artifact: &Artifact, listed: &BTreeMap<usize, usize
     json!({"artifact": artifact.id.as_str(), "oci_tag": default, "components": components})
 }
 
-/// Catalog findings become findings about the request: a tag the catalog refuses is about
-/// `$.oci_tag`, a listed component's path about that entry of `$.components`.
+/// Catalog findings become findings about the command: a tag the catalog refuses is about
+/// `oci_tag`, a listed component's path about that entry of `components`; others stay where
+/// they are in the catalog.
 fn rebase(e: Error, listed: &BTreeMap<usize, usize>, doc: &Value) -> Error {
     let Error::InvalidCatalog(report) = e else { return e };
-    let errors: Vec<FieldError> = report
+    let refusals: Vec<(Field, String)> = report
         .errors()
         .map(|d| {
-            let message = format!("{} [{}]", d.message, d.rule);
-            let located = locate(&d.path).and_then(|(list, index, field)| {
-                let id = doc.get(list)?.get(index)?.get("id")?.as_str()?;
-                match (list, field) {
-                    (_, "oci_tag") => Some(FieldError {
-                        path: "$.oci_tag".into(),
-                        message: format!("{} {id}: {message}", &list[..list.len() - 1]),
-                    }),
-                    ("components", "component_path") => Some(FieldError {
-                        path: format!("$.components[{}].component_path", listed.get(&index)?),
-                        message: message.clone(),
-                    }),
-                    _ => None,
+            let message = findings::message(d);
+            let located = match d.location().segments() {
+                [PathSeg::Key(list), PathSeg::Index(index), PathSeg::Key(field)] => {
+                    let id = doc
+                        .get(list)
+                        .and_then(|l| l.get(index))
+                        .and_then(|e| e.get("id")?.as_str());
+                    match (list.as_str(), field.as_str(), id) {
+                        (_, "oci_tag", Some(id)) => Some((
+                            Field::new("oci_tag"),
+                            format!("{} {id}: {message}", list.strip_suffix('s').unwrap_or(list)),
+                        )),
+                        ("components", "component_path", Some(_)) => listed.get(index).map(|i| {
+                            (
+                                Field::new("components").index(*i).field("component_path"),
+                                message.clone(),
+                            )
+                        }),
+                        _ => None,
+                    }
                 }
-            });
-            located.unwrap_or(FieldError {
-                path: d.path.clone(),
-                message,
-            })
+                _ => None,
+            };
+            located.unwrap_or_else(|| (findings::catalog_field(d), message))
         })
         .collect();
-    let detail = match errors.first() {
-        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
-        _ => format!("the release breaks {} catalog rule(s)", errors.len()),
-    };
-    Error::Validation { detail, errors }
-}
-
-/// `$.components[3].oci_tag` -> `("components", 3, "oci_tag")`.
-fn locate(path: &str) -> Option<(&str, usize, &str)> {
-    let (list, rest) = path.strip_prefix("$.")?.split_once('[')?;
-    let (index, field) = rest.split_once("].")?;
-    Some((list, index.parse().ok()?, field))
+    let summary = format!("the release breaks {} catalog rule(s)", refusals.len());
+    Error::refused_fields(summary, refusals)
 }

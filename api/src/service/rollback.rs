@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use catalog::resolve::{resolve, Assignment, Cluster};
-use catalog::ComponentId;
+use catalog::{ClusterName, ComponentId};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -28,19 +28,27 @@ pub struct RolledBack {
     pub previous: i64,
 }
 
-/// Rolls `cluster` back to revision `n`: see the module documentation. `why` is the person's
-/// reason, added to the overrides' and the new revision's reason.
+/// Roll a cluster back to one of its revisions.
+#[derive(Debug, Clone)]
+pub struct Rollback {
+    pub cluster: ClusterName,
+    /// The revision whose tags and paths to restore.
+    pub revision: i64,
+    /// The person's reason, added to the overrides' and the new revision's reason.
+    pub reason: Option<String>,
+}
+
+/// Rolls a cluster back: see the module documentation.
 pub fn rollback(
     state: &AppState,
     caller: &Caller,
-    cluster: &str,
-    n: i64,
-    why: Option<&str>,
+    command: Rollback,
     dry_run: bool,
 ) -> Result<Outcome<RolledBack>, Error> {
+    let (cluster, n) = (command.cluster.as_str(), command.revision);
     // The override reason starts `rollback` whatever the person adds: that is what marks the
     // pins deliberate (see `overrides`).
-    let reason = match why.map(str::trim) {
+    let reason = match command.reason.as_deref().map(str::trim) {
         Some(w) if w.len() > 170 => return Err(Error::refused("reason", "must be at most 170 characters")),
         Some(w) if !w.is_empty() => format!("rollback to revision {n}: {w}"),
         _ => format!("rollback to revision {n}"),

@@ -1,12 +1,13 @@
 //! Tiers and their tag policies: a policy change is a new catalog revision, validated as a whole.
 
 use catalog::resolve::Assignment;
+use catalog::yaml::PathSeg;
 use catalog::{Catalog, OciTag, Tier};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{AppState, Caller, Ctx, Expected, Outcome};
-use crate::error::{Error, FieldError};
+use super::{findings, AppState, Caller, Ctx, Expected, Outcome};
+use crate::error::{Error, Field};
 use crate::store;
 
 /// A tier and its policy as the service shows it. It serializes as the API shows it, field for
@@ -228,7 +229,7 @@ fn tier_view(tier: &Tier) -> Value {
 /// is not blocked by an old gap), and the pins and live overrides of the tier's clusters.
 fn check_store(ctx: &mut Ctx<'_>, before: &Tier, after: &Tier) -> Result<(), Error> {
     let catalog = ctx.catalog().clone();
-    let mut errors = Vec::new();
+    let mut errors: Vec<(Field, String)> = Vec::new();
     let (new_known, new_digest) = (
         after.policy.require_known_tag && !before.policy.require_known_tag,
         after.policy.pin_digest && !before.policy.pin_digest,
@@ -237,15 +238,15 @@ fn check_store(ctx: &mut Ctx<'_>, before: &Tier, after: &Tier) -> Result<(), Err
         for (who, artifact, tag) in defaults(&catalog) {
             let row = store::tag(ctx.conn, &artifact, tag.as_str())?;
             if new_known && row.is_none() {
-                errors.push(FieldError {
-                    path: "$.require_known_tag".into(),
-                    message: format!("{who} is \"{tag}\", which is not registered for artifact {artifact}"),
-                });
+                errors.push((
+                    Field::new("require_known_tag"),
+                    format!("{who} is \"{tag}\", which is not registered for artifact {artifact}"),
+                ));
             } else if new_digest && row.as_ref().is_none_or(|r| r.digest.is_none()) {
-                errors.push(FieldError {
-                    path: "$.pin_digest".into(),
-                    message: format!("{who} is \"{tag}\", for which no digest of artifact {artifact} is registered"),
-                });
+                errors.push((
+                    Field::new("pin_digest"),
+                    format!("{who} is \"{tag}\", for which no digest of artifact {artifact} is registered"),
+                ));
             }
         }
     }
@@ -267,22 +268,19 @@ fn check_store(ctx: &mut Ctx<'_>, before: &Tier, after: &Tier) -> Result<(), Err
         }
         for (who, tag) in tags {
             if let Err(catalog::Error::PolicyRefused { rule, detail, .. }) = after.policy.check(&after.name, &tag) {
-                errors.push(FieldError {
-                    path: format!("$.{rule}"),
-                    message: format!("{who} \"{tag}\": {detail}; change or collapse it first"),
-                });
+                errors.push((
+                    Field::new(rule.as_str()),
+                    format!("{who} \"{tag}\": {detail}; change or collapse it first"),
+                ));
             }
         }
     }
-    match errors.first() {
-        None => Ok(()),
-        Some(first) => Err(Error::Validation {
-            detail: match errors.len() {
-                1 => format!("{}: {}", first.path, first.message),
-                n => format!("the policy is broken by {n} tag(s) in use"),
-            },
+    match errors.len() {
+        0 => Ok(()),
+        n => Err(Error::refused_fields(
+            format!("the policy is broken by {n} tag(s) in use"),
             errors,
-        }),
+        )),
     }
 }
 
@@ -303,53 +301,42 @@ fn defaults(catalog: &Catalog) -> Vec<(String, String, OciTag)> {
     artifacts.chain(components).collect()
 }
 
-/// Findings about `$.tiers[index].policy` become findings about the request body (`$`); a
-/// default tag the new policy refuses is a finding about the policy field (the rule) that
-/// refuses it, naming the tag's owner.
+/// Findings about the tier's policy (or the tier) in the catalog are findings about the
+/// command, whose fields are the policy's; a default tag the new policy refuses is a finding
+/// about the policy field (the rule) that refuses it, naming the tag's owner.
 fn rebase(e: Error, index: usize, doc: &Value) -> Error {
     let Error::InvalidCatalog(report) = e else { return e };
-    let policy = format!("$.tiers[{index}].policy");
-    let tier = format!("$.tiers[{index}]");
-    let errors: Vec<FieldError> = report
+    let tier = findings::entry("tiers", index);
+    let policy = [tier[0].clone(), tier[1].clone(), PathSeg::Key("policy".into())];
+    let refusals: Vec<(Field, String)> = report
         .errors()
         .map(|d| {
-            let message = format!("{} [{}]", d.message, d.rule);
-            if let Some(rest) = d.path.strip_prefix(&policy).or_else(|| d.path.strip_prefix(&tier)) {
-                return FieldError {
-                    path: format!("${rest}"),
-                    message,
-                };
+            let message = findings::message(d);
+            if let Some(rest) = findings::inside(d, &policy).or_else(|| findings::inside(d, &tier)) {
+                return (findings::field_of(&rest), message);
             }
-            match owner(doc, &d.path) {
-                Some(who) if ["allow_mutable", "allow_prerelease", "pattern"].contains(&d.rule.as_str()) => {
-                    FieldError {
-                        path: format!("$.{}", d.rule),
-                        message: format!("{who} ({}): {message}", d.path),
-                    }
-                }
-                _ => FieldError {
-                    path: d.path.clone(),
-                    message,
-                },
+            match owner(doc, d.location().segments()) {
+                Some(who) if ["allow_mutable", "allow_prerelease", "pattern"].contains(&d.rule.as_str()) => (
+                    Field::whole().named(d.rule.clone()),
+                    format!("{who} ({}): {message}", d.path),
+                ),
+                _ => (findings::catalog_field(d), message),
             }
         })
         .collect();
-    let detail = match errors.first() {
-        Some(first) if errors.len() == 1 => format!("{}: {}", first.path, first.message),
-        _ => format!("the policy breaks {} catalog rule(s)", errors.len()),
-    };
-    Error::Validation { detail, errors }
+    let summary = format!("the policy breaks {} catalog rule(s)", refusals.len());
+    Error::refused_fields(summary, refusals)
 }
 
-/// Who owns the default tag at `path` (`$.artifacts[0].oci_tag`, `$.components[2].oci_tag`).
-fn owner(doc: &Value, path: &str) -> Option<String> {
-    let rest = path.strip_prefix("$.")?.strip_suffix(".oci_tag")?;
-    let (list, index) = rest.split_once('[')?;
-    let index: usize = index.strip_suffix(']')?.parse().ok()?;
+/// Who owns the default tag at `steps` (`artifacts[0].oci_tag`, `components[2].oci_tag`).
+fn owner(doc: &Value, steps: &[PathSeg]) -> Option<String> {
+    let [PathSeg::Key(list), PathSeg::Index(index), PathSeg::Key(field)] = steps else {
+        return None;
+    };
     let id = doc.get(list)?.get(index)?.get("id")?.as_str()?;
-    match list {
-        "artifacts" => Some(format!("the default tag of artifact {id}")),
-        "components" => Some(format!("the own tag of component {id}")),
+    match (list.as_str(), field.as_str()) {
+        ("artifacts", "oci_tag") => Some(format!("the default tag of artifact {id}")),
+        ("components", "oci_tag") => Some(format!("the own tag of component {id}")),
         _ => None,
     }
 }

@@ -34,11 +34,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// The time `text` (a duration, see [`parse_duration`]) after `now`.
-pub fn after(now: NaiveDateTime, text: &str) -> Result<NaiveDateTime, String> {
-    let d = parse_duration(text)?;
-    now.checked_add_signed(d)
-        .ok_or_else(|| format!("{text:?} from now is past the last time this service can store"))
+/// A duration as a request gave it: its value, and its text as given, which answers show back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    text: String,
+    value: Duration,
+}
+
+impl Span {
+    /// Parses a duration as [`parse_duration`] does.
+    pub fn parse(text: &str) -> Result<Span, String> {
+        Ok(Span {
+            value: parse_duration(text)?,
+            text: text.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.value
+    }
 }
 
 /// A time as every answer and message shows it: RFC 3339 in UTC with milliseconds,

@@ -3,6 +3,7 @@
 //! A token reads `pcat_<id>_<secret>`: `<id>` (12 hex characters) is public and finds the row,
 //! `<secret>` (32 random bytes as hex) is checked against the stored SHA-256 in constant time.
 
+use catalog::ClusterName;
 use chrono::{Duration, NaiveDateTime, Utc};
 
 use super::{AppState, Caller, Ctx};
@@ -84,13 +85,41 @@ impl TryFrom<TokenRow> for Token {
     }
 }
 
-/// A token to issue.
+/// A token's name: 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or
+/// digit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(name: &str) -> Result<TokenName, String> {
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+        match ok {
+            true => Ok(TokenName(name.to_owned())),
+            false => Err(
+                "a token name is 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A token to issue. Its `lifetime` (at most `time::MAX_DURATION_DAYS`) runs from when the
+/// service issues it, by the service's clock.
 #[derive(Clone, Debug)]
 pub struct NewToken {
-    pub name: String,
+    pub name: TokenName,
     pub role: Role,
-    pub cluster: Option<String>,
-    pub expires_at: Option<NaiveDateTime>,
+    pub cluster: Option<ClusterName>,
+    pub lifetime: Option<Duration>,
 }
 
 /// Equal-length byte strings compared without an early exit, so timing does not reveal how
@@ -109,21 +138,6 @@ fn random_hex(bytes: usize) -> Result<String, Error> {
 }
 
 fn check(new: &NewToken) -> Result<(), Error> {
-    let name_ok = !new.name.is_empty()
-        && new.name.len() <= 63
-        && new
-            .name
-            .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && new
-            .name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
-    if !name_ok {
-        return Err(Error::refused(
-            "name",
-            "a token name is 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
-        ));
-    }
     match (new.role, &new.cluster) {
         (Role::Cluster, None) => Err(Error::refused("cluster", "a cluster token names its cluster")),
         (Role::Cluster, Some(_)) | (_, None) => Ok(()),
@@ -138,10 +152,12 @@ pub fn create(state: &AppState, caller: &Caller, new: NewToken) -> Result<(Token
     let token_id = random_hex(ID_BYTES)?;
     let secret = random_hex(SECRET_BYTES)?;
     let outcome = state.write(caller, false, "token issued", |ctx| {
-        if store::token_by_name(ctx.conn, &new.name)?.is_some() {
-            return Err(Error::Conflict(format!("a token named {:?} exists already", new.name)));
+        let name = new.name.as_str().to_owned();
+        if store::token_by_name(ctx.conn, &name)?.is_some() {
+            return Err(Error::Conflict(format!("a token named {name:?} exists already")));
         }
-        if let Some(cluster) = &new.cluster {
+        let cluster = new.cluster.as_ref().map(ClusterName::to_string);
+        if let Some(cluster) = &cluster {
             if store::cluster(ctx.conn, cluster)?.is_none() {
                 return Err(Error::refused(
                     "cluster",
@@ -149,24 +165,32 @@ pub fn create(state: &AppState, caller: &Caller, new: NewToken) -> Result<(Token
                 ));
             }
         }
+        let expires_at = new
+            .lifetime
+            .map(|d| {
+                ctx.now
+                    .checked_add_signed(d)
+                    .ok_or_else(|| Error::refused("expires", "from now is past the last time this service can store"))
+            })
+            .transpose()?;
         let row = NewTokenRow {
-            name: new.name.clone(),
+            name: name.clone(),
             token_id: token_id.clone(),
             secret_sha256: sha256_hex(secret.as_bytes()),
             role: new.role.as_str().to_owned(),
-            cluster: new.cluster.clone(),
+            cluster: cluster.clone(),
             created_by: ctx.caller().actor.clone(),
             created_at: ctx.now,
-            expires_at: new.expires_at,
+            expires_at,
         };
         store::insert_token(ctx.conn, &row)?;
         let token = Token {
-            name: new.name.clone(),
+            name,
             role: new.role,
-            cluster: new.cluster.clone(),
+            cluster,
             created_by: row.created_by,
             created_at: ctx.now,
-            expires_at: new.expires_at,
+            expires_at,
             last_used_at: None,
         };
         audit(ctx, "token.create", &token);
@@ -384,10 +408,10 @@ pub fn first_admin(state: &AppState) -> Result<Option<String>, Error> {
     drop(conn);
     let caller = Caller::internal("platform-catalog", "first-start");
     let new = NewToken {
-        name: "admin".into(),
+        name: TokenName("admin".into()),
         role: Role::Admin,
         cluster: None,
-        expires_at: None,
+        lifetime: None,
     };
     match create(state, &caller, new) {
         Ok((_, secret)) => Ok(Some(secret)),

@@ -3,5 +3,5 @@
 mod read;
 mod write;
 
-pub use read::{parse, parse_stream, JsonPath, PathSeg, YamlDoc, YamlError};
+pub use read::{is_simple_key, parse, parse_stream, JsonPath, PathSeg, YamlDoc, YamlError};
 pub use write::{to_yaml, write_document, Emitter};

@@ -58,6 +58,35 @@ impl JsonPath {
     pub fn segments(&self) -> &[PathSeg] {
         &self.0
     }
+
+    /// Reads a path as it is shown (`$.components[2].oci_tag`, `$["a/b"]`): the way back from
+    /// a diagnostic's text to its steps. `None` for text that is not such a path.
+    pub fn parse(text: &str) -> Option<JsonPath> {
+        let mut rest = text.strip_prefix('$')?;
+        let mut path = JsonPath::root();
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('.') {
+                let end = after.find(['.', '[']).unwrap_or(after.len());
+                let (key, tail) = after.split_at(end);
+                if key.is_empty() {
+                    return None;
+                }
+                path.0.push(PathSeg::Key(key.to_owned()));
+                rest = tail;
+            } else if let Some(quoted) = rest.strip_prefix('[').filter(|q| q.starts_with('"')) {
+                // A key shown as a JSON string: read it as one, then its closing bracket.
+                let mut strings = serde_json::Deserializer::from_str(quoted).into_iter::<String>();
+                let key = strings.next()?.ok()?;
+                rest = quoted.get(strings.byte_offset()..)?.strip_prefix(']')?;
+                path.0.push(PathSeg::Key(key));
+            } else {
+                let (index, tail) = rest.strip_prefix('[')?.split_once(']')?;
+                path.0.push(PathSeg::Index(index.parse().ok()?));
+                rest = tail;
+            }
+        }
+        Some(path)
+    }
 }
 
 impl fmt::Display for JsonPath {
@@ -74,7 +103,8 @@ impl fmt::Display for JsonPath {
     }
 }
 
-fn is_simple_key(k: &str) -> bool {
+/// Whether a key shows as `.key` in a path (else as `["key"]`).
+pub fn is_simple_key(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -402,5 +432,20 @@ mod tests {
             "$.components[0].oci_tag"
         );
         assert_eq!(JsonPath::from_pointer("/a~1b", &doc).to_string(), "$[\"a/b\"]");
+    }
+
+    #[test]
+    fn a_shown_path_reads_back_into_its_steps() {
+        for text in ["$", "$.components[0].oci_tag", "$[\"a/b\"].c[12]", "$.labels[\"x.y]\"]"] {
+            let path = JsonPath::parse(text).unwrap();
+            assert_eq!(path.to_string(), text);
+        }
+        assert_eq!(
+            JsonPath::parse("$.tiers[1].policy").unwrap(),
+            JsonPath::root().key("tiers").index(1).key("policy")
+        );
+        for bad in ["", "components", "$.", "$[x]", "$[1", "$[\"a\"", "$..a"] {
+            assert_eq!(JsonPath::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use platform_catalog::service::tokens::{NewToken, Role};
+use platform_catalog::service::tokens::{NewToken, Role, TokenName};
 use platform_catalog::service::{self, AppState, Caller};
 use serde_json::Value;
 
@@ -105,10 +105,10 @@ impl Reply {
 /// Issues a token through the service layer, as `platform-catalog token create` does.
 pub fn issue(state: &AppState, name: &str, role: Role, cluster: Option<&str>) -> String {
     let new = NewToken {
-        name: name.into(),
+        name: TokenName::parse(name).expect("a test token's name parses"),
         role,
-        cluster: cluster.map(str::to_owned),
-        expires_at: None,
+        cluster: cluster.map(|c| catalog::ClusterName::parse(c).expect("a test token's cluster parses")),
+        lifetime: None,
     };
     service::tokens::create(state, &system(), new)
         .expect("a test token can be issued")

@@ -18,15 +18,15 @@ use crate::store::{self, rollouts as db};
 
 /// One operator's approval of a wave.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Approval {
+pub struct ApprovalGiven {
     pub wave: i64,
     pub by: String,
     pub at: NaiveDateTime,
 }
 
-impl From<RolloutApprovalRow> for Approval {
+impl From<RolloutApprovalRow> for ApprovalGiven {
     fn from(row: RolloutApprovalRow) -> Self {
-        Approval {
+        ApprovalGiven {
             wave: row.wave,
             by: row.actor,
             at: row.approved_at,

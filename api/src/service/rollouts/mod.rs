@@ -7,6 +7,7 @@
 //! them. Step actions live in [`steps`], wave planning in [`waves`].
 
 mod approvals;
+mod choices;
 pub mod gate;
 pub mod runner;
 mod state;
@@ -17,15 +18,19 @@ pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{Artifact, ComponentPath, OciTag};
+use std::num::NonZeroU32;
+
+use catalog::{Artifact, ArtifactId, ClusterName, ComponentId, ComponentPath, OciTag, TierName};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, Ctx, Outcome, TagPath};
 use crate::db::models::{NewRolloutRow, RolloutRow, RolloutStepRow};
 use crate::error::{Error, Field};
+use crate::service::time::Span;
 use crate::store::{self, rollouts as db};
-pub use approvals::{approve, Approval};
+pub use approvals::{approve, ApprovalGiven};
+pub use choices::{Approval, OnFailure};
 pub use steps::{abort, advance, pause, resume};
 use targets::{check_named_skipped, targets, Planned};
 use waves::{Target, Wave};
@@ -36,30 +41,41 @@ pub use state::RolloutState;
 /// The states in which a rollout still holds what it moves.
 pub const ACTIVE: [RolloutState; 5] = RolloutState::ACTIVE;
 
-/// A rollout as a caller asks for it, before checks.
-#[derive(Clone, Debug, Default)]
-pub struct RolloutSpec {
-    pub component: Option<String>,
-    /// An artifact id: every component following its default tag moves.
-    pub release: Option<String>,
-    pub oci_tag: String,
-    pub component_paths: BTreeMap<String, String>,
-    pub waves: Option<Vec<WaveSpec>>,
+/// Plan a rollout, every value parsed; whether what it names exists and the tiers admit the
+/// tag is for the service to say.
+#[derive(Clone, Debug)]
+pub struct CreateRollout {
+    pub moves: Moves,
+    pub oci_tag: OciTag,
+    /// New version directories, per moved component.
+    pub component_paths: BTreeMap<ComponentId, ComponentPath>,
+    /// `None`: the default waves.
+    pub waves: Option<Vec<CreateWave>>,
     pub reason: Option<String>,
 }
 
-/// A wave as a caller asks for it; every selector given must match.
-#[derive(Clone, Debug, Default)]
-pub struct WaveSpec {
+/// What a rollout moves.
+#[derive(Clone, Debug)]
+pub enum Moves {
+    /// One component: its own tag (and path).
+    Component(ComponentId),
+    /// A release of an artifact: every component following its default tag, then the default.
+    Release(ArtifactId),
+}
+
+/// A wave as a command states it; every selector given must match.
+#[derive(Clone, Debug)]
+pub struct CreateWave {
     pub name: Option<String>,
-    pub tiers: Vec<String>,
+    pub tiers: Vec<TierName>,
     pub labels: BTreeMap<String, String>,
-    pub clusters: Vec<String>,
-    pub batch_size: Option<u32>,
-    pub soak: Option<String>,
-    pub max_failures: Option<u32>,
-    pub approval: Option<String>,
-    pub on_failure: Option<String>,
+    pub clusters: Vec<ClusterName>,
+    /// Clusters per step; `None`: the whole wave in one step.
+    pub batch_size: Option<NonZeroU32>,
+    pub soak: Option<Span>,
+    pub max_failures: u32,
+    pub approval: Approval,
+    pub on_failure: OnFailure,
 }
 
 /// One component's planned change on one cluster.
@@ -122,7 +138,7 @@ pub struct Rollout {
     /// Why the runner halted it (state `halted`).
     pub halted_reason: Option<String>,
     /// Who approved which wave, and when.
-    pub approvals: Vec<Approval>,
+    pub approvals: Vec<ApprovalGiven>,
     /// What it waits for now (approvals, a change window), when read for people to see.
     pub waiting: Option<String>,
 }
@@ -139,7 +155,7 @@ pub fn load(conn: &mut crate::db::DbConnection, id: i64) -> Result<Rollout, Erro
     })?;
     let steps = db::steps(conn, id)?;
     let mut r = view(row, steps)?;
-    r.approvals = db::approvals(conn, id)?.into_iter().map(Approval::from).collect();
+    r.approvals = db::approvals(conn, id)?.into_iter().map(ApprovalGiven::from).collect();
     Ok(r)
 }
 
@@ -210,7 +226,12 @@ fn shown(state: &AppState, conn: &mut crate::db::DbConnection, id: i64) -> Resul
 ///
 /// With path verification on, every (tag, path, tier) of the plan is checked against the build
 /// before anything is stored, so neither a person nor the runner meets a missing path mid-way.
-pub fn create(state: &AppState, caller: &Caller, spec: RolloutSpec, dry_run: bool) -> Result<Outcome<Rollout>, Error> {
+pub fn create(
+    state: &AppState,
+    caller: &Caller,
+    spec: CreateRollout,
+    dry_run: bool,
+) -> Result<Outcome<Rollout>, Error> {
     if !state.verifies_paths() {
         return plan_and_store(state, caller, &spec, dry_run);
     }
@@ -252,26 +273,17 @@ fn files_needed(
 fn plan_and_store(
     state: &AppState,
     caller: &Caller,
-    spec: &RolloutSpec,
+    spec: &CreateRollout,
     dry_run: bool,
 ) -> Result<Outcome<Rollout>, Error> {
-    let tag = OciTag::parse(&spec.oci_tag).map_err(|e| Error::refused("oci_tag", e.to_string()))?;
-    let kind = match (&spec.component, &spec.release) {
-        (Some(_), None) => "component",
-        (None, Some(_)) => "release",
-        _ => {
-            return Err(Error::refused(
-                Field::whole(),
-                "name exactly one of `component` (one component) or `release` (an artifact)",
-            ))
-        }
+    let tag = spec.oci_tag.clone();
+    let (kind, component) = match &spec.moves {
+        Moves::Component(id) => ("component", Some(id.to_string())),
+        Moves::Release(_) => ("release", None),
     };
-    let mut paths: BTreeMap<String, ComponentPath> = BTreeMap::new();
-    for (id, p) in &spec.component_paths {
-        let path = ComponentPath::parse(p)
-            .map_err(|e| Error::refused(Field::new("component_paths").named(id.to_string()), e.to_string()))?;
-        paths.insert(id.clone(), path);
-    }
+    let paths: BTreeMap<String, ComponentPath> = (spec.component_paths.iter())
+        .map(|(id, p)| (id.to_string(), p.clone()))
+        .collect();
     state.write(caller, dry_run, "rollout planned", |ctx| {
         let (artifact, components) = moved(ctx, spec)?;
         if let Some(id) = paths.keys().find(|id| !components.contains(*id)) {
@@ -308,7 +320,7 @@ fn plan_and_store(
             &NewRolloutRow {
                 kind: kind.into(),
                 artifact: artifact.id.to_string(),
-                component: spec.component.clone(),
+                component,
                 oci_tag: tag.to_string(),
                 component_paths: crate::service::json_text(&component_paths),
                 waves: crate::service::json_text(&waves),
@@ -367,25 +379,26 @@ fn summary(r: &Rollout) -> serde_json::Value {
 
 /// The artifact and the components a rollout moves: the one component, or every component of
 /// the artifact that follows its default tag.
-fn moved(ctx: &Ctx<'_>, spec: &RolloutSpec) -> Result<(Artifact, BTreeSet<String>), Error> {
+fn moved(ctx: &Ctx<'_>, spec: &CreateRollout) -> Result<(Artifact, BTreeSet<String>), Error> {
     let catalog = ctx.catalog();
-    if let Some(id) = &spec.component {
-        let c = catalog
-            .component(id)
-            .ok_or_else(|| Error::refused("component", format!("unknown component {id:?}")))?;
-        return Ok((catalog.artifact_of(c).clone(), BTreeSet::from([id.clone()])));
-    }
-    let name = spec.release.as_deref().unwrap_or_default();
+    let name = match &spec.moves {
+        Moves::Component(id) => {
+            let c = (catalog.component(id.as_str()))
+                .ok_or_else(|| Error::refused("component", format!("unknown component {:?}", id.as_str())))?;
+            return Ok((catalog.artifact_of(c).clone(), BTreeSet::from([id.to_string()])));
+        }
+        Moves::Release(name) => name,
+    };
     let artifact = catalog
         .artifacts()
         .iter()
-        .find(|a| a.id.as_str() == name)
+        .find(|a| &a.id == name)
         .cloned()
         .ok_or_else(|| {
             let known: Vec<&str> = catalog.artifacts().iter().map(|a| a.id.as_str()).collect();
             Error::refused(
                 "release",
-                format!("unknown artifact {name:?} (known: {})", known.join(", ")),
+                format!("unknown artifact {:?} (known: {})", name.as_str(), known.join(", ")),
             )
         })?;
     let components: BTreeSet<String> = catalog

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use catalog::{ComponentPath, OciTag, OrderedTag};
 
 use super::waves::Target;
-use super::{Skipped, StepCluster, StepComponent, WaveSpec};
+use super::{CreateWave, Skipped, StepCluster, StepComponent};
 use crate::error::{Error, Field};
 use crate::service::holds::Holds;
 use crate::service::{Ctx, TagPath};
@@ -98,14 +98,14 @@ fn newer(tag: &str, ours: Option<&OrderedTag>) -> bool {
 
 /// A wave naming a cluster planning left out is refused with why, rather than "does not run it".
 pub(super) fn check_named_skipped(
-    specs: Option<&[WaveSpec]>,
+    specs: Option<&[CreateWave]>,
     targets: &[(Target, StepCluster)],
     skipped: &[Skipped],
 ) -> Result<(), Error> {
     for (i, wave) in specs.unwrap_or_default().iter().enumerate() {
         for (j, name) in wave.clusters.iter().enumerate() {
-            let planned = targets.iter().any(|(t, _)| &t.name == name);
-            if let (false, Some(s)) = (planned, skipped.iter().find(|s| &s.cluster == name)) {
+            let planned = targets.iter().any(|(t, _)| t.name == name.as_str());
+            if let (false, Some(s)) = (planned, skipped.iter().find(|s| s.cluster == name.as_str())) {
                 return Err(Error::refused(
                     Field::new("waves").index(i).field("clusters").index(j),
                     format!("cluster {name} is skipped: {} ({})", s.reason, s.detail),

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use catalog::Catalog;
 use serde::{Deserialize, Serialize};
 
-use super::WaveSpec;
+use super::CreateWave;
 use crate::error::{Error, Field};
-use crate::service::time::parse_duration;
 
 /// A cluster the rollout moves, as planning needs it.
 #[derive(Clone, Debug)]
@@ -61,7 +60,7 @@ pub type Plan = Vec<(Wave, Vec<Vec<String>>)>;
 pub fn plan(
     catalog: &Catalog,
     targets: &[Target],
-    specs: Option<&[WaveSpec]>,
+    specs: Option<&[CreateWave]>,
     known_clusters: &BTreeSet<String>,
 ) -> Result<Plan, Error> {
     let waves = match specs {
@@ -111,55 +110,34 @@ pub fn plan(
     Ok(plan)
 }
 
-fn wave_of(catalog: &Catalog, i: usize, s: &WaveSpec, known: &BTreeSet<String>) -> Result<Wave, Error> {
-    let at = |field: &'static str| Field::new("waves").index(i).field(field);
+fn wave_of(catalog: &Catalog, i: usize, s: &CreateWave, known: &BTreeSet<String>) -> Result<Wave, Error> {
     for (j, tier) in s.tiers.iter().enumerate() {
-        if catalog.tier(tier).is_err() {
+        if catalog.tier(tier.as_str()).is_err() {
             let names: Vec<&str> = catalog.tiers().iter().map(|t| t.name.as_str()).collect();
             return Err(Error::refused(
                 Field::new("waves").index(i).field("tiers").index(j),
-                format!("unknown tier {tier:?} (known: {})", names.join(", ")),
+                format!("unknown tier {:?} (known: {})", tier.as_str(), names.join(", ")),
             ));
         }
     }
     for (j, name) in s.clusters.iter().enumerate() {
-        if !known.contains(name) {
+        if !known.contains(name.as_str()) {
             return Err(Error::refused(
                 Field::new("waves").index(i).field("clusters").index(j),
-                format!("unknown cluster {name:?}"),
+                format!("unknown cluster {:?}", name.as_str()),
             ));
         }
     }
-    if s.batch_size == Some(0) {
-        return Err(Error::refused(at("batch_size"), "must be at least 1"));
-    }
-    if let Some(soak) = &s.soak {
-        parse_duration(soak).map_err(|e| Error::refused(at("soak"), e))?;
-    }
-    let approval = s.approval.clone().unwrap_or_else(|| "manual".into());
-    if !matches!(approval.as_str(), "manual" | "auto") {
-        return Err(Error::refused(
-            at("approval"),
-            format!("{approval:?} is not manual or auto"),
-        ));
-    }
-    let on_failure = s.on_failure.clone().unwrap_or_else(halt);
-    if !matches!(on_failure.as_str(), "halt" | "abort" | "rollback") {
-        return Err(Error::refused(
-            at("on_failure"),
-            format!("{on_failure:?} is not halt, abort or rollback"),
-        ));
-    }
     Ok(Wave {
         name: s.name.clone().unwrap_or_else(|| format!("wave-{}", i + 1)),
-        tiers: s.tiers.clone(),
+        tiers: s.tiers.iter().map(ToString::to_string).collect(),
         labels: s.labels.clone(),
-        clusters: s.clusters.clone(),
-        batch_size: s.batch_size,
-        soak: s.soak.clone(),
-        max_failures: s.max_failures.unwrap_or(0),
-        approval,
-        on_failure,
+        clusters: s.clusters.iter().map(ToString::to_string).collect(),
+        batch_size: s.batch_size.map(std::num::NonZeroU32::get),
+        soak: s.soak.as_ref().map(|soak| soak.as_str().to_owned()),
+        max_failures: s.max_failures,
+        approval: s.approval.as_str().to_owned(),
+        on_failure: s.on_failure.as_str().to_owned(),
     })
 }
 
