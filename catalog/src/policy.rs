@@ -5,6 +5,7 @@ use std::fmt;
 use regex::Regex;
 
 use crate::error::Error;
+pub use crate::evidence::RequireVerified;
 use crate::ids::TierName;
 use crate::tag::OciTag;
 
@@ -16,6 +17,7 @@ pub enum PolicyRule {
     Pattern,
     RequireKnownTag,
     PinDigest,
+    RequireVerified,
 }
 
 impl PolicyRule {
@@ -26,6 +28,7 @@ impl PolicyRule {
             PolicyRule::Pattern => "pattern",
             PolicyRule::RequireKnownTag => "require_known_tag",
             PolicyRule::PinDigest => "pin_digest",
+            PolicyRule::RequireVerified => "require_verified",
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct TierPolicy {
     pub pattern: Option<TagRegex>,
     pub pin_digest: bool,
     pub require_known_tag: bool,
+    /// Evidence a build must have from other tiers before it reaches this one (empty: none).
+    pub require_verified: Vec<RequireVerified>,
 }
 
 impl TierPolicy {
@@ -100,6 +105,7 @@ impl TierPolicy {
             pattern: None,
             pin_digest,
             require_known_tag: true,
+            require_verified: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod api_core;
 mod api_docs;
 mod api_drift;
 mod api_events;
+mod api_evidence;
 mod api_fleet;
 mod api_flux;
 mod api_gate;

@@ -71,3 +71,16 @@ pub struct EventSecretRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
 }
+
+/// What one cluster proved of one component's build (see `store::evidence`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::build_evidence)]
+pub struct EvidenceRow {
+    pub cluster: String,
+    pub component: String,
+    pub digest: String,
+    pub tag: Option<String>,
+    pub ready_since: NaiveDateTime,
+    pub ready_until: Option<NaiveDateTime>,
+    pub failed_at: Option<NaiveDateTime>,
+}

@@ -257,6 +257,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    build_evidence (cluster, component, digest) {
+        cluster -> Text,
+        component -> Text,
+        digest -> Text,
+        tag -> Nullable<Text>,
+        ready_since -> Timestamp,
+        ready_until -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -279,4 +291,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     flux_events,
     cluster_event_secrets,
     applied_files,
+    build_evidence,
 );

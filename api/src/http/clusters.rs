@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, Page, PlanDto};
-use super::extract::{caller, expected, query, Body, WriteParams};
+use super::extract::{caller, caller_breaking_glass, expected, query, Body, WriteParams};
 use super::paging;
 use super::problem::Problem;
 use super::{blocking, respond_write, Shared};
@@ -312,11 +312,12 @@ pub async fn put_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let command = PutAssignment {
         key: assignment_in_path(&req, &cluster, &component, "component")?,
-        settings: AssignmentSettings::try_from(body.0)?,
+        settings: AssignmentSettings::try_from(input)?,
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::put_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |a| AssignmentDto::from(a))
 }

@@ -3,7 +3,7 @@
 use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller_breaking_glass, query, Body, WriteParams};
 use super::hold_dto::{HotfixDto, HotfixInput, SkippedDto};
 use super::problem::Problem;
 use super::{blocking, Shared};
@@ -21,8 +21,8 @@ use crate::service::hotfixes::{self, HotfixSpec};
 #[post("/hotfixes")]
 pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let caller = caller(&req);
-    let input = body.0;
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let spec = HotfixSpec {
         component: input.component,
         oci_tag: input.oci_tag,

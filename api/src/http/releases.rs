@@ -4,7 +4,7 @@ use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{PlanView, ReleaseInput};
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller_breaking_glass, query, Body, WriteParams};
 use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto, ReleaseView};
 use super::problem::Problem;
 use super::{blocking, Shared};
@@ -24,8 +24,8 @@ use crate::service::releases::{self, ReleaseComponent, ReleaseSpec};
 #[post("/releases")]
 pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let caller = caller(&req);
-    let input = body.0;
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let spec = ReleaseSpec {
         artifact: input.artifact,
         oci_tag: input.oci_tag,

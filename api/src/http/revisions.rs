@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ComponentChangeDto, Page, PlanDto};
-use super::extract::{caller, query, Body};
+use super::extract::{caller_breaking_glass, query, Body};
 use super::paging;
 use super::problem::Problem;
 use super::render::EffectiveDto;
@@ -72,6 +72,9 @@ pub struct RollbackInput {
     #[serde(default)]
     #[schema(max_length = 170)]
     pub reason: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<super::dto::BreakGlassInput>,
 }
 
 /// What a rollback did.
@@ -219,7 +222,8 @@ pub async fn rollback_cluster(
     body: Body<RollbackInput>,
 ) -> Result<HttpResponse, Error> {
     let params: RollbackParams = query(&req)?;
-    let n = match body.0.revision {
+    let mut input = body.0;
+    let n = match input.revision {
         Some(n) if n > 0 => n,
         Some(n) => {
             return Err(Error::field(
@@ -229,8 +233,11 @@ pub async fn rollback_cluster(
         }
         None => return Err(Error::field("$.revision", "is required")),
     };
-    let (caller, cluster) = (caller(&req), name.into_inner());
-    let (name, why) = (cluster.clone(), body.0.reason);
+    let (caller, cluster) = (
+        caller_breaking_glass(&req, input.break_glass.take())?,
+        name.into_inner(),
+    );
+    let (name, why) = (cluster.clone(), input.reason);
     let outcome =
         blocking(move || rollback::rollback(&state, &caller, &name, n, why.as_deref(), params.dry_run)).await?;
     let change = outcome.changes.iter().find(|c| c.cluster == cluster);

@@ -15,6 +15,7 @@ pub mod components;
 pub mod diff;
 pub mod domain;
 mod engine;
+pub mod evidence;
 pub mod expiry;
 pub mod fleet;
 pub mod fleet_view;

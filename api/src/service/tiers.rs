@@ -24,6 +24,16 @@ pub struct PolicyView {
     pub pin_digest: bool,
     pub require_known_tag: bool,
     pub pattern: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub require_verified: Vec<VerifiedSpec>,
+}
+
+/// One `require_verified` entry, as callers give it and the API shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VerifiedSpec {
+    pub tier: String,
+    pub clusters: u64,
+    pub ready_for: String,
 }
 
 impl TierView {
@@ -44,6 +54,15 @@ impl From<&Tier> for TierView {
                 pin_digest: p.pin_digest,
                 require_known_tag: p.require_known_tag,
                 pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
+                require_verified: p
+                    .require_verified
+                    .iter()
+                    .map(|r| VerifiedSpec {
+                        tier: r.tier.to_string(),
+                        clusters: r.clusters.into(),
+                        ready_for: r.ready_for.to_string(),
+                    })
+                    .collect(),
             },
         }
     }
@@ -57,6 +76,7 @@ pub struct PolicySpec {
     pub pin_digest: bool,
     pub require_known_tag: bool,
     pub pattern: Option<String>,
+    pub require_verified: Vec<VerifiedSpec>,
 }
 
 /// Tiers in their order, lowest first.
@@ -128,6 +148,9 @@ fn policy_document(spec: &PolicySpec) -> Value {
     if let Some(pattern) = &spec.pattern {
         policy.insert("pattern".into(), pattern.clone().into());
     }
+    if !spec.require_verified.is_empty() {
+        policy.insert("require_verified".into(), json!(spec.require_verified));
+    }
     Value::Object(policy)
 }
 
@@ -137,6 +160,7 @@ fn tier_view(tier: &Tier) -> Value {
         "name": tier.name.as_str(), "allow_mutable": p.allow_mutable, "allow_prerelease": p.allow_prerelease,
         "pin_digest": p.pin_digest, "require_known_tag": p.require_known_tag,
         "pattern": p.pattern.as_ref().map(|r| r.as_str()),
+        "require_verified": catalog::document::require_verified_document(&p.require_verified),
     })
 }
 

@@ -19,6 +19,7 @@ use crate::tag::OciTag;
 use crate::yaml::{JsonPath, YamlDoc};
 
 mod rules;
+mod verified;
 
 /// A loaded catalog with the warnings found on the way.
 #[derive(Debug)]
@@ -196,6 +197,7 @@ impl Checker<'_> {
         self.dependencies(&components);
         self.tag_forms(&artifacts, &components);
         self.tier_policies(&artifacts, &tier_list, &components);
+        self.verified_tiers(&tier_list, &at.key("tiers"));
         let artifacts = artifacts.into_iter().map(|a| a.built).collect::<Option<Vec<_>>>()?;
         let tiers = tiers
             .into_iter()
@@ -279,6 +281,10 @@ impl Checker<'_> {
                 if get(p, "pattern").is_some() {
                     policy.pattern = self.field(p, &at, "pattern", "regex", |s| TagRegex::new("pattern", s));
                     complete = policy.pattern.is_some();
+                }
+                match self.require_verified(p, &at) {
+                    Some(rules) => policy.require_verified = rules,
+                    None => complete = false,
                 }
             }
             out.push(PartialTier {
