@@ -15,6 +15,12 @@ const D111: &str = "sha256:7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7
 /// The example fleet, with prod requiring one qa cluster ready for an hour.
 fn app_requiring_evidence(b: Backend) -> TestApp {
     let app = TestApp::with_fleet(b);
+    app_requiring_evidence_on(&app);
+    app
+}
+
+/// Makes prod require one qa cluster ready for an hour.
+fn app_requiring_evidence_on(app: &TestApp) {
     let policy = json!({
         "allow_mutable": false, "allow_prerelease": false, "pin_digest": true, "require_known_tag": true,
         "pattern": "^v[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9]+)?$",
@@ -26,7 +32,6 @@ fn app_requiring_evidence(b: Backend) -> TestApp {
         reply.json()["policy"]["require_verified"],
         json!([{"tier": "qa", "clusters": 1, "ready_for": "1h"}])
     );
-    app
 }
 
 fn override_prod(app: &TestApp, extra: Value) -> crate::support::app::Reply {
@@ -154,4 +159,62 @@ both!(a_tier_cannot_require_evidence_from_an_unknown_tier, |b: Backend| {
     let reply = app.put("/api/v1/tiers/prod", &policy);
     assert_eq!(reply.status, 422, "{}", reply.body);
     assert_eq!(reply.json()["errors"][0]["path"], "$.require_verified[0].tier");
+});
+
+both!(
+    every_rollout_step_into_prod_is_checked_for_evidence_when_it_applies,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let created = app.post(
+            "/api/v1/rollouts",
+            &json!({"component": "grafana", "oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let advance = format!("/api/v1/rollouts/{}/advance", created.json()["id"]);
+        // dev-eu-1, then qa-eu-1: tiers without the rule.
+        for _ in 0..2 {
+            let reply = app.post(&advance, &json!({}));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        qa_reports(&app, "info", "ReconciliationSucceeded", 6);
+        let early = app.post(&advance, &json!({}));
+        assert_eq!(early.status, 422, "{}", early.body);
+        let detail = early.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("qa: 0 of 1 clusters ready at"), "{detail}");
+        assert!(
+            detail.contains("(cluster prod-eu-1 would run it for grafana)"),
+            "{detail}"
+        );
+        app.state.clock.advance(chrono::Duration::hours(1));
+        let reply = app.post(&advance, &json!({}));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let changes = reply.json()["changes"].clone();
+        let moved: Vec<&str> = changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cluster"].as_str().unwrap())
+            .collect();
+        assert_eq!(moved, ["prod-eu-1"]);
+    }
+);
+
+both!(a_rollback_to_a_revision_qa_never_verified_is_refused, |b: Backend| {
+    let app = TestApp::with_fleet(b);
+    // prod-eu-1 runs v1.1.0-1 before the rule exists: its revision 2.
+    let pinned = app.put(
+        "/api/v1/clusters/prod-eu-1/components/grafana",
+        &json!({"oci_tag": "v1.1.0-1"}),
+    );
+    assert_eq!(pinned.status, 200, "{}", pinned.body);
+    let unpinned = app.delete("/api/v1/clusters/prod-eu-1/components/grafana/override");
+    assert_eq!(unpinned.status, 200, "{}", unpinned.body);
+    app_requiring_evidence_on(&app);
+    let reply = app.post("/api/v1/clusters/prod-eu-1/rollback", &json!({"revision": 2}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("(rule require_verified): qa: 0 of 1 clusters ready at"),
+        "{detail}"
+    );
 });

@@ -164,12 +164,12 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
 pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let name = input.name.take().ok_or_else(|| Error::field("$.name", "is required"))?;
     let command = CreateCluster {
         settings: ClusterSettings::try_from((name, &input))?,
         components: input.components.as_deref().map(component_ids).transpose()?,
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::create(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::CREATED, |v| ClusterDto::from(v))
 }
@@ -199,9 +199,10 @@ async fn write_cluster(
     state: Shared,
     req: HttpRequest,
     name: String,
-    input: ClusterInput,
+    mut input: ClusterInput,
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     if input.name.as_deref().is_some_and(|n| n != name) {
         return Err(Error::field(
             "$.name",
@@ -218,7 +219,6 @@ async fn write_cluster(
         settings: ClusterSettings::try_from((name, &input))?,
         expected: expected(&req),
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::update(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |v| ClusterDto::from(v))
 }

@@ -107,6 +107,9 @@ pub struct ClusterInput {
     /// Components to assign on create; default: every enabled catalog component.
     #[serde(default)]
     pub components: Option<Vec<String>>,
+    /// Admin only (PUT, PATCH): skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlassInput>,
 }
 
 fn yes() -> bool {
