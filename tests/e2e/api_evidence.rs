@@ -10,10 +10,10 @@ use crate::both;
 use crate::support::app::{Backend, TestApp};
 
 /// The digest of v1.1.0-1, the hotfix build no cluster runs in the example fleet.
-const D111: &str = "sha256:7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5";
+pub(crate) const D111: &str = "sha256:7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5";
 
 /// The example fleet, with prod requiring one qa cluster ready for an hour.
-fn app_requiring_evidence(b: Backend) -> TestApp {
+pub(crate) fn app_requiring_evidence(b: Backend) -> TestApp {
     let app = TestApp::with_fleet(b);
     app_requiring_evidence_on(&app);
     app

@@ -22,6 +22,7 @@ mod api_invariant;
 mod api_overrides;
 mod api_paging;
 mod api_paths;
+mod api_promotions;
 mod api_reasons;
 mod api_registry;
 mod api_registry_paths;

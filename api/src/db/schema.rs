@@ -269,6 +269,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    promotions (id) {
+        id -> BigInt,
+        source -> Text,
+        target_tier -> Text,
+        components -> Text,
+        rollout -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        reason -> Nullable<Text>,
+        break_glass -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -292,4 +306,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     cluster_event_secrets,
     applied_files,
     build_evidence,
+    promotions,
 );

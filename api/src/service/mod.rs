@@ -27,6 +27,7 @@ pub mod overrides;
 pub mod paths;
 mod phases;
 mod plan;
+pub mod promotions;
 pub mod publish;
 pub mod releases;
 mod render;

@@ -1,12 +1,12 @@
 //! Queries over the evidence clusters gave of builds: ready periods and failures per
-//! (cluster, component, digest).
+//! (cluster, component, digest), and the promotions made on it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Result;
-use crate::db::models_observed::EvidenceRow;
-use crate::db::schema::{build_evidence, clusters};
+use crate::db::models_observed::{EvidenceRow, NewPromotionRow, PromotionRow};
+use crate::db::schema::{build_evidence, clusters, promotions};
 use crate::db::DbConnection;
 
 /// A cluster reported `digest` of `component` applied and ready at `at`: a new ready period
@@ -110,4 +110,36 @@ pub fn of_cluster(conn: &mut DbConnection, cluster: &str, component: &str) -> Re
         .order(build_evidence::ready_since.desc())
         .select(EvidenceRow::as_select())
         .load(conn)
+}
+
+/// Stores a promotion; its id.
+pub fn insert_promotion(conn: &mut DbConnection, row: &NewPromotionRow) -> Result<i64> {
+    diesel::insert_into(promotions::table)
+        .values(row.clone())
+        .execute(conn)?;
+    promotions::table
+        .select(diesel::dsl::max(promotions::id))
+        .first::<Option<i64>>(conn)?
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn promotion(conn: &mut DbConnection, id: i64) -> Result<Option<PromotionRow>> {
+    promotions::table
+        .find(id)
+        .select(PromotionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Promotions older than `before` (all without it), newest first, at most `limit`.
+pub fn promotions_page(conn: &mut DbConnection, before: Option<i64>, limit: i64) -> Result<Vec<PromotionRow>> {
+    let mut q = promotions::table
+        .order(promotions::id.desc())
+        .limit(limit)
+        .select(PromotionRow::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(promotions::id.lt(before));
+    }
+    q.load(conn)
 }

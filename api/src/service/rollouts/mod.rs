@@ -7,6 +7,7 @@
 //! them. Step actions live in [`steps`], wave planning in [`waves`].
 
 pub mod gate;
+pub mod promotion;
 pub mod runner;
 mod state;
 mod steps;
