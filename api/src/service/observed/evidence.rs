@@ -6,6 +6,7 @@
 //! cannot shorten a soak, and tests move time by the service's clock.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use super::batch::Work;
 use super::readiness::{ObservedState, FAILED, READY};
@@ -18,22 +19,36 @@ use crate::store::evidence as q;
 /// A ready period running: (cluster, component) at a digest.
 pub type Running = ((String, String), String);
 
+/// How long the writer trusts what it learned: a cluster deleted and made again under the
+/// same name loses its stored periods, and this bounds how long the cache hides that.
+const TRUSTED_FOR: Duration = Duration::from_secs(600);
+
 /// The ready periods the writer knows are running, so the ready report every reconcile sends
-/// costs no statement. Learned only after a commit; forgotten on any failure report.
+/// costs no statement. Learned only after a commit; forgotten on any failure report, and
+/// written again at least every [`TRUSTED_FOR`].
 #[derive(Default)]
 pub struct Steady {
-    running: HashMap<(String, String), String>,
+    running: HashMap<(String, String), (String, Instant)>,
 }
 
 impl Steady {
     fn is_running(&self, cluster: &str, component: &str, digest: &str) -> bool {
         self.running
             .get(&(cluster.to_owned(), component.to_owned()))
-            .is_some_and(|d| d == digest)
+            .is_some_and(|(d, learned)| d == digest && learned.elapsed() < TRUSTED_FOR)
     }
 
     pub fn learn(&mut self, running: Vec<Running>) {
-        self.running.extend(running);
+        let now = Instant::now();
+        for (key, digest) in running {
+            match self.running.get(&key) {
+                // Keep the time it was last written, so it is written again in time.
+                Some((known, _)) if *known == digest && self.is_running(&key.0, &key.1, &digest) => {}
+                _ => {
+                    self.running.insert(key, (digest, now));
+                }
+            }
+        }
     }
 
     /// Forgets the periods a failure in `works` may end, before the batch is written.
