@@ -47,6 +47,9 @@ pub(super) struct Admission {
     now: chrono::NaiveDateTime,
     /// Break-glass: the evidence rule is judged but not applied; what it would refuse is kept.
     break_glass: bool,
+    /// The service's own write (start-up files, `import`): a cluster it creates is the fleet
+    /// as it stands, written down, so it needs no evidence; its later changes do.
+    internal: bool,
     /// (tier, component, tag) → the evidence rule's verdict, judged once per write.
     evidence: HashMap<(String, String, String), Option<String>>,
     /// What break-glass let through: one entry per cluster and component.
@@ -64,10 +67,11 @@ pub(super) struct Skipped {
 }
 
 impl Admission {
-    pub(super) fn new(now: chrono::NaiveDateTime, break_glass: bool) -> Admission {
+    pub(super) fn new(now: chrono::NaiveDateTime, break_glass: bool, internal: bool) -> Admission {
         Admission {
             now,
             break_glass,
+            internal,
             ..Admission::default()
         }
     }
@@ -149,7 +153,9 @@ impl Admission {
                 false => tier.policy.admit(&tier.name, &tag, &c.artifact, build),
             };
             verdict.map_err(|e| on_cluster(e, cluster, &c.id))?;
-            if !unchanged {
+            // A cluster the service's own write creates needs none (see `internal`).
+            let created_by_files = self.internal && before.is_none();
+            if !(unchanged || created_by_files) {
                 self.check_evidence(conn, tier, cluster, c)?;
             }
         }

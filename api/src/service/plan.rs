@@ -245,7 +245,11 @@ pub(super) fn recompute(
             true => Default::default(),
             false => super::render::digest_map(ctx.conn)?,
         },
-        admission: super::admission::Admission::new(ctx.now, ctx.caller().break_glass.is_some()),
+        admission: super::admission::Admission::new(
+            ctx.now,
+            ctx.caller().break_glass.is_some(),
+            ctx.caller().role.is_none(),
+        ),
         tiers: BTreeMap::new(),
         shared_components: HashMap::new(),
         shared_desired: HashMap::new(),
