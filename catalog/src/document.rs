@@ -42,6 +42,12 @@ fn tier_document(tier: &Tier) -> Value {
     if let Some(pattern) = &p.pattern {
         policy.insert("pattern".into(), pattern.as_str().into());
     }
+    if !p.require_verified.is_empty() {
+        policy.insert(
+            "require_verified".into(),
+            require_verified_document(&p.require_verified),
+        );
+    }
     safety_document(p, &mut policy);
     json!({"name": tier.name.as_str(), "policy": policy})
 }
@@ -73,6 +79,14 @@ pub fn safety_document(p: &crate::TierPolicy, policy: &mut Map<String, Value>) {
     if p.approvals > 0 {
         policy.insert("approvals".into(), p.approvals.into());
     }
+}
+
+/// The `require_verified` list as the catalog writes it.
+pub fn require_verified_document(rules: &[crate::evidence::RequireVerified]) -> Value {
+    rules
+        .iter()
+        .map(|r| json!({"tier": r.tier.as_str(), "clusters": r.clusters, "ready_for": r.ready_for.as_str()}))
+        .collect()
 }
 
 /// One component's entry, as COMPONENTS.yaml and the API write it.

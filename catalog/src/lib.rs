@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod diagnostics;
 pub mod document;
 pub mod error;
+pub mod evidence;
 pub mod ids;
 pub mod policy;
 pub mod prune;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::error::Error;
+pub use crate::evidence::RequireVerified;
 use crate::ids::TierName;
 use crate::tag::OciTag;
 use crate::windows::{ChangeWindow, Freeze};
@@ -18,6 +19,7 @@ pub enum PolicyRule {
     Pattern,
     RequireKnownTag,
     PinDigest,
+    RequireVerified,
 }
 
 impl PolicyRule {
@@ -28,6 +30,7 @@ impl PolicyRule {
             PolicyRule::Pattern => "pattern",
             PolicyRule::RequireKnownTag => "require_known_tag",
             PolicyRule::PinDigest => "pin_digest",
+            PolicyRule::RequireVerified => "require_verified",
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct TierPolicy {
     pub freezes: Vec<Freeze>,
     /// Distinct operators (not the rollout's creator) who approve a rollout step into the tier.
     pub approvals: u32,
+    /// Evidence a build must have from other tiers before it reaches this one (empty: none).
+    pub require_verified: Vec<RequireVerified>,
 }
 
 impl TierPolicy {
@@ -112,6 +117,7 @@ impl TierPolicy {
             windows: Vec::new(),
             freezes: Vec::new(),
             approvals: 0,
+            require_verified: Vec::new(),
         }
     }
 

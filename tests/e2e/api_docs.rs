@@ -200,7 +200,7 @@ both!(
     |b: Backend| {
         let app = TestApp::empty(b);
         let ops = documented_operations();
-        assert_eq!(ops.len(), 65);
+        assert_eq!(ops.len(), 68);
         for (method, path) in &ops {
             let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some("{}");
             let r = app.request(method, path, body, &[]);

@@ -139,7 +139,7 @@ both!(
         let not_admin = app.request_as(Some(&operator), "PUT", path, Some(&body));
         assert_eq!(not_admin.status, 403, "{}", not_admin.body);
         assert!(
-            not_admin.body.contains("break_glass: only an admin"),
+            not_admin.body.contains("break_glass needs the admin role"),
             "{}",
             not_admin.body
         );

@@ -71,3 +71,44 @@ pub struct EventSecretRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
 }
+
+/// What one cluster proved of one component's build (see `store::evidence`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::build_evidence)]
+pub struct EvidenceRow {
+    pub cluster: String,
+    pub component: String,
+    pub digest: String,
+    pub tag: Option<String>,
+    pub ready_since: NaiveDateTime,
+    pub ready_until: Option<NaiveDateTime>,
+    pub failed_at: Option<NaiveDateTime>,
+}
+
+/// A promotion as stored (see `service::promotions`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = super::schema::promotions)]
+pub struct PromotionRow {
+    pub id: i64,
+    pub source: String,
+    pub target_tier: String,
+    pub components: String,
+    pub rollout: Option<i64>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub reason: Option<String>,
+    pub break_glass: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::promotions)]
+pub struct NewPromotionRow {
+    pub source: String,
+    pub target_tier: String,
+    pub components: String,
+    pub rollout: Option<i64>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub reason: Option<String>,
+    pub break_glass: Option<String>,
+}

@@ -266,6 +266,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    build_evidence (cluster, component, digest) {
+        cluster -> Text,
+        component -> Text,
+        digest -> Text,
+        tag -> Nullable<Text>,
+        ready_since -> Timestamp,
+        ready_until -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    promotions (id) {
+        id -> BigInt,
+        source -> Text,
+        target_tier -> Text,
+        components -> Text,
+        rollout -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        reason -> Nullable<Text>,
+        break_glass -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(assignments -> clusters (cluster));
 diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
@@ -289,4 +315,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     flux_events,
     cluster_event_secrets,
     applied_files,
+    build_evidence,
+    promotions,
 );

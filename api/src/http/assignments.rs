@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::clusters::assignment_in_path;
 use super::dto::AssignmentDto;
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller, caller_breaking_glass, query, Body, WriteParams};
 use super::problem::Problem;
 use super::{blocking, respond_write, Shared};
 use crate::error::Error;
@@ -40,6 +40,9 @@ pub struct AssignmentPatchInput {
     #[serde(default, deserialize_with = "sent")]
     #[schema(value_type = Option<String>, nullable = true, format = DateTime)]
     pub expires_at: Option<Option<String>>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<super::dto::BreakGlassInput>,
 }
 
 /// A field that is present, `null` or not: absent fields keep their `default` (`None`).
@@ -104,11 +107,12 @@ pub async fn patch_cluster_component(
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let command = PatchAssignment {
         key: assignment_in_path(&req, &cluster, &component, "assignment")?,
-        patch: AssignmentPatch::try_from(body.0)?,
+        patch: AssignmentPatch::try_from(input)?,
     };
-    let caller = caller(&req);
     let outcome = blocking(move || assignments::patch_assignment(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, actix_web::http::StatusCode::OK, |a| AssignmentDto::from(a))
 }

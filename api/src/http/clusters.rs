@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{AssignmentDto, AssignmentInput, ClusterDto, ClusterInput, Page, PlanDto};
-use super::extract::{caller, expected, query, Body, WriteParams};
+use super::extract::{caller, caller_breaking_glass, expected, query, Body, WriteParams};
 use super::paging;
 use super::problem::Problem;
 use super::{blocking, respond_write, Shared};
@@ -164,12 +164,12 @@ pub async fn list_clusters(state: Shared, req: HttpRequest) -> Result<HttpRespon
 pub async fn create_cluster(state: Shared, req: HttpRequest, body: Body<ClusterInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
     let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let name = input.name.take().ok_or_else(|| Error::field("$.name", "is required"))?;
     let command = CreateCluster {
         settings: ClusterSettings::try_from((name, &input))?,
         components: input.components.as_deref().map(component_ids).transpose()?,
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::create(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::CREATED, |v| ClusterDto::from(v))
 }
@@ -199,9 +199,10 @@ async fn write_cluster(
     state: Shared,
     req: HttpRequest,
     name: String,
-    input: ClusterInput,
+    mut input: ClusterInput,
 ) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     if input.name.as_deref().is_some_and(|n| n != name) {
         return Err(Error::field(
             "$.name",
@@ -218,7 +219,6 @@ async fn write_cluster(
         settings: ClusterSettings::try_from((name, &input))?,
         expected: expected(&req),
     };
-    let caller = caller(&req);
     let outcome = blocking(move || clusters::update(&state, &caller, command, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |v| ClusterDto::from(v))
 }
@@ -323,7 +323,7 @@ pub async fn put_cluster_component(
     let params: WriteParams = query(&req)?;
     let (cluster, component) = path.into_inner();
     let mut input = body.0;
-    let caller = super::safety_dto::with_break_glass(caller(&req), input.break_glass.take())?;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
     let command = PutAssignment {
         key: assignment_in_path(&req, &cluster, &component, "component")?,
         settings: AssignmentSettings::try_from(input)?,

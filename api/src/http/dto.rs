@@ -107,6 +107,9 @@ pub struct ClusterInput {
     /// Components to assign on create; default: every enabled catalog component.
     #[serde(default)]
     pub components: Option<Vec<String>>,
+    /// Admin only (PUT, PATCH): skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlassInput>,
 }
 
 fn yes() -> bool {
@@ -158,22 +161,9 @@ pub struct AssignmentInput {
     #[serde(default)]
     #[schema(format = DateTime, example = "2026-12-31T00:00:00Z")]
     pub expires_at: Option<String>,
-    /// Admins only: make this change even outside the tier's change windows or in a freeze,
-    /// saying why.
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<BreakGlassInput>,
-}
-
-/// Why an admin skips the change-window and freeze rules for one write.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BreakGlassInput {
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        example = "incident 4711: roll back the broken build now"
-    )]
-    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -282,6 +272,34 @@ pub struct TierPolicyDto {
     #[serde(default, skip_serializing_if = "super::safety_dto::is_zero")]
     #[schema(maximum = 10)]
     pub approvals: u32,
+    /// Evidence a build needs from other tiers before it reaches this one; absent for none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_verified: Vec<RequireVerifiedDto>,
+}
+
+/// At least `clusters` clusters of `tier` reported the build's digest applied and ready for at
+/// least `ready_for`, and none reported it failed since.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequireVerifiedDto {
+    #[schema(example = "qa")]
+    pub tier: String,
+    #[schema(minimum = 1, example = 1)]
+    pub clusters: u64,
+    #[schema(example = "1h")]
+    pub ready_for: String,
+}
+
+/// Why an admin skips the evidence and change-window rules for this one write; audited.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassInput {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "CVE-2026-1234: the fix must reach prod before qa soaks it"
+    )]
+    pub reason: String,
 }
 
 /// An environment class with its policy.
@@ -314,6 +332,9 @@ pub struct ReleaseInput {
     #[serde(default)]
     #[schema(max_length = 200)]
     pub reason: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlassInput>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -302,6 +302,37 @@ pub fn caller(req: &HttpRequest) -> Caller {
     }
 }
 
+/// The caller of a write that may carry `break_glass`: admins only (403 for any other role,
+/// naming it), with a reason. Every handler of a write that changes what clusters run takes
+/// its caller through here, so break-glass is refused and recorded the same way everywhere.
+pub fn caller_breaking_glass(
+    req: &HttpRequest,
+    break_glass: Option<super::dto::BreakGlassInput>,
+) -> Result<Caller, Error> {
+    let mut who = caller(req);
+    let Some(input) = break_glass else {
+        return Ok(who);
+    };
+    if who.role != Some(crate::service::tokens::Role::Admin) {
+        let role = who.role.map_or("no".to_owned(), |r| format!("the {}", r.as_str()));
+        return Err(Error::Forbidden(format!(
+            "break_glass needs the admin role; {} has {role} role",
+            who.actor
+        )));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        let path = "$.break_glass.reason".to_owned();
+        let message = "must say why the rules are skipped".to_owned();
+        return Err(Error::Validation {
+            detail: format!("{path}: {message}"),
+            errors: vec![FieldError { path, message }],
+        });
+    }
+    who.break_glass = Some(reason.to_owned());
+    Ok(who)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,6 +179,9 @@ pub struct HotfixInput {
     /// Stored in the overrides' reason after `hotfix: `.
     #[serde(default)]
     pub reason: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<super::dto::BreakGlassInput>,
 }
 
 /// What a hotfix did (on a dry run, would do).

@@ -3,7 +3,7 @@
 use actix_web::{post, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller_breaking_glass, query, Body, WriteParams};
 use catalog::{ClusterName, ComponentId, ComponentPath, OciTag, TierName};
 
 use super::hold_dto::{HotfixDto, HotfixInput, SelectorInput, SkippedDto};
@@ -55,8 +55,9 @@ impl TryFrom<SelectorInput> for Selector {
 #[post("/hotfixes")]
 pub async fn create_hotfix(state: Shared, req: HttpRequest, body: Body<HotfixInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let caller = caller(&req);
-    let spec = CreateHotfix::try_from(body.0)?;
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
+    let spec = CreateHotfix::try_from(input)?;
     let (component, oci_tag) = (spec.component.to_string(), spec.oci_tag.to_string());
     let outcome = blocking(move || hotfixes::hotfix(&state, &caller, spec, params.dry_run)).await?;
     Ok(HttpResponse::Ok().json(HotfixDto {

@@ -24,6 +24,7 @@ pub mod paging;
 pub mod patch_dto;
 pub mod paths;
 pub mod problem;
+pub mod promotions;
 pub mod publish;
 pub mod registry_dto;
 pub mod releases;
@@ -119,6 +120,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(overrides::routes)
             .configure(revisions::routes)
             .configure(rollouts::routes)
+            .configure(promotions::routes)
             .configure(holds::routes)
             .configure(hotfixes::routes)
             .configure(audit::routes)

@@ -85,4 +85,6 @@ pub struct ClusterPatchInput {
         max_length = 128
     )]
     oci_tag: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    break_glass: Option<super::dto::BreakGlassInput>,
 }

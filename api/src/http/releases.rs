@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use catalog::{ArtifactId, ComponentId, ComponentPath, OciTag};
 
 use super::dto::{PlanView, ReleaseComponentInput, ReleaseInput};
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller_breaking_glass, query, Body, WriteParams};
 use super::hold_dto::{HeldDto, LeftAloneDto, ReleaseDto, ReleaseView};
 use super::problem::Problem;
 use super::{blocking, Shared};
@@ -56,8 +56,9 @@ impl TryFrom<ReleaseInput> for CreateRelease {
 #[post("/releases")]
 pub async fn create_release(state: Shared, req: HttpRequest, body: Body<ReleaseInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let caller = caller(&req);
-    let spec = CreateRelease::try_from(body.0)?;
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
+    let spec = CreateRelease::try_from(input)?;
     let outcome = blocking(move || releases::release(&state, &caller, spec, params.dry_run)).await?;
     // Written from the write's own change list: a fleet-wide release's is large.
     Ok(HttpResponse::Ok().json(ReleaseView {

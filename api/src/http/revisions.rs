@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ComponentChangeDto, Page, PlanDto};
-use super::extract::{caller, query, Body};
+use super::extract::{caller_breaking_glass, query, Body};
 use super::paging;
 use super::problem::Problem;
 use super::render::EffectiveDto;
@@ -74,6 +74,9 @@ pub struct RollbackInput {
     #[serde(default)]
     #[schema(max_length = 170)]
     pub reason: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<super::dto::BreakGlassInput>,
 }
 
 impl TryFrom<(ClusterName, RollbackInput)> for Rollback {
@@ -243,8 +246,9 @@ pub async fn rollback_cluster(
 ) -> Result<HttpResponse, Error> {
     let params: RollbackParams = query(&req)?;
     let cluster = name.into_inner();
-    let command = Rollback::try_from((super::clusters::cluster_in_path(&cluster)?, body.0))?;
-    let caller = caller(&req);
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
+    let command = Rollback::try_from((super::clusters::cluster_in_path(&cluster)?, input))?;
     let outcome = blocking(move || rollback::rollback(&state, &caller, command, params.dry_run)).await?;
     let change = outcome.changes.iter().find(|c| c.cluster == cluster);
     let reply = match outcome.dry_run {

@@ -44,6 +44,9 @@ pub struct RolloutInput {
     pub waves: Option<Vec<WaveInput>>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Admin only: skip the evidence and change-window rules for this write, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<super::dto::BreakGlassInput>,
 }
 
 /// A wave: the clusters every given selector matches, among those no earlier wave took.

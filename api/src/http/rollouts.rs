@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::Page;
-use super::extract::{caller, query, Body, WriteParams};
+use super::extract::{caller, caller_breaking_glass, query, Body, WriteParams};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::rollout_dto::{RolloutActionDto, RolloutDto, RolloutInput};
@@ -25,8 +25,9 @@ use crate::service::{AppState, Caller, Outcome};
 #[post("/rollouts")]
 pub async fn create_rollout(state: Shared, req: HttpRequest, body: Body<RolloutInput>) -> Result<HttpResponse, Error> {
     let params: WriteParams = query(&req)?;
-    let caller = caller(&req);
-    let spec = rollouts::CreateRollout::try_from(body.0)?;
+    let mut input = body.0;
+    let caller = caller_breaking_glass(&req, input.break_glass.take())?;
+    let spec = rollouts::CreateRollout::try_from(input)?;
     let outcome = blocking(move || rollouts::create(&state, &caller, spec, params.dry_run)).await?;
     Ok(match outcome.dry_run {
         true => HttpResponse::Ok().json(RolloutDto::planned_only(&outcome.value)),

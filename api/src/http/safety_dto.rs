@@ -3,11 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::BreakGlassInput;
-use crate::error::{Error, Field};
 use crate::service::tiers::{FreezeSpec, SafetySpec, WindowSpec};
-use crate::service::tokens::Role;
-use crate::service::Caller;
 
 /// A weekly change window: on `days`, from `from` until `to`, local time in `tz`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -99,22 +95,3 @@ pub(super) fn safety_dto(s: &SafetySpec) -> (Vec<ChangeWindowDto>, Vec<FreezeDto
     (windows, freezes)
 }
 
-/// The caller, breaking glass when the request asks to: admins only (403 otherwise), with a
-/// reason.
-pub(super) fn with_break_glass(mut caller: Caller, input: Option<BreakGlassInput>) -> Result<Caller, Error> {
-    let Some(input) = input else { return Ok(caller) };
-    if caller.role != Some(Role::Admin) {
-        return Err(Error::Forbidden(
-            "break_glass: only an admin may skip change windows and freezes".into(),
-        ));
-    }
-    let reason = input.reason.trim();
-    if reason.is_empty() {
-        return Err(Error::refused(
-            Field::new("break_glass").field("reason"),
-            "say why the change cannot wait",
-        ));
-    }
-    caller.break_glass = Some(reason.to_owned());
-    Ok(caller)
-}

@@ -4,13 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{get, put, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{Page, TierDto, TierPolicyDto};
+use super::dto::{Page, RequireVerifiedDto, TierDto, TierPolicyDto};
 use super::extract::{caller, expected, query, Body, WriteParams};
 use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::{blocking, respond_write, Shared};
 use crate::error::Error;
-use crate::service::tiers::{self, PolicySpec, TierView};
+use crate::service::tiers::{self, PolicySpec, TierView, VerifiedSpec};
 
 impl From<&TierView> for TierDto {
     fn from(t: &TierView) -> Self {
@@ -27,6 +27,15 @@ impl From<&TierView> for TierDto {
                 windows,
                 freezes,
                 approvals: p.safety.approvals,
+                require_verified: p
+                    .require_verified
+                    .iter()
+                    .map(|r| RequireVerifiedDto {
+                        tier: r.tier.clone(),
+                        clusters: r.clusters,
+                        ready_for: r.ready_for.clone(),
+                    })
+                    .collect(),
             },
         }
     }
@@ -82,6 +91,15 @@ pub async fn replace_tier(
         require_known_tag: p.require_known_tag,
         pattern: p.pattern,
         safety: super::safety_dto::safety_spec(p.windows, p.freezes, p.approvals),
+        require_verified: p
+            .require_verified
+            .into_iter()
+            .map(|r| VerifiedSpec {
+                tier: r.tier,
+                clusters: r.clusters,
+                ready_for: r.ready_for,
+            })
+            .collect(),
     };
     let outcome = blocking(move || tiers::put_policy(&state, &caller, &name, spec, expected, params.dry_run)).await?;
     respond_write(outcome, StatusCode::OK, |t| TierDto::from(t))
@@ -108,6 +126,7 @@ mod tests {
                 require_known_tag: true,
                 pattern: Some("^v".into()),
                 safety: Default::default(),
+                require_verified: Vec::new(),
             },
         };
         assert_eq!(view.version(), etag_of(&TierDto::from(&view)));

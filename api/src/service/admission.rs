@@ -43,9 +43,76 @@ fn registration(conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Re
 pub(super) struct Admission {
     /// artifact → tag → what is registered: looked up without building a key per component.
     builds: HashMap<String, HashMap<String, Registration>>,
+    /// The write's time, which the evidence rule measures ready periods up to.
+    now: chrono::NaiveDateTime,
+    /// Break-glass: the evidence rule is judged but not applied; what it would refuse is kept.
+    break_glass: bool,
+    /// The service's own write (start-up files, `import`): a cluster it creates is the fleet
+    /// as it stands, written down, so it needs no evidence; its later changes do.
+    internal: bool,
+    /// (tier, component, tag) → the evidence rule's verdict, judged once per write.
+    evidence: HashMap<(String, String, String), Option<String>>,
+    /// What break-glass let through: one entry per cluster and component.
+    pub(super) skipped: Vec<Skipped>,
+}
+
+/// A change the evidence rule would have refused, let through by break-glass.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(super) struct Skipped {
+    pub rule: &'static str,
+    pub cluster: String,
+    pub component: String,
+    pub tag: String,
+    pub evidence: String,
 }
 
 impl Admission {
+    pub(super) fn new(now: chrono::NaiveDateTime, break_glass: bool, internal: bool) -> Admission {
+        Admission {
+            now,
+            break_glass,
+            internal,
+            ..Admission::default()
+        }
+    }
+
+    /// The evidence rule for a component whose build changed on a cluster of `tier`.
+    fn check_evidence(
+        &mut self,
+        conn: &mut DbConnection,
+        tier: &Tier,
+        cluster: &str,
+        c: &store::effective::ComponentRecord,
+    ) -> Result<(), Error> {
+        if tier.policy.require_verified.is_empty() {
+            return Ok(());
+        }
+        let key = (tier.name.to_string(), c.id.clone(), c.oci_tag.clone());
+        let verdict = match self.evidence.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = super::evidence::shortfall(conn, tier, &c.id, &c.artifact, &c.oci_tag, self.now)?;
+                self.evidence.insert(key, found.clone());
+                found
+            }
+        };
+        let Some(shortfall) = verdict else {
+            return Ok(());
+        };
+        if !self.break_glass {
+            let refused = super::evidence::refusal(tier, &c.oci_tag, shortfall);
+            return Err(on_cluster(refused, cluster, &c.id));
+        }
+        self.skipped.push(Skipped {
+            rule: catalog::PolicyRule::RequireVerified.as_str(),
+            cluster: cluster.to_owned(),
+            component: c.id.clone(),
+            tag: c.oci_tag.clone(),
+            evidence: shortfall,
+        });
+        Ok(())
+    }
+
     fn build(&mut self, conn: &mut DbConnection, artifact: &str, tag: &str) -> Result<Registration, Error> {
         if let Some(known) = self.builds.get(artifact).and_then(|tags| tag_of(tags, tag)) {
             return Ok(known);
@@ -86,6 +153,11 @@ impl Admission {
                 false => tier.policy.admit(&tier.name, &tag, &c.artifact, build),
             };
             verdict.map_err(|e| on_cluster(e, cluster, &c.id))?;
+            // A cluster the service's own write creates needs none (see `internal`).
+            let created_by_files = self.internal && before.is_none();
+            if !(unchanged || created_by_files) {
+                self.check_evidence(conn, tier, cluster, c)?;
+            }
         }
         Ok(())
     }

@@ -245,7 +245,11 @@ pub(super) fn recompute(
             true => Default::default(),
             false => super::render::digest_map(ctx.conn)?,
         },
-        admission: super::admission::Admission::default(),
+        admission: super::admission::Admission::new(
+            ctx.now,
+            ctx.caller().break_glass.is_some(),
+            ctx.caller().role.is_none(),
+        ),
         windows: super::windows::holds(ctx.caller()).then(super::windows::OpenTiers::default),
         tiers: BTreeMap::new(),
         shared_components: HashMap::new(),
@@ -258,7 +262,19 @@ pub(super) fn recompute(
         let changed = resolve_chunk(ctx, &mut inputs, &mut planner.shapes, chunk, phases)?;
         planner.store_chunk(ctx, changed, phases)?;
     }
+    audit_break_glass(ctx, &planner.admission.skipped);
     Ok(planner.changes)
+}
+
+/// A break-glass write gets an audit entry of its own: the reason, and each change a rule
+/// would have refused with the evidence it lacked (none when the write needed no skipping).
+fn audit_break_glass(ctx: &mut Ctx<'_>, skipped: &[super::admission::Skipped]) {
+    let Some(reason) = ctx.caller().break_glass.clone() else {
+        return;
+    };
+    let rules: std::collections::BTreeSet<&str> = skipped.iter().map(|s| s.rule).collect();
+    let entry = serde_json::json!({"reason": reason, "rules_skipped": rules, "skipped": skipped});
+    ctx.audit("break_glass", "break-glass", None::<&()>, Some(&entry));
 }
 
 /// Resolves a chunk of clusters (once per shape); keeps those whose config's fingerprint changed.

@@ -27,6 +27,8 @@ pub struct PolicyView {
     pub pattern: Option<String>,
     #[serde(flatten)]
     pub safety: SafetySpec,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub require_verified: Vec<VerifiedSpec>,
 }
 
 /// A tier's change windows, freezes and approvals, as shown and as asked for (the catalog
@@ -107,6 +109,14 @@ impl SafetySpec {
     }
 }
 
+/// One `require_verified` entry, as callers give it and the API shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VerifiedSpec {
+    pub tier: String,
+    pub clusters: u64,
+    pub ready_for: String,
+}
+
 impl TierView {
     /// The tier's version, which `If-Match` names.
     pub fn version(&self) -> String {
@@ -126,6 +136,15 @@ impl From<&Tier> for TierView {
                 require_known_tag: p.require_known_tag,
                 pattern: p.pattern.as_ref().map(|r| r.as_str().to_owned()),
                 safety: SafetySpec::from(p),
+                require_verified: p
+                    .require_verified
+                    .iter()
+                    .map(|r| VerifiedSpec {
+                        tier: r.tier.to_string(),
+                        clusters: r.clusters.into(),
+                        ready_for: r.ready_for.to_string(),
+                    })
+                    .collect(),
             },
         }
     }
@@ -140,6 +159,7 @@ pub struct PolicySpec {
     pub require_known_tag: bool,
     pub pattern: Option<String>,
     pub safety: SafetySpec,
+    pub require_verified: Vec<VerifiedSpec>,
 }
 
 /// Tiers in their order, lowest first.
@@ -212,6 +232,9 @@ fn policy_document(spec: &PolicySpec) -> Value {
         policy.insert("pattern".into(), pattern.clone().into());
     }
     spec.safety.write(&mut policy);
+    if !spec.require_verified.is_empty() {
+        policy.insert("require_verified".into(), json!(spec.require_verified));
+    }
     Value::Object(policy)
 }
 
@@ -221,6 +244,7 @@ fn tier_view(tier: &Tier) -> Value {
         "name": tier.name.as_str(), "allow_mutable": p.allow_mutable, "allow_prerelease": p.allow_prerelease,
         "pin_digest": p.pin_digest, "require_known_tag": p.require_known_tag,
         "pattern": p.pattern.as_ref().map(|r| r.as_str()), "safety": SafetySpec::from(p),
+        "require_verified": catalog::document::require_verified_document(&p.require_verified),
     })
 }
 

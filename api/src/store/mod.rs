@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod effective;
+pub mod evidence;
 pub mod holds;
 pub mod observed;
 mod observed_pg;

@@ -20,6 +20,7 @@ use crate::yaml::{JsonPath, YamlDoc};
 
 mod rules;
 mod safety;
+mod verified;
 
 /// A loaded catalog with the warnings found on the way.
 #[derive(Debug)]
@@ -197,6 +198,7 @@ impl Checker<'_> {
         self.dependencies(&components);
         self.tag_forms(&artifacts, &components);
         self.tier_policies(&artifacts, &tier_list, &components);
+        self.verified_tiers(&tier_list, &at.key("tiers"));
         let artifacts = artifacts.into_iter().map(|a| a.built).collect::<Option<Vec<_>>>()?;
         let tiers = tiers
             .into_iter()
@@ -282,6 +284,10 @@ impl Checker<'_> {
                     complete = policy.pattern.is_some();
                 }
                 complete &= self.safety(p, &at, &mut policy);
+                match self.require_verified(p, &at) {
+                    Some(rules) => policy.require_verified = rules,
+                    None => complete = false,
+                }
             }
             out.push(PartialTier {
                 tier: Some(Tier { name, policy }),

@@ -221,6 +221,7 @@ pub fn release(client: &Client, a: ReleaseArgs) -> Result<ExitCode, Error> {
         oci_tag: a.tag.clone(),
         components,
         reason: a.change.reason.clone(),
+        break_glass: None,
     };
     let body = serde_json::to_value(&input).map_err(|e| Error::Internal(e.to_string()))?;
     let reply = client.send(Method::POST, "/api/v1/releases", &a.change.query(), Some(&body))?;

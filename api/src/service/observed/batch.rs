@@ -8,6 +8,7 @@ use std::sync::{mpsc, OnceLock};
 use diesel::Connection;
 use tokio::sync::oneshot;
 
+use super::evidence::{Running, Steady};
 use crate::db::models_observed::{NewFluxEventRow, ObservedRow};
 use crate::db::{DbConnection, Pool, PooledConnection};
 use crate::error::Error;
@@ -61,11 +62,12 @@ fn start(pool: Pool) -> mpsc::Sender<Job> {
         // The writer keeps its connection between batches: a checkout costs a round trip.
         let mut held = None;
         let mut pruning = Pruning::default();
+        let mut steady = Steady::default();
         while let Ok(first) = jobs.recv() {
             let mut batch = vec![first];
             batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
             let prune = pruning.due(&batch);
-            commit(&pool, &mut held, batch, &prune);
+            commit(&pool, &mut held, batch, &prune, &mut steady);
         }
     });
     if let Err(e) = started {
@@ -98,10 +100,12 @@ impl Pruning {
     }
 }
 
-fn commit(pool: &Pool, held: &mut Option<PooledConnection>, batch: Vec<Job>, prune: &[String]) {
+fn commit(pool: &Pool, held: &mut Option<PooledConnection>, batch: Vec<Job>, prune: &[String], steady: &mut Steady) {
     let (works, dones): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.done)).unzip();
-    match store(pool, held, &works, prune) {
-        Ok(flags) => {
+    steady.forget_failures(&works);
+    match store(pool, held, &works, prune, steady) {
+        Ok((flags, running)) => {
+            steady.learn(running);
             for (done, duplicate) in dones.into_iter().zip(flags) {
                 let _ = done.send(Ok(duplicate));
             }
@@ -117,7 +121,10 @@ fn commit(pool: &Pool, held: &mut Option<PooledConnection>, batch: Vec<Job>, pru
         Err(e) => {
             tracing::warn!(events = works.len(), error = %e, "storing a batch of events failed; trying each alone");
             for (work, done) in works.iter().zip(dones) {
-                let one = store(pool, held, std::slice::from_ref(work), &[]).map(|flags| flags[0]);
+                let one = store(pool, held, std::slice::from_ref(work), &[], steady).map(|(flags, running)| {
+                    steady.learn(running);
+                    flags[0]
+                });
                 if let Err(e) = &one {
                     tracing::warn!(cluster = %work.row.cluster, error = %e, "storing an event failed");
                 }
@@ -147,9 +154,10 @@ fn store(
     held: &mut Option<PooledConnection>,
     works: &[Work],
     prune: &[String],
-) -> Result<Vec<bool>, Error> {
+    steady: &Steady,
+) -> Result<(Vec<bool>, Vec<Running>), Error> {
     if let Some(mut conn) = held.take() {
-        match conn.transaction(|c| crate::db::caught(|| write(c, works, prune))) {
+        match conn.transaction(|c| crate::db::caught(|| write(c, works, prune, steady))) {
             Ok(flags) => {
                 *held = Some(conn);
                 return Ok(flags);
@@ -160,14 +168,19 @@ fn store(
         }
     }
     let mut conn = pool.get()?;
-    let flags = conn.transaction(|c| crate::db::caught(|| write(c, works, prune)))?;
+    let flags = conn.transaction(|c| crate::db::caught(|| write(c, works, prune, steady)))?;
     *held = Some(conn);
     Ok(flags)
 }
 
 /// Stores a batch as if its events came one after another, then prunes the histories of the
-/// clusters in `prune`; whether each event was a duplicate.
-fn write(conn: &mut DbConnection, works: &[Work], prune: &[String]) -> Result<Vec<bool>, Error> {
+/// clusters in `prune`; whether each event was a duplicate, and the ready periods now running.
+fn write(
+    conn: &mut DbConnection,
+    works: &[Work],
+    prune: &[String],
+    steady: &Steady,
+) -> Result<(Vec<bool>, Vec<Running>), Error> {
     // A retried event can come twice in one batch: the first is stored, the others are
     // duplicates.
     let mut seen = HashSet::new();
@@ -203,8 +216,10 @@ fn write(conn: &mut DbConnection, works: &[Work], prune: &[String]) -> Result<Ve
     for round in &rounds {
         q::upsert_observed(conn, round)?;
     }
+    let new_works = works.iter().zip(&duplicate).filter(|(_, dup)| !**dup).map(|(w, _)| w);
+    let running = super::evidence::record(conn, new_works, steady)?;
     for cluster in prune {
         q::prune_events(conn, cluster, super::HISTORY)?;
     }
-    Ok(duplicate)
+    Ok((duplicate, running))
 }

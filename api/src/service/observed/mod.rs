@@ -7,6 +7,7 @@
 
 mod batch;
 pub mod drift;
+mod evidence;
 mod fnv;
 pub mod health;
 pub mod hmac;

@@ -9,6 +9,7 @@
 mod approvals;
 mod choices;
 pub mod gate;
+pub mod promotion;
 pub mod runner;
 mod state;
 mod steps;

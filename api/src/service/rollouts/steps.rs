@@ -162,6 +162,9 @@ fn check_soak(ctx: &Ctx<'_>, r: &Rollout) -> Result<(), Error> {
 }
 
 fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
+    if r.kind == "promotion" {
+        return super::promotion::complete(ctx, r);
+    }
     let mut doc = ctx.catalog().to_document();
     let before = ctx.catalog().to_document();
     if r.kind == "release" {

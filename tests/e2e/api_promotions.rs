@@ -1,0 +1,145 @@
+//! Promotions on SQLite and PostgreSQL: the set qa runs ready moves to prod as one rollout, with
+//! its evidence record; a promotion lacking evidence is refused listing the components.
+
+use serde_json::{json, Value};
+
+use crate::api_events::{at, event, report};
+use crate::api_evidence::{app_requiring_evidence, D111};
+use crate::both;
+use crate::support::app::{Backend, TestApp};
+
+fn ready(app: &TestApp, cluster: &str, second: i64) {
+    let revision = format!("v1.1.0-1@{D111}");
+    let sent = event(
+        "Kustomization",
+        "grafana",
+        "info",
+        "ReconciliationSucceeded",
+        Some(&revision),
+        &at(second),
+    );
+    report(app, cluster, &sent);
+}
+
+/// Grafana in a cluster's effective config.
+fn grafana_on(app: &TestApp, cluster: &str) -> Value {
+    let effective = app.get(&format!("/api/v1/clusters/{cluster}/effective")).json();
+    let found = effective["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "grafana")
+        .cloned();
+    found.unwrap_or_else(|| panic!("no grafana on {cluster}: {effective}"))
+}
+
+fn grafana_from_qa() -> Value {
+    json!({"from": {"tier": "qa"}, "to": {"tier": "prod"}, "components": ["grafana"], "reason": "qa soaked it"})
+}
+
+both!(
+    a_promotion_from_qa_moves_exactly_its_ready_set_and_keeps_the_evidence,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let qa = app.put(
+            "/api/v1/clusters/qa-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(qa.status, 200, "{}", qa.body);
+        ready(&app, "qa-eu-1", 1);
+        let early = app.post("/api/v1/promotions", &grafana_from_qa());
+        assert_eq!(early.status, 422, "{}", early.body);
+        let message = early.json()["errors"][0]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.starts_with(&format!(
+                "grafana: qa: 0 of 1 clusters ready at {D111} for 1h; qa-eu-1 ready for"
+            )),
+            "{message}"
+        );
+        app.state.clock.advance(chrono::Duration::hours(1));
+        let made = app.post("/api/v1/promotions", &grafana_from_qa());
+        assert_eq!(made.status, 201, "{}", made.body);
+        let p = made.json();
+        let grafana = &p["components"][0];
+        assert_eq!(p["components"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            (&grafana["oci_tag"], &grafana["digest"], &grafana["component_path"]),
+            (&json!("v1.1.0-1"), &json!(D111), &json!("observability/grafana/7.3.9"))
+        );
+        assert_eq!(grafana["sources"][0]["cluster"], "qa-eu-1");
+        assert_eq!(grafana["sources"][0]["applied_revision"], format!("v1.1.0-1@{D111}"));
+        let targets: Vec<&str> = grafana["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["cluster"].as_str().unwrap())
+            .collect();
+        assert_eq!(targets, ["prod-eu-1", "prod-us-1"]);
+        assert_eq!(grafana["targets"][0]["returns_to"]["oci_tag"], "v1.1.0");
+        assert_eq!(p["requested_by"], "test-admin");
+        assert_eq!(p["rollout_state"], "planned");
+        let rollout = p["rollout"].as_i64().unwrap();
+        let r = app.get(&format!("/api/v1/rollouts/{rollout}")).json();
+        assert_eq!(r["kind"], "promotion");
+        // The steps go through the engine, so each is checked for evidence again as it applies.
+        let advance = format!("/api/v1/rollouts/{rollout}/advance");
+        for _ in 0..2 {
+            let reply = app.post(&advance, &json!({}));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        ready(&app, "prod-eu-1", 2);
+        ready(&app, "prod-us-1", 3);
+        let record = app.get(&format!("/api/v1/promotions/{}", p["id"])).json();
+        for t in record["components"][0]["targets"].as_array().unwrap() {
+            assert_eq!(
+                (&t["state"], &t["applied_digest"]),
+                (&json!("ready"), &json!(D111)),
+                "{t}"
+            );
+        }
+        let done = app.post(&advance, &json!({}));
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert_eq!(done.json()["rollout"]["state"], "completed");
+        // Prod keeps the promoted build; the catalog default, which dev and qa follow, stays.
+        let promoted = json!({"value": "v1.1.0-1", "source": {"kind": "override", "detail": format!("promotion (rollout {rollout})")}});
+        assert_eq!(grafana_on(&app, "prod-eu-1")["oci_tag"], promoted);
+        assert_eq!(grafana_on(&app, "prod-us-1")["oci_tag"], promoted);
+        assert_eq!(grafana_on(&app, "dev-eu-1")["oci_tag"]["value"], "v1.1.0");
+        let list = app.get("/api/v1/promotions").json();
+        assert_eq!(list["items"][0]["id"], p["id"]);
+        assert_eq!(list["items"][0]["rollout_state"], "completed");
+    }
+);
+
+both!(
+    a_promotion_lacking_evidence_is_refused_listing_every_missing_component,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        ready(&app, "qa-eu-1", 1);
+        let reply = app.post(
+            "/api/v1/promotions",
+            &json!({"from": {"cluster": "qa-eu-1"}, "to": {"tier": "prod"}}),
+        );
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        let problem = reply.json();
+        let errors: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            errors.contains(&"grafana: qa-eu-1 has not reported v1.1.0-rc1 ready"),
+            "{errors:?}"
+        );
+        assert!(
+            errors.contains(&"prometheus: qa-eu-1 has not reported v1.1.0 ready"),
+            "{errors:?}"
+        );
+        assert!(problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("evidence is missing for "));
+        assert_eq!(app.get("/api/v1/promotions").json(), json!({"items": []}));
+    }
+);
