@@ -22,6 +22,7 @@ pub mod observed_dto;
 pub mod overrides;
 pub mod paging;
 pub mod patch_dto;
+pub mod plan_dto;
 pub mod paths;
 pub mod problem;
 pub mod promotions;
