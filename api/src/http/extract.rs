@@ -302,6 +302,9 @@ pub fn caller(req: &HttpRequest) -> Caller {
     }
 }
 
+/// The longest break-glass reason taken, as the document's `maxLength` says.
+const BREAK_GLASS_REASON_MAX: usize = 500;
+
 /// The caller of a write that may carry `break_glass`: admins only (403 for any other role,
 /// naming it), with a reason. Every handler of a write that changes what clusters run takes
 /// its caller through here, so break-glass is refused and recorded the same way everywhere.
@@ -321,9 +324,16 @@ pub fn caller_breaking_glass(
         )));
     }
     let reason = input.reason.trim();
-    if reason.is_empty() {
+    let refusal = if reason.is_empty() {
+        Some("must say why the rules are skipped")
+    } else if input.reason.chars().count() > BREAK_GLASS_REASON_MAX {
+        Some("must be at most 500 characters")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
         let path = "$.break_glass.reason".to_owned();
-        let message = "must say why the rules are skipped".to_owned();
+        let message = message.to_owned();
         return Err(Error::Validation {
             detail: format!("{path}: {message}"),
             errors: vec![FieldError { path, message }],

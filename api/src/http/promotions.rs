@@ -30,7 +30,12 @@ pub enum PromotionSourceDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionTargetDto {
-    #[schema(example = "prod")]
+    #[schema(
+        pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63,
+        example = "prod"
+    )]
     pub tier: String,
 }
 
