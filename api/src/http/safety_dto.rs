@@ -94,4 +94,3 @@ pub(super) fn safety_dto(s: &SafetySpec) -> (Vec<ChangeWindowDto>, Vec<FreezeDto
         .collect();
     (windows, freezes)
 }
-

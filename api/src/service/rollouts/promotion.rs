@@ -125,7 +125,11 @@ pub(crate) fn plan_in(
         None::<&()>,
         Some(&summary(&rollout)),
     );
-    Ok(rollout)
+    // Like any rollout, its first wave waits when it reaches a tier that asks for approvals.
+    match super::approvals::hold_if_needed(ctx, id)? {
+        true => load(ctx.conn, id),
+        false => Ok(rollout),
+    }
 }
 
 /// Completes a promotion: each stepped cluster keeps the promoted build as an override (the
