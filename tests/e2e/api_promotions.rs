@@ -183,3 +183,49 @@ both!(
         assert_eq!(record["rollout_state"], "planned");
     }
 );
+
+/// The audit entries of action `break_glass`, newest first.
+fn break_glass_entries(app: &TestApp) -> Vec<Value> {
+    let audit = app.get("/api/v1/audit?limit=500").json();
+    let items = audit["items"].as_array().unwrap();
+    items.iter().filter(|e| e["action"] == "break_glass").cloned().collect()
+}
+
+both!(
+    a_break_glass_promotion_applies_its_prod_steps_without_evidence_each_audited,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let qa = app.put(
+            "/api/v1/clusters/qa-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(qa.status, 200, "{}", qa.body);
+        ready(&app, "qa-eu-1", 1);
+        let mut body = grafana_from_qa();
+        body["break_glass"] = json!({"reason": "prod is down, the fix cannot wait"});
+        let made = app.post("/api/v1/promotions", &body);
+        assert_eq!(made.status, 201, "{}", made.body);
+        let p = made.json();
+        assert_eq!(p["break_glass"], "prod is down, the fix cannot wait");
+        let rollout = app.get(&format!("/api/v1/rollouts/{}", p["rollout"])).json();
+        assert_eq!(rollout["break_glass"], "prod is down, the fix cannot wait");
+        let before = break_glass_entries(&app).len();
+
+        let advance = format!("/api/v1/rollouts/{}/advance", p["rollout"]);
+        let step = app.post(&advance, &json!({}));
+        assert_eq!(step.status, 200, "{}", step.body);
+        let entries = break_glass_entries(&app);
+        assert_eq!(entries.len(), before + 1, "{entries:?}");
+        assert!(
+            entries[0].to_string().contains("prod is down, the fix cannot wait"),
+            "{entries:?}"
+        );
+        for _ in 0..2 {
+            let reply = app.post(&advance, &json!({}));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        assert_eq!(break_glass_entries(&app).len(), before + 3);
+        assert_eq!(grafana_on(&app, "prod-eu-1")["oci_tag"]["value"], "v1.1.0-1");
+        assert_eq!(grafana_on(&app, "prod-us-1")["oci_tag"]["value"], "v1.1.0-1");
+    }
+);

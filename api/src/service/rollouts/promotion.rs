@@ -97,6 +97,7 @@ pub(crate) fn plan_in(
             updated_at: ctx.now,
             reason,
             skipped: crate::service::json_text(&skipped),
+            break_glass: ctx.caller().break_glass.clone(),
         },
     )?;
     let by_name: BTreeMap<&str, &super::StepCluster> = planned.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
