@@ -150,6 +150,27 @@ both!(break_glass_by_an_operator_is_forbidden_naming_the_role, |b: Backend| {
     assert_eq!(audit["items"], json!([]));
 });
 
+both!(
+    a_break_glass_reason_longer_than_the_document_allows_is_refused_naming_it,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let body = json!({"oci_tag": "v1.1.0-1", "break_glass": {"reason": "x".repeat(501)}});
+        let reply = app.request(
+            "PUT",
+            "/api/v1/clusters/prod-eu-1/components/grafana",
+            Some(&body.to_string()),
+            &[],
+        );
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(
+            reply.json()["errors"],
+            json!([{"path": "$.break_glass.reason", "message": "must be at most 500 characters"}])
+        );
+        let audit = app.get("/api/v1/audit?target=break-glass").json();
+        assert_eq!(audit["items"], json!([]));
+    }
+);
+
 both!(a_tier_cannot_require_evidence_from_an_unknown_tier, |b: Backend| {
     let app = TestApp::with_fleet(b);
     let policy = json!({

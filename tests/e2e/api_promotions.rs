@@ -7,6 +7,7 @@ use crate::api_events::{at, event, report};
 use crate::api_evidence::{app_requiring_evidence, D111};
 use crate::both;
 use crate::support::app::{Backend, TestApp};
+use platform_catalog::service::tokens::Role;
 
 fn ready(app: &TestApp, cluster: &str, second: i64) {
     let revision = format!("v1.1.0-1@{D111}");
@@ -141,5 +142,90 @@ both!(
             .unwrap()
             .starts_with("evidence is missing for "));
         assert_eq!(app.get("/api/v1/promotions").json(), json!({"items": []}));
+    }
+);
+
+both!(
+    a_promotion_into_a_tier_asking_for_approval_shows_who_approved_in_its_record,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let policy = json!({
+            "allow_mutable": false, "allow_prerelease": false, "pin_digest": true, "require_known_tag": true,
+            "require_verified": [{"tier": "qa", "clusters": 1, "ready_for": "1h"}], "approvals": 1,
+        });
+        let reply = app.put("/api/v1/tiers/prod", &policy);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let qa = app.put(
+            "/api/v1/clusters/qa-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(qa.status, 200, "{}", qa.body);
+        ready(&app, "qa-eu-1", 1);
+        app.state.clock.advance(chrono::Duration::hours(1));
+        let made = app.post("/api/v1/promotions", &grafana_from_qa());
+        assert_eq!(made.status, 201, "{}", made.body);
+        let p = made.json();
+        assert_eq!(p["rollout_state"], "awaiting_approval");
+        assert_eq!(p["approvals"], json!([]));
+
+        let bob = app.issue("bob", Role::Operator, None);
+        let path = format!("/api/v1/rollouts/{}/approve", p["rollout"]);
+        let approved = app.request_as(Some(&bob), "POST", &path, Some("{}"));
+        assert_eq!(approved.status, 200, "{}", approved.body);
+        let record = app.get(&format!("/api/v1/promotions/{}", p["id"])).json();
+        let approvals = record["approvals"].as_array().unwrap();
+        assert_eq!(approvals.len(), 1, "{record}");
+        assert_eq!((&approvals[0]["wave"], &approvals[0]["by"]), (&json!(0), &json!("bob")));
+        assert!(
+            approvals[0]["at"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{record}"
+        );
+        assert_eq!(record["rollout_state"], "planned");
+    }
+);
+
+/// The audit entries of action `break_glass`, newest first.
+fn break_glass_entries(app: &TestApp) -> Vec<Value> {
+    let audit = app.get("/api/v1/audit?limit=500").json();
+    let items = audit["items"].as_array().unwrap();
+    items.iter().filter(|e| e["action"] == "break_glass").cloned().collect()
+}
+
+both!(
+    a_break_glass_promotion_applies_its_prod_steps_without_evidence_each_audited,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let qa = app.put(
+            "/api/v1/clusters/qa-eu-1/components/grafana",
+            &json!({"oci_tag": "v1.1.0-1"}),
+        );
+        assert_eq!(qa.status, 200, "{}", qa.body);
+        ready(&app, "qa-eu-1", 1);
+        let mut body = grafana_from_qa();
+        body["break_glass"] = json!({"reason": "prod is down, the fix cannot wait"});
+        let made = app.post("/api/v1/promotions", &body);
+        assert_eq!(made.status, 201, "{}", made.body);
+        let p = made.json();
+        assert_eq!(p["break_glass"], "prod is down, the fix cannot wait");
+        let rollout = app.get(&format!("/api/v1/rollouts/{}", p["rollout"])).json();
+        assert_eq!(rollout["break_glass"], "prod is down, the fix cannot wait");
+        let before = break_glass_entries(&app).len();
+
+        let advance = format!("/api/v1/rollouts/{}/advance", p["rollout"]);
+        let step = app.post(&advance, &json!({}));
+        assert_eq!(step.status, 200, "{}", step.body);
+        let entries = break_glass_entries(&app);
+        assert_eq!(entries.len(), before + 1, "{entries:?}");
+        assert!(
+            entries[0].to_string().contains("prod is down, the fix cannot wait"),
+            "{entries:?}"
+        );
+        for _ in 0..2 {
+            let reply = app.post(&advance, &json!({}));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        assert_eq!(break_glass_entries(&app).len(), before + 3);
+        assert_eq!(grafana_on(&app, "prod-eu-1")["oci_tag"]["value"], "v1.1.0-1");
+        assert_eq!(grafana_on(&app, "prod-us-1")["oci_tag"]["value"], "v1.1.0-1");
     }
 );

@@ -27,6 +27,7 @@ mod api_reasons;
 mod api_registry;
 mod api_registry_paths;
 mod api_registry_publish;
+mod api_registry_retag;
 mod api_releases;
 mod api_restart;
 mod api_rollouts;

@@ -161,6 +161,7 @@ pub struct RolloutRow {
     pub reason: Option<String>,
     pub skipped: String,
     pub halted_reason: Option<String>,
+    pub break_glass: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -179,6 +180,8 @@ pub struct NewRolloutRow {
     pub updated_at: NaiveDateTime,
     pub reason: Option<String>,
     pub skipped: String,
+    /// The break-glass reason it was created with: its later steps apply with it.
+    pub break_glass: Option<String>,
 }
 
 /// One step of a rollout; `clusters` is JSON: each cluster with from/to per component.

@@ -163,6 +163,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         skipped -> Text,
         halted_reason -> Nullable<Text>,
+        break_glass -> Nullable<Text>,
     }
 }
 

@@ -13,8 +13,9 @@ use super::problem::Problem;
 use super::rollout_dto::WaveInput;
 use super::{blocking, Shared};
 use crate::error::Error;
-use crate::service::promotions::{self, PromotionSpec, PromotionView, Source};
+use crate::service::promotions::{self, PromotionSpec, PromotionView, Retag, Source};
 use crate::service::rollouts::CreateWave;
+use crate::service::time::rfc3339;
 
 /// Where the builds come from: a tier (every enabled cluster of it) or one cluster.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -39,6 +40,19 @@ pub struct PromotionTargetDto {
     pub tier: String,
 }
 
+/// Promote each build under another tag: a build whose tag starts with `from_prefix` gets the
+/// tag with `to_prefix` instead, added to the same manifest in the registry (same digest, no
+/// rebuild) and registered in the catalog; the target clusters get that tag.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"from_prefix": "staging-", "to_prefix": "production-"}))]
+pub struct RetagInput {
+    #[schema(example = "staging-", min_length = 1)]
+    pub from_prefix: String,
+    #[schema(example = "production-")]
+    pub to_prefix: String,
+}
+
 /// A promotion: the (tag, digest, path) of each component the source runs and reports ready,
 /// moved over the target tier by one rollout (the tier's default waves unless `waves` given).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -60,6 +74,9 @@ pub struct PromotionInput {
     /// Admin only: skip the target tier's evidence rule for this promotion, saying why.
     #[serde(default)]
     pub break_glass: Option<BreakGlassInput>,
+    /// Promote the builds under a target tag (a prefix swapped), added in the registry first.
+    #[serde(default)]
+    pub retag: Option<RetagInput>,
 }
 
 /// One source cluster's evidence for a promoted build.
@@ -93,7 +110,20 @@ pub struct PromotedComponentDto {
     pub digest: String,
     pub component_path: String,
     pub sources: Vec<SourceEvidenceDto>,
+    /// The tag the targets get when the promotion retagged the build (same `digest`); absent:
+    /// they get `oci_tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_tag: Option<String>,
     pub targets: Vec<PromotionTargetReportDto>,
+}
+
+/// Who approved a wave of the promotion's rollout, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PromotionApprovalDto {
+    /// The wave's index in the rollout.
+    pub wave: i64,
+    pub by: String,
+    pub at: String,
 }
 
 /// A promotion's evidence record.
@@ -106,6 +136,8 @@ pub struct PromotionDto {
     /// The rollout that moves the set; its approvals and steps are the rollout's.
     pub rollout: Option<i64>,
     pub rollout_state: Option<String>,
+    /// The approvals the rollout's waves were given, oldest first.
+    pub approvals: Vec<PromotionApprovalDto>,
     pub requested_by: String,
     pub created_at: String,
     pub reason: Option<String>,
@@ -130,6 +162,13 @@ impl From<&PromotionView> for PromotionDto {
             components: v.components.iter().map(component_dto).collect(),
             rollout: v.rollout,
             rollout_state: v.rollout_state.clone(),
+            approvals: (v.approvals.iter())
+                .map(|a| PromotionApprovalDto {
+                    wave: a.wave,
+                    by: a.by.clone(),
+                    at: rfc3339(a.at),
+                })
+                .collect(),
             requested_by: v.requested_by.clone(),
             created_at: v.created_at.clone(),
             reason: v.reason.clone(),
@@ -157,6 +196,7 @@ fn component_dto(
                 ready_since: s.ready_since.clone(),
             })
             .collect(),
+        target_tag: p.target_tag.clone(),
         targets: targets
             .iter()
             .map(|t| PromotionTargetReportDto {
@@ -179,8 +219,9 @@ fn component_dto(
 #[utoipa::path(tag = "rollouts", params(WriteParams), request_body = PromotionInput,
     responses((status = 201, body = PromotionDto), (status = 200, description = "Dry run: the promotion as it would be", body = PromotionDto),
         (status = 400, body = Problem), (status = 403, description = "`break_glass` from a caller who is not an admin", body = Problem),
-        (status = 409, description = "An active rollout already moves a component on a target cluster", body = Problem), (status = 413, body = Problem),
-        (status = 422, description = "Components whose evidence is missing (each named in `errors`), an unknown tier, cluster or component, or a field is invalid", body = Problem)),
+        (status = 409, description = "An active rollout already moves a component on a target cluster, or a `retag` target tag is held at another digest (both named)", body = Problem), (status = 413, body = Problem),
+        (status = 422, description = "Components whose evidence is missing (each named in `errors`), an unknown tier, cluster or component, or a field is invalid", body = Problem),
+        (status = 503, description = "The registry failed to add a `retag` target tag (registry and tag named); nothing was written", body = Problem)),
     extensions(("x-required-role" = json!("operator"))))]
 #[post("/promotions")]
 pub async fn create_promotion(
@@ -203,6 +244,9 @@ pub async fn create_promotion(
             .map(|list| list.into_iter().enumerate().map(CreateWave::try_from).collect())
             .transpose()?,
         reason: input.reason,
+        retag: (input.retag)
+            .map(|r| Retag::parse(&r.from_prefix, &r.to_prefix))
+            .transpose()?,
     };
     let outcome = blocking(move || promotions::promote(&state, &caller, spec, dry_run)).await?;
     let mut dto = PromotionDto::from(&outcome.value);
@@ -231,7 +275,7 @@ pub async fn list_promotions(state: Shared, req: HttpRequest) -> Result<HttpResp
 
 /// Show a promotion's evidence record: per component the source clusters, their applied
 /// revision and since when ready; the target clusters' applied digests as they report them and
-/// what each returns to on rollback; who asked, and the rollout (whose approvals show there).
+/// what each returns to on rollback; who asked, who approved the rollout's waves and when.
 #[utoipa::path(tag = "rollouts", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = PromotionDto), (status = 404, body = Problem)), extensions(("x-required-role" = json!("viewer"))))]
 #[get("/promotions/{id}")]

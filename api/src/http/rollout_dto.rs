@@ -171,6 +171,9 @@ pub struct RolloutDto {
     pub state: Option<crate::service::rollouts::RolloutState>,
     /// Why the runner halted it, when `halted`.
     pub halted_reason: Option<String>,
+    /// The break-glass reason it was created with: each of its steps applies with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<String>,
     pub steps_applied: i64,
     pub steps_total: usize,
     pub created_by: String,
@@ -315,6 +318,7 @@ impl From<&Rollout> for RolloutDto {
             component_paths: r.component_paths.clone(),
             state: Some(r.state),
             halted_reason: r.halted_reason.clone(),
+            break_glass: r.break_glass.clone(),
             steps_applied: r.steps_applied,
             steps_total: r.steps.len(),
             created_by: r.created_by.clone(),

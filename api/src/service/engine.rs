@@ -54,6 +54,7 @@ impl AppState {
                 now: self.clock.now(),
                 touched: Touched::Some(BTreeSet::new()),
                 audit: Vec::new(),
+                carried_break_glass: None,
             };
             phases.mark("lock and catalog");
             let value = change(&mut ctx)?;
@@ -160,6 +161,9 @@ pub struct Ctx<'a> {
     pub now: NaiveDateTime,
     pub(super) touched: Touched,
     audit: Vec<NewAuditRow>,
+    /// A break-glass reason the write carries for something created with one (a rollout's
+    /// later steps), when the caller gave none.
+    carried_break_glass: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -175,6 +179,16 @@ impl Ctx<'_> {
 
     pub fn caller(&self) -> &Caller {
         self.caller
+    }
+
+    /// The break-glass reason this write applies with: the caller's, else one it carries.
+    pub fn break_glass(&self) -> Option<&str> {
+        (self.caller.break_glass.as_deref()).or(self.carried_break_glass.as_deref())
+    }
+
+    /// Applies the rest of this write with the break-glass reason something was created with.
+    pub(crate) fn carry_break_glass(&mut self, reason: &str) {
+        self.carried_break_glass = Some(reason.to_owned());
     }
 
     /// Replaces the catalog with `document`, validated in full; every cluster is re-resolved.

@@ -28,6 +28,7 @@ pub mod overrides;
 pub mod paths;
 mod phases;
 mod plan;
+mod promotion_retag;
 pub mod promotions;
 pub mod publish;
 pub mod releases;

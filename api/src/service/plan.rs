@@ -245,12 +245,9 @@ pub(super) fn recompute(
             true => Default::default(),
             false => super::render::digest_map(ctx.conn)?,
         },
-        admission: super::admission::Admission::new(
-            ctx.now,
-            ctx.caller().break_glass.is_some(),
-            ctx.caller().role.is_none(),
-        ),
-        windows: super::windows::holds(ctx.caller()).then(super::windows::OpenTiers::default),
+        admission: super::admission::Admission::new(ctx.now, ctx.break_glass().is_some(), ctx.caller().role.is_none()),
+        windows: (super::windows::holds(ctx.caller()) && ctx.break_glass().is_none())
+            .then(super::windows::OpenTiers::default),
         tiers: BTreeMap::new(),
         shared_components: HashMap::new(),
         shared_desired: HashMap::new(),
@@ -269,7 +266,7 @@ pub(super) fn recompute(
 /// A break-glass write gets an audit entry of its own: the reason, and each change a rule
 /// would have refused with the evidence it lacked (none when the write needed no skipping).
 fn audit_break_glass(ctx: &mut Ctx<'_>, skipped: &[super::admission::Skipped]) {
-    let Some(reason) = ctx.caller().break_glass.clone() else {
+    let Some(reason) = ctx.break_glass().map(str::to_owned) else {
         return;
     };
     let rules: std::collections::BTreeSet<&str> = skipped.iter().map(|s| s.rule).collect();

@@ -7,14 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{ComponentPath, OciTag};
+use catalog::{ComponentPath, OciTag, Tier};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+pub use super::promotion_retag::Retag;
 use super::rollouts::promotion::{plan_in, Promoted};
-use super::rollouts::{self, CreateWave};
+use super::rollouts::{self, ApprovalGiven, CreateWave};
 use super::time::rfc3339;
-use super::{AppState, Caller, Ctx, Outcome, TagPath};
+use super::{AppState, Caller, Outcome, TagPath};
 use crate::db::models_observed::{NewPromotionRow, PromotionRow};
+use crate::db::DbConnection;
 use crate::error::{Error, Field, FieldError};
 use crate::store::{self, effective::EffectiveRecord};
 
@@ -35,6 +38,8 @@ pub struct PromotionSpec {
     pub components: Option<Vec<String>>,
     pub waves: Option<Vec<CreateWave>>,
     pub reason: Option<String>,
+    /// Add a target tag to each promoted build in the registry and promote that tag.
+    pub retag: Option<Retag>,
 }
 
 /// One source cluster's evidence for a promoted build.
@@ -55,6 +60,10 @@ pub struct PromotedComponent {
     pub digest: String,
     pub component_path: String,
     pub sources: Vec<SourceEvidence>,
+    /// The tag the targets get when the promotion retagged the build (same digest); `None`:
+    /// they get `oci_tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_tag: Option<String>,
 }
 
 /// A target cluster of one component: what it reports now, and what a rollback returns it to.
@@ -76,6 +85,9 @@ pub struct PromotionView {
     pub components: Vec<(PromotedComponent, Vec<TargetReport>)>,
     pub rollout: Option<i64>,
     pub rollout_state: Option<String>,
+    /// Who approved the rollout's waves, and when (not in the audit: none exist at creation).
+    #[serde(skip)]
+    pub approvals: Vec<ApprovalGiven>,
     pub requested_by: String,
     pub created_at: String,
     pub reason: Option<String>,
@@ -83,13 +95,19 @@ pub struct PromotionView {
 }
 
 /// Takes the source's ready set, checks each build's evidence for the target tier, and plans
-/// its rollout; refused (422) listing every component whose evidence is missing.
+/// its rollout; refused (422) listing every component whose evidence is missing. With `retag`,
+/// the target tags are added in the registry first, outside the transaction (never on a dry
+/// run), so a registry that refuses leaves nothing written.
 pub fn promote(
     state: &AppState,
     caller: &Caller,
     spec: PromotionSpec,
     dry_run: bool,
 ) -> Result<Outcome<PromotionView>, Error> {
+    let tagged = match (&spec.retag, dry_run) {
+        (Some(retag), false) => super::promotion_retag::in_registry(state, caller, &spec, retag)?,
+        _ => BTreeMap::new(),
+    };
     let reason = format!("promotion to {}", spec.to_tier);
     state.write(caller, dry_run, &reason, |ctx| {
         let tier = ctx
@@ -97,19 +115,10 @@ pub fn promote(
             .tier(&spec.to_tier)
             .map_err(|e| Error::refused("to.tier", e.to_string()))?
             .clone();
-        let sources = source_clusters(ctx, &spec.from, &spec.to_tier)?;
-        let (set, mut missing) = ready_set(ctx, &sources, spec.components.as_deref())?;
-        if ctx.caller().break_glass.is_none() {
-            for p in &set {
-                let short =
-                    super::evidence::shortfall(ctx.conn, &tier, &p.component, &p.artifact, &p.oci_tag, ctx.now)?;
-                if let Some(why) = short {
-                    missing.insert(p.component.clone(), why);
-                }
-            }
-        }
-        if !missing.is_empty() {
-            return Err(refusal(&missing));
+        let breaking = ctx.caller().break_glass.is_some();
+        let mut set = checked_set(ctx.conn, &tier, &spec, breaking, ctx.now)?;
+        if let Some(retag) = &spec.retag {
+            super::promotion_retag::in_catalog(ctx, retag, &mut set, (!dry_run).then_some(&tagged))?;
         }
         let promoted = set.iter().map(promoted).collect::<Result<Vec<_>, _>>()?;
         let rollout = plan_in(
@@ -137,12 +146,37 @@ pub fn promote(
     })
 }
 
+/// The source's ready set, each build checked for the target tier's evidence (unless the
+/// caller breaks glass); refused (422) listing every component left out.
+pub(super) fn checked_set(
+    conn: &mut DbConnection,
+    tier: &Tier,
+    spec: &PromotionSpec,
+    breaking_glass: bool,
+    now: NaiveDateTime,
+) -> Result<Vec<PromotedComponent>, Error> {
+    let sources = source_clusters(conn, &spec.from, &spec.to_tier)?;
+    let (set, mut missing) = ready_set(conn, &sources, spec.components.as_deref())?;
+    if !breaking_glass {
+        for p in &set {
+            let short = super::evidence::shortfall(conn, tier, &p.component, &p.artifact, &p.oci_tag, now)?;
+            if let Some(why) = short {
+                missing.insert(p.component.clone(), why);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(refusal(&missing));
+    }
+    Ok(set)
+}
+
 fn promoted(p: &PromotedComponent) -> Result<Promoted, Error> {
     let stored = |e: catalog::Error| Error::Internal(format!("a source cluster runs an unreadable build: {e}"));
     Ok(Promoted {
         component: p.component.clone(),
         artifact: p.artifact.clone(),
-        oci_tag: OciTag::parse(&p.oci_tag).map_err(stored)?,
+        oci_tag: OciTag::parse(p.target_tag.as_deref().unwrap_or(&p.oci_tag)).map_err(stored)?,
         component_path: ComponentPath::parse(&p.component_path).map_err(stored)?,
     })
 }
@@ -162,8 +196,12 @@ fn refusal(missing: &BTreeMap<String, String>) -> Error {
 }
 
 /// The source's clusters and their current configs.
-fn source_clusters(ctx: &mut Ctx<'_>, from: &Source, to_tier: &str) -> Result<Vec<(String, EffectiveRecord)>, Error> {
-    let rows: Vec<_> = store::clusters(ctx.conn)?
+fn source_clusters(
+    conn: &mut DbConnection,
+    from: &Source,
+    to_tier: &str,
+) -> Result<Vec<(String, EffectiveRecord)>, Error> {
+    let rows: Vec<_> = store::clusters(conn)?
         .into_iter()
         .filter(|r| r.enabled)
         .filter(|r| match from {
@@ -186,7 +224,7 @@ fn source_clusters(ctx: &mut Ctx<'_>, from: &Source, to_tier: &str) -> Result<Ve
     }
     let mut out = Vec::new();
     for r in rows {
-        if let Some(latest) = store::latest_revision(ctx.conn, &r.name)? {
+        if let Some(latest) = store::latest_revision(conn, &r.name)? {
             out.push((r.name, EffectiveRecord::decode(&latest.effective)?));
         }
     }
@@ -196,7 +234,7 @@ fn source_clusters(ctx: &mut Ctx<'_>, from: &Source, to_tier: &str) -> Result<Ve
 /// Per component, the build every source cluster running it reports applied and ready now;
 /// and why each other component is left out.
 fn ready_set(
-    ctx: &mut Ctx<'_>,
+    conn: &mut DbConnection,
     sources: &[(String, EffectiveRecord)],
     asked: Option<&[String]>,
 ) -> Result<(Vec<PromotedComponent>, BTreeMap<String, String>), Error> {
@@ -218,7 +256,7 @@ fn ready_set(
     };
     let (mut set, mut missing) = (Vec::new(), BTreeMap::new());
     for component in wanted {
-        match component_build(ctx, sources, &component)? {
+        match component_build(conn, sources, &component)? {
             Ok(p) => set.push(p),
             Err(why) => {
                 missing.insert(component, why);
@@ -230,7 +268,7 @@ fn ready_set(
 
 /// The one build of `component` the sources run ready, or why there is none.
 fn component_build(
-    ctx: &mut Ctx<'_>,
+    conn: &mut DbConnection,
     sources: &[(String, EffectiveRecord)],
     component: &str,
 ) -> Result<Result<PromotedComponent, String>, Error> {
@@ -239,14 +277,14 @@ fn component_build(
         let Some(c) = record.components.iter().find(|c| c.id == component) else {
             continue;
         };
-        let rows = store::evidence::of_cluster(ctx.conn, cluster, component)?;
+        let rows = store::evidence::of_cluster(conn, cluster, component)?;
         let ready = rows
             .iter()
             .find(|r| r.ready_until.is_none() && r.failed_at.is_none() && r.tag.as_deref() == Some(&c.oci_tag));
         let Some(ready) = ready else {
             return Ok(Err(format!("{cluster} has not reported {} ready", c.oci_tag)));
         };
-        let registered = super::evidence::digest_of(ctx.conn, &c.artifact, &c.oci_tag)?;
+        let registered = super::evidence::digest_of(conn, &c.artifact, &c.oci_tag)?;
         if registered.as_deref() != Some(ready.digest.as_str()) {
             return Ok(Err(format!(
                 "{cluster} runs {} at {}, but the tag is registered at {}",
@@ -269,6 +307,7 @@ fn component_build(
                     digest: ready.digest.clone(),
                     component_path: c.component_path.clone(),
                     sources: vec![evidence],
+                    target_tag: None,
                 })
             }
             Some(p) if p.digest == ready.digest && p.component_path == c.component_path => p.sources.push(evidence),
@@ -328,7 +367,8 @@ fn view_of(conn: &mut crate::db::DbConnection, row: PromotionRow) -> Result<Prom
         to_tier: row.target_tier,
         components,
         rollout: row.rollout,
-        rollout_state: rollout.map(|r| r.state.as_str().to_owned()),
+        rollout_state: rollout.as_ref().map(|r| r.state.as_str().to_owned()),
+        approvals: rollout.map(|r| r.approvals).unwrap_or_default(),
         requested_by: row.created_by,
         created_at: rfc3339(row.created_at),
         reason: row.reason,

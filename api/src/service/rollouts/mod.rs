@@ -138,6 +138,8 @@ pub struct Rollout {
     pub skipped: Vec<Skipped>,
     /// Why the runner halted it (state `halted`).
     pub halted_reason: Option<String>,
+    /// The break-glass reason it was created with; each later step applies with it.
+    pub break_glass: Option<String>,
     /// Who approved which wave, and when.
     pub approvals: Vec<ApprovalGiven>,
     /// What it waits for now (approvals, a change window), when read for people to see.
@@ -191,6 +193,7 @@ fn view(row: RolloutRow, steps: Vec<RolloutStepRow>) -> Result<Rollout, Error> {
         steps,
         skipped: serde_json::from_str(&row.skipped).map_err(|e| internal("skipped", e))?,
         halted_reason: row.halted_reason,
+        break_glass: row.break_glass,
         approvals: Vec::new(),
         waiting: None,
     })
@@ -332,6 +335,7 @@ fn plan_and_store(
                 updated_at: ctx.now,
                 reason: spec.reason.clone(),
                 skipped: crate::service::json_text(&skipped),
+                break_glass: ctx.caller().break_glass.clone(),
             },
         )?;
         let by_name: BTreeMap<&str, &StepCluster> = targets.iter().map(|(t, s)| (t.name.as_str(), s)).collect();

@@ -97,6 +97,7 @@ pub(crate) fn plan_in(
             updated_at: ctx.now,
             reason,
             skipped: crate::service::json_text(&skipped),
+            break_glass: ctx.caller().break_glass.clone(),
         },
     )?;
     let by_name: BTreeMap<&str, &super::StepCluster> = planned.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
@@ -125,7 +126,11 @@ pub(crate) fn plan_in(
         None::<&()>,
         Some(&summary(&rollout)),
     );
-    Ok(rollout)
+    // Like any rollout, its first wave waits when it reaches a tier that asks for approvals.
+    match super::approvals::hold_if_needed(ctx, id)? {
+        true => load(ctx.conn, id),
+        false => Ok(rollout),
+    }
 }
 
 /// Completes a promotion: each stepped cluster keeps the promoted build as an override (the

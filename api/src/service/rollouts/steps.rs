@@ -61,6 +61,10 @@ pub(super) fn write_reason(state: &AppState, id: i64, generic: String) -> Result
 /// The one way a rollout moves on, for a person and for the runner alike: the next step, or
 /// the completion once every step is applied. The caller has checked state and gate.
 pub(super) fn step_or_complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
+    // A rollout created breaking glass moves with that reason, each move audited as such.
+    if let Some(reason) = &r.break_glass {
+        ctx.carry_break_glass(reason);
+    }
     match r.steps.iter().find(|s| s.applied_at.is_none()) {
         Some(step) => {
             apply_step(ctx, r, step.index)?;
