@@ -58,6 +58,11 @@ both!(
             "{message}"
         );
         app.state.clock.advance(chrono::Duration::hours(1));
+        let dry = app.post("/api/v1/promotions?dry_run=true", &grafana_from_qa());
+        assert_eq!(dry.status, 200, "{}", dry.body);
+        let dry = dry.json();
+        let stored = (dry.get("id"), &dry["rollout"], &dry["rollout_state"], &dry["dry_run"]);
+        assert_eq!(stored, (None, &json!(null), &json!(null), &json!(true)), "{dry}");
         let made = app.post("/api/v1/promotions", &grafana_from_qa());
         assert_eq!(made.status, 201, "{}", made.body);
         let p = made.json();

@@ -126,10 +126,12 @@ pub struct PromotionApprovalDto {
     pub at: String,
 }
 
-/// A promotion's evidence record.
+/// A promotion's evidence record. On a dry run nothing is stored: `dry_run` is true and `id`,
+/// `rollout` and `rollout_state` are absent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PromotionDto {
-    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub from: PromotionSourceDto,
     pub to: PromotionTargetDto,
     pub components: Vec<PromotedComponentDto>,
@@ -151,7 +153,7 @@ pub struct PromotionDto {
 impl From<&PromotionView> for PromotionDto {
     fn from(v: &PromotionView) -> Self {
         PromotionDto {
-            id: v.id,
+            id: Some(v.id),
             from: match &v.from {
                 Source::Tier(t) => PromotionSourceDto::Tier(t.clone()),
                 Source::Cluster(c) => PromotionSourceDto::Cluster(c.clone()),
@@ -252,7 +254,8 @@ pub async fn create_promotion(
     let mut dto = PromotionDto::from(&outcome.value);
     Ok(match outcome.dry_run {
         true => {
-            dto.dry_run = true;
+            // The rows a dry run planned were rolled back: no id it shows would exist.
+            (dto.dry_run, dto.id, dto.rollout, dto.rollout_state) = (true, None, None, None);
             HttpResponse::Ok().json(dto)
         }
         false => HttpResponse::Created().json(dto),
