@@ -13,12 +13,12 @@ use serde_json::json;
 
 use super::targets::{targets, Planned};
 use super::waves::{self, Target};
-use super::{check_conflicts, load, summary, CreateWave, Rollout, RolloutState};
-use crate::db::models::{NewRolloutRow, RolloutStepRow};
+use super::{check_conflicts, CreateWave, Rollout, RolloutState};
+use crate::db::models::NewRolloutRow;
 use crate::error::{Error, Field};
 use crate::service::cluster_model::{AssignmentKey, AssignmentSettings, PutAssignment};
 use crate::service::{Ctx, Expected};
-use crate::store::{self, rollouts as db};
+use crate::store;
 
 /// One component a promotion moves, and the build it moves to.
 #[derive(Clone, Debug)]
@@ -77,60 +77,27 @@ pub(crate) fn plan_in(
         .collect();
     let tags: Vec<&str> = set.iter().map(|p| p.oci_tag.as_str()).collect();
     let waves_planned: Vec<&waves::Wave> = plan.iter().map(|(w, _)| w).collect();
-    let id = db::insert(
-        ctx.conn,
-        &NewRolloutRow {
-            kind: "promotion".into(),
-            artifact: set.first().map(|p| p.artifact.clone()).unwrap_or_default(),
-            component: None,
-            // One tag when the set shares it; each component's own is in its steps.
-            oci_tag: match tags.iter().all(|t| Some(t) == tags.first()) {
-                true => tags.first().copied().unwrap_or_default().to_owned(),
-                false => "(per component)".into(),
-            },
-            component_paths: crate::service::json_text(&paths),
-            waves: crate::service::json_text(&waves_planned),
-            state: RolloutState::Planned.as_str().to_owned(),
-            current_step: 0,
-            created_by: ctx.caller().actor.clone(),
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            reason,
-            skipped: crate::service::json_text(&skipped),
-            break_glass: ctx.caller().break_glass.clone(),
+    let row = NewRolloutRow {
+        kind: "promotion".into(),
+        artifact: set.first().map(|p| p.artifact.clone()).unwrap_or_default(),
+        component: None,
+        // One tag when the set shares it; each component's own is in its steps.
+        oci_tag: match tags.iter().all(|t| Some(t) == tags.first()) {
+            true => tags.first().copied().unwrap_or_default().to_owned(),
+            false => "(per component)".into(),
         },
-    )?;
-    let by_name: BTreeMap<&str, &super::StepCluster> = planned.iter().map(|(t, s)| (t.name.as_str(), s)).collect();
-    let mut index = 0;
-    for (wave, (_, steps)) in plan.iter().enumerate() {
-        for names in steps {
-            let clusters: Vec<&super::StepCluster> =
-                names.iter().filter_map(|n| by_name.get(n.as_str()).copied()).collect();
-            let row = RolloutStepRow {
-                rollout: id,
-                step_index: index,
-                wave: wave as i64,
-                clusters: crate::service::json_text(&clusters),
-                applied_at: None,
-                skipped: "[]".into(),
-                failed: "[]".into(),
-            };
-            db::insert_step(ctx.conn, &row)?;
-            index += 1;
-        }
-    }
-    let rollout = load(ctx.conn, id)?;
-    ctx.audit(
-        "rollout.create",
-        &format!("rollout/{id}"),
-        None::<&()>,
-        Some(&summary(&rollout)),
-    );
-    // Like any rollout, its first wave waits when it reaches a tier that asks for approvals.
-    match super::approvals::hold_if_needed(ctx, id)? {
-        true => load(ctx.conn, id),
-        false => Ok(rollout),
-    }
+        component_paths: crate::service::json_text(&paths),
+        waves: crate::service::json_text(&waves_planned),
+        state: RolloutState::Planned.as_str().to_owned(),
+        current_step: 0,
+        created_by: ctx.caller().actor.clone(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        reason,
+        skipped: crate::service::json_text(&skipped),
+        break_glass: ctx.caller().break_glass.clone(),
+    };
+    super::create::store_rollout(ctx, &row, &plan, &planned)
 }
 
 /// Completes a promotion: each stepped cluster keeps the promoted build as an override (the
@@ -160,18 +127,9 @@ pub(super) fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         }
     }
     super::steps::release_pins(ctx, r.id)?;
-    db::set_state(
-        ctx.conn,
-        r.id,
-        RolloutState::Completed.as_str(),
-        r.steps_applied,
-        ctx.now,
-    )?;
-    ctx.audit(
-        "rollout.complete",
-        &format!("rollout/{}", r.id),
-        Some(&json!({"state": r.state})),
-        Some(&json!({"state": "completed", "kind": r.kind, "component_paths": r.component_paths})),
-    );
-    Ok(())
+    super::steps::mark_completed(
+        ctx,
+        r,
+        json!({"state": "completed", "kind": r.kind, "component_paths": r.component_paths}),
+    )
 }

@@ -220,6 +220,15 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
     }
     db::delete_pins_of_rollout(ctx.conn, r.id)?;
     ctx.touch_all();
+    mark_completed(
+        ctx,
+        r,
+        json!({"state": "completed", "oci_tag": r.oci_tag, "component_paths": r.component_paths}),
+    )
+}
+
+/// Marks a rollout completed and audits it, `after` saying what it left in place.
+pub(super) fn mark_completed(ctx: &mut Ctx<'_>, r: &Rollout, after: serde_json::Value) -> Result<(), Error> {
     db::set_state(
         ctx.conn,
         r.id,
@@ -231,7 +240,7 @@ fn complete(ctx: &mut Ctx<'_>, r: &Rollout) -> Result<(), Error> {
         "rollout.complete",
         &format!("rollout/{}", r.id),
         Some(&json!({"state": r.state})),
-        Some(&json!({"state": "completed", "oci_tag": r.oci_tag, "component_paths": r.component_paths})),
+        Some(&after),
     );
     Ok(())
 }
