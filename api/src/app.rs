@@ -46,6 +46,8 @@ pub struct Tasks {
     pub sync: Duration,
     /// New cluster revisions are published.
     pub publish: Duration,
+    /// SQLite's write-ahead log is copied into the database file.
+    pub checkpoint: Duration,
 }
 
 impl Default for Tasks {
@@ -55,6 +57,7 @@ impl Default for Tasks {
             expiry: Duration::from_secs(15),
             sync: Duration::from_secs(5),
             publish: Duration::from_secs(2),
+            checkpoint: Duration::from_secs(1),
         }
     }
 }
@@ -131,13 +134,14 @@ impl Application {
     }
 
     /// Starts the background tasks (rollout runner, override expiry, registry sync,
-    /// publisher) and the HTTP server; call it inside an actix system and await the server.
+    /// publisher, log checkpoint) and the HTTP server; call it inside an actix system and await the server.
     pub fn start(self) -> std::io::Result<Server> {
         let (state, tasks) = (self.state, self.tasks);
         actix_web::rt::spawn(sweep_expired_overrides(state.clone(), tasks.expiry));
         actix_web::rt::spawn(rollouts::runner::run_forever(state.clone(), self.gate, tasks.runner));
         actix_web::rt::spawn(server::sync_registries(state.clone(), tasks.sync));
         actix_web::rt::spawn(server::publish_revisions(state.clone(), tasks.publish));
+        actix_web::rt::spawn(checkpoint_log(state.clone(), tasks.checkpoint));
         server::run(self.listener, state, self.http)
     }
 }
@@ -154,6 +158,21 @@ async fn sweep_expired_overrides(state: Arc<AppState>, every: Duration) {
             Ok(Ok(n)) => tracing::info!(clusters = n, "expired overrides: new revisions"),
             Ok(Err(e)) => tracing::warn!(error = %e, "expired overrides: sweep failed; retrying"),
             Err(e) => tracing::warn!(error = %e, "expired overrides: sweep did not run"),
+        }
+    }
+}
+
+/// Keeps SQLite's write-ahead log short: commits only append to it (see `db::connect`).
+async fn checkpoint_log(state: Arc<AppState>, every: Duration) {
+    let mut ticks = server::ticks(every);
+    loop {
+        ticks.tick().await;
+        let state = state.clone();
+        let done = actix_web::web::block(move || state.conn().and_then(|mut c| crate::db::checkpoint(&mut c)));
+        match done.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "log checkpoint failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "log checkpoint did not run"),
         }
     }
 }

@@ -150,3 +150,26 @@ fn a_sqlite_connection_syncs_the_log_at_every_commit_so_an_answered_write_surviv
     // 2 is FULL; NORMAL (1) may lose the last commits of a WAL database on power loss.
     assert_eq!(rows.iter().map(|r| r.synchronous).collect::<Vec<_>>(), [2]);
 }
+
+#[test]
+fn a_sqlite_service_copies_its_log_into_the_database_file_between_writes() {
+    use crate::support::app::{Backend, TestApp};
+    let app = TestApp::with_catalog(Backend::Sqlite);
+    let name = "checkpointed-7f3a91";
+    let reply = app.post("/api/v1/clusters", &json!({"name": name, "tier": "dev"}));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    // A commit appends to the write-ahead log only; the service's checkpoint task copies it
+    // into the database file within about a second.
+    let in_file = || {
+        let bytes = std::fs::read(&app.database_url).expect("the database file reads");
+        bytes.windows(name.len()).any(|w| w == name.as_bytes())
+    };
+    let started = Instant::now();
+    while !in_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the new cluster is still only in the log after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
