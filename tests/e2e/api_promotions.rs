@@ -234,3 +234,35 @@ both!(
         assert_eq!(grafana_on(&app, "prod-us-1")["oci_tag"]["value"], "v1.1.0-1");
     }
 );
+
+both!(
+    a_promotion_naming_a_malformed_source_or_component_is_refused_at_that_field,
+    |b: Backend| {
+        let app = app_requiring_evidence(b);
+        let cases = [
+            (
+                json!({"from": {"cluster": "QA_EU_1"}, "to": {"tier": "prod"}}),
+                "$.from.cluster",
+            ),
+            (json!({"from": {"tier": "qa"}, "to": {"tier": "Prod!"}}), "$.to.tier"),
+            (
+                json!({"from": {"tier": "qa"}, "to": {"tier": "prod"}, "components": ["grafana", "No Such"]}),
+                "$.components[1]",
+            ),
+        ];
+        for (body, path) in cases {
+            let reply = app.post("/api/v1/promotions", &body);
+            assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+            let problem = reply.json();
+            let paths: Vec<&str> = problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["path"].as_str().unwrap())
+                .collect();
+            assert_eq!(paths, [path], "{problem}");
+        }
+        let listed = app.get("/api/v1/promotions").json();
+        assert_eq!(listed["items"], json!([]), "nothing was stored");
+    }
+);

@@ -2,6 +2,7 @@
 //! and the evidence record of each promotion.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use catalog::{ClusterName, ComponentId, TierName};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -12,8 +13,8 @@ use super::paging::{self, PageQuery};
 use super::problem::Problem;
 use super::rollout_dto::WaveInput;
 use super::{blocking, Shared};
-use crate::error::Error;
-use crate::service::promotions::{self, PromotionSpec, PromotionView, Retag, Source};
+use crate::error::{Error, Field};
+use crate::service::promotions::{self, PromoteFrom, PromotionSpec, PromotionView, Retag, Source};
 use crate::service::rollouts::CreateWave;
 use crate::service::time::rfc3339;
 
@@ -237,11 +238,21 @@ pub async fn create_promotion(
     let dry_run = params.dry_run || input.dry_run;
     let spec = PromotionSpec {
         from: match input.from {
-            PromotionSourceDto::Tier(t) => Source::Tier(t),
-            PromotionSourceDto::Cluster(c) => Source::Cluster(c),
+            PromotionSourceDto::Tier(t) => {
+                PromoteFrom::Tier(Field::new("from").field("tier").parsed(TierName::parse(&t))?)
+            }
+            PromotionSourceDto::Cluster(c) => {
+                PromoteFrom::Cluster(Field::new("from").field("cluster").parsed(ClusterName::parse(&c))?)
+            }
         },
-        to_tier: input.to.tier,
-        components: input.components,
+        to_tier: Field::new("to").field("tier").parsed(TierName::parse(&input.to.tier))?,
+        components: (input.components)
+            .map(|list| {
+                let each = list.iter().enumerate();
+                each.map(|(i, c)| Field::new("components").index(i).parsed(ComponentId::parse(c)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?,
         waves: (input.waves)
             .map(|list| list.into_iter().enumerate().map(CreateWave::try_from).collect())
             .transpose()?,

@@ -72,7 +72,7 @@ pub(super) fn in_registry(
     let mut conn = state.conn()?;
     let (_, catalog) = state.catalog(&mut conn)?;
     let tier = catalog
-        .tier(&spec.to_tier)
+        .tier(spec.to_tier.as_str())
         .map_err(|e| Error::refused("to.tier", e.to_string()))?;
     let set = checked_set(&mut conn, tier, spec, caller.break_glass.is_some(), state.clock.now())?;
     let registry = state.registry()?;

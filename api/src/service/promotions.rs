@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::{ComponentPath, OciTag, Tier};
+use catalog::{ClusterName, ComponentId, ComponentPath, OciTag, Tier, TierName};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ use super::time::rfc3339;
 use super::{AppState, Caller, Outcome, TagPath};
 use crate::db::models_observed::{NewPromotionRow, PromotionRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Field, FieldError};
+use crate::error::{Error, Field};
 use crate::store::{self, effective::EffectiveRecord};
 
 /// Where a promotion takes its builds from.
@@ -29,13 +29,30 @@ pub enum Source {
     Cluster(String),
 }
 
-/// A promotion as a caller asks for it.
+/// Where a promotion takes its builds from, as a command names it.
+#[derive(Clone, Debug)]
+pub enum PromoteFrom {
+    Tier(TierName),
+    Cluster(ClusterName),
+}
+
+impl PromoteFrom {
+    /// As the promotion's record keeps it.
+    fn stored(&self) -> Source {
+        match self {
+            PromoteFrom::Tier(t) => Source::Tier(t.to_string()),
+            PromoteFrom::Cluster(c) => Source::Cluster(c.to_string()),
+        }
+    }
+}
+
+/// A promotion as a caller asks for it, every name parsed.
 #[derive(Clone, Debug)]
 pub struct PromotionSpec {
-    pub from: Source,
-    pub to_tier: String,
+    pub from: PromoteFrom,
+    pub to_tier: TierName,
     /// The components to promote; `None`: every component the source runs.
-    pub components: Option<Vec<String>>,
+    pub components: Option<Vec<ComponentId>>,
     pub waves: Option<Vec<CreateWave>>,
     pub reason: Option<String>,
     /// Add a target tag to each promoted build in the registry and promote that tag.
@@ -112,7 +129,7 @@ pub fn promote(
     state.write(caller, dry_run, &reason, |ctx| {
         let tier = ctx
             .catalog()
-            .tier(&spec.to_tier)
+            .tier(spec.to_tier.as_str())
             .map_err(|e| Error::refused("to.tier", e.to_string()))?
             .clone();
         let breaking = ctx.caller().break_glass.is_some();
@@ -124,13 +141,13 @@ pub fn promote(
         let rollout = plan_in(
             ctx,
             &promoted,
-            &spec.to_tier,
+            spec.to_tier.as_str(),
             spec.waves.as_deref(),
             spec.reason.clone(),
         )?;
         let row = NewPromotionRow {
-            source: crate::service::json_text(&spec.from),
-            target_tier: spec.to_tier.clone(),
+            source: crate::service::json_text(&spec.from.stored()),
+            target_tier: spec.to_tier.to_string(),
             components: crate::service::json_text(&set),
             rollout: Some(rollout.id),
             created_by: ctx.caller().actor.clone(),
@@ -155,7 +172,7 @@ pub(super) fn checked_set(
     breaking_glass: bool,
     now: NaiveDateTime,
 ) -> Result<Vec<PromotedComponent>, Error> {
-    let sources = source_clusters(conn, &spec.from, &spec.to_tier)?;
+    let sources = source_clusters(conn, &spec.from, spec.to_tier.as_str())?;
     let (set, mut missing) = ready_set(conn, &sources, spec.components.as_deref())?;
     if !breaking_glass {
         for p in &set {
@@ -183,14 +200,12 @@ fn promoted(p: &PromotedComponent) -> Result<Promoted, Error> {
 
 fn refusal(missing: &BTreeMap<String, String>) -> Error {
     let names: Vec<&str> = missing.keys().map(String::as_str).collect();
-    Error::Validation {
-        detail: format!("evidence is missing for {}", names.join(", ")),
-        errors: missing
+    // Always the summary, even for one component: the answer says what a promotion lacks.
+    Error::RefusedFields {
+        summary: format!("evidence is missing for {}", names.join(", ")),
+        refusals: missing
             .iter()
-            .map(|(c, why)| FieldError {
-                path: "$.components".into(),
-                message: format!("{c}: {why}"),
-            })
+            .map(|(c, why)| (Field::new("components"), format!("{c}: {why}")))
             .collect(),
     }
 }
@@ -198,20 +213,20 @@ fn refusal(missing: &BTreeMap<String, String>) -> Error {
 /// The source's clusters and their current configs.
 fn source_clusters(
     conn: &mut DbConnection,
-    from: &Source,
+    from: &PromoteFrom,
     to_tier: &str,
 ) -> Result<Vec<(String, EffectiveRecord)>, Error> {
     let rows: Vec<_> = store::clusters(conn)?
         .into_iter()
         .filter(|r| r.enabled)
         .filter(|r| match from {
-            Source::Tier(t) => &r.tier == t,
-            Source::Cluster(c) => &r.name == c,
+            PromoteFrom::Tier(t) => r.tier == t.as_str(),
+            PromoteFrom::Cluster(c) => r.name == c.as_str(),
         })
         .collect();
     let (field, name) = match from {
-        Source::Tier(t) => ("from.tier", t),
-        Source::Cluster(c) => ("from.cluster", c),
+        PromoteFrom::Tier(t) => ("from.tier", t.as_str()),
+        PromoteFrom::Cluster(c) => ("from.cluster", c.as_str()),
     };
     if rows.is_empty() {
         return Err(Error::refused(field, format!("no enabled cluster is in {name:?}")));
@@ -236,7 +251,7 @@ fn source_clusters(
 fn ready_set(
     conn: &mut DbConnection,
     sources: &[(String, EffectiveRecord)],
-    asked: Option<&[String]>,
+    asked: Option<&[ComponentId]>,
 ) -> Result<(Vec<PromotedComponent>, BTreeMap<String, String>), Error> {
     let run: BTreeSet<&str> = sources
         .iter()
@@ -251,7 +266,7 @@ fn ready_set(
                     return Err(Error::refused(field, format!("no source cluster runs {c:?}")));
                 }
             }
-            list.to_vec()
+            list.iter().map(ComponentId::to_string).collect()
         }
     };
     let (mut set, mut missing) = (Vec::new(), BTreeMap::new());
