@@ -58,6 +58,8 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
     // as the router.
     let doc = http::openapi();
     let table = Arc::new(access::AccessTable::from_doc(&doc).map_err(std::io::Error::other)?);
+    let doc_json = actix_web::web::Bytes::from(serde_json::to_vec(&doc).map_err(std::io::Error::other)?);
+    drop(doc);
     // Console sessions live in this process, shared by every worker.
     let sessions = actix_web::web::Data::new(crate::console::session::Sessions::default());
     let server = HttpServer::new(move || {
@@ -102,7 +104,7 @@ pub fn run(listener: TcpListener, state: Arc<AppState>, settings: Settings) -> s
             .configure(http::configure(
                 state.clone(),
                 settings.max_body_bytes,
-                doc.clone(),
+                doc_json.clone(),
                 table.clone(),
             ))
     })

@@ -80,7 +80,7 @@ impl Access {
 }
 
 /// Routes outside the document (the docs pages and the document itself): always public.
-const UNDOCUMENTED_PUBLIC: [&str; 4] = ["/api-docs/openapi.json", "/docs", "/docs/guide", "/docs/{_:.*}"];
+const UNDOCUMENTED_PUBLIC: [&str; 4] = [super::OPENAPI_JSON, "/docs", "/docs/guide", "/docs/{_:.*}"];
 
 /// The operations of the document and what each needs; also which methods a path has.
 #[derive(Debug, Default)]

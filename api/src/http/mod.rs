@@ -263,25 +263,33 @@ fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
 pub fn configure(
     state: Arc<AppState>,
     max_body_bytes: usize,
-    doc: utoipa::openapi::OpenApi,
+    doc_json: web::Bytes,
     table: Arc<access::AccessTable>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let swagger = SwaggerUi::new("/docs/{_:.*}")
-            .url("/api-docs/openapi.json", doc)
-            .config(Config::default().validator_url("none"));
+        // The docs page reads the document from its route; the document itself is served from
+        // one serialized copy that every worker shares, not a tree of it per worker.
+        let swagger = SwaggerUi::new("/docs/{_:.*}").config(Config::new([OPENAPI_JSON]).validator_url("none"));
         cfg.app_data(web::Data::from(state))
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .app_data(extract::BodyLimit(max_body_bytes))
             .app_data(web::Data::from(table));
         routes(&mut ServiceConfig::new(cfg));
         crate::console::routes(cfg);
-        cfg.service(web::redirect("/docs", "/docs/"))
+        let document = web::get().to(move || {
+            let body = doc_json.clone();
+            async move { HttpResponse::Ok().content_type("application/json").body(body) }
+        });
+        cfg.route(OPENAPI_JSON, document)
+            .service(web::redirect("/docs", "/docs/"))
             .route("/docs/guide", web::get().to(guide::guide_page))
             .service(swagger)
             .default_service(web::to(unrouted));
     }
 }
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_JSON: &str = "/api-docs/openapi.json";
 
 /// No route takes the request: 405 with the methods the path has when it is known, else 404.
 async fn unrouted(req: actix_web::HttpRequest, table: web::Data<access::AccessTable>) -> Result<HttpResponse, Error> {
